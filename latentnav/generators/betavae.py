@@ -1,0 +1,120 @@
+"""beta-VAE for 64x64 images (Burgess et al. 2018 architecture) and its Generator adapter.
+
+Encoder: 4 convolutions of 32 channels (4x4, stride 2) -> FC 256 -> FC 256 -> FC 2*z_dim (mean, log-variance).
+Decoder: the mirror image with transposed convolutions, Bernoulli logits out. The Generator decodes
+``z`` to the Bernoulli mean mapped to [-1, 1]; ``encode`` returns the posterior mean.
+
+latentnav writes these models as safetensors whose metadata carries the constructor settings
+(``z_dim``, ``img_channels``) and the training config.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from latentnav.generators.base import Generator
+
+ARCH = "betavae"
+
+
+class BurgessVAE(nn.Module):
+    """The Burgess et al. (2018) beta-VAE network for 64x64 inputs."""
+
+    def __init__(self, z_dim: int = 10, img_channels: int = 1, hidden: int = 32, fc: int = 256) -> None:
+        super().__init__()
+        self.z_dim, self.img_channels, self.hidden = z_dim, img_channels, hidden
+
+        def down(c_in: int) -> list[nn.Module]:
+            return [nn.Conv2d(c_in, hidden, 4, 2, 1), nn.ReLU()]
+
+        def up(c_out: int, last: bool = False) -> list[nn.Module]:
+            return [nn.ConvTranspose2d(hidden, c_out, 4, 2, 1)] + ([] if last else [nn.ReLU()])
+
+        self.encoder = nn.Sequential(
+            *down(img_channels), *down(hidden), *down(hidden), *down(hidden), nn.Flatten(),
+            nn.Linear(hidden * 16, fc), nn.ReLU(), nn.Linear(fc, fc), nn.ReLU(), nn.Linear(fc, 2 * z_dim),
+        )  # fmt: skip
+        self.decoder_fc = nn.Sequential(
+            nn.Linear(z_dim, fc), nn.ReLU(), nn.Linear(fc, fc), nn.ReLU(), nn.Linear(fc, hidden * 16), nn.ReLU()
+        )
+        self.decoder_conv = nn.Sequential(*up(hidden), *up(hidden), *up(hidden), *up(img_channels, last=True))
+
+    def encode(self, x01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images in [0, 1] -> (mean, log-variance), each [N, z_dim]."""
+        h = self.encoder(x01)
+        return h[:, : self.z_dim], h[:, self.z_dim :]
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents [N, z_dim] -> Bernoulli logits [N, C, 64, 64]."""
+        h = self.decoder_fc(z).view(-1, self.hidden, 4, 4)
+        return self.decoder_conv(h)
+
+
+class BetaVAEGenerator(Generator):
+    """A trained :class:`BurgessVAE` behind the Generator contract (decoder = G, encoder = ``encode``)."""
+
+    latent_spaces = ("z",)
+
+    def __init__(self, net: BurgessVAE, *, name: str, device: str | torch.device = "auto", batch_size: int = 1024,
+                 metadata: dict | None = None) -> None:  # fmt: skip
+        super().__init__(name=name, z_dim=net.z_dim, img_resolution=64, img_channels=net.img_channels,
+                         device=device, batch_size=batch_size)  # fmt: skip
+        self.net = net.to(self.device).eval().requires_grad_(False)
+        self.metadata = metadata or {}
+
+    def _synthesize(self, latent: torch.Tensor, space: str) -> torch.Tensor:
+        return torch.sigmoid(self.net.decode(latent)) * 2 - 1
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Posterior mean of images.
+
+        Args:
+            images: [N, img_channels, 64, 64] in [-1, 1] (the convention ``G`` returns).
+
+        Returns:
+            [N, z_dim] float32 on :attr:`device`.
+        """
+        want = [self.img_channels, 64, 64]
+        if not isinstance(images, torch.Tensor) or images.ndim != 4 or list(images.shape[1:]) != want:
+            got = list(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+            raise ValueError(f"expected images of shape [N, {', '.join(map(str, want))}], got {got}")
+        images = images.to(self.device).float()
+        outs = [self.net.encode((images[i : i + self.batch_size] + 1) / 2)[0] for i in range(0, len(images), self.batch_size)]
+        return torch.cat(outs) if outs else torch.empty(0, self.z_dim, device=self.device)
+
+
+def save(net: BurgessVAE, path: str | Path, metadata: dict | None = None) -> None:
+    """Write a :class:`BurgessVAE` as safetensors with its settings in the metadata (atomic rename)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    meta = {"arch": ARCH, "settings": json.dumps({"z_dim": net.z_dim, "img_channels": net.img_channels})}
+    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()})
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(tmp), metadata=meta)
+    tmp.replace(path)
+
+
+def load(path: str | Path, *, name: str | None = None, device: str | torch.device = "auto", **settings) -> BetaVAEGenerator:
+    """Load a beta-VAE written by :func:`save` (a ``.safetensors`` file)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"a betavae checkpoint must be a .safetensors file written by latentnav, got {path.name}")
+    with safe_open(str(path), framework="pt") as f:
+        meta = dict(f.metadata() or {})
+    stored = json.loads(meta.get("settings", "{}"))
+    batch_size = settings.pop("batch_size", 1024)
+    unknown = set(settings) - {"z_dim", "img_channels"}
+    if unknown:
+        raise ValueError(f"unknown betavae settings {sorted(unknown)}; known: batch_size, img_channels, z_dim")
+    stored.update(settings)
+    net = BurgessVAE(**stored)
+    net.load_state_dict(load_file(str(path)))
+    return BetaVAEGenerator(net, name=name or str(path), device=device, batch_size=batch_size, metadata=meta)
