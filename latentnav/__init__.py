@@ -1,0 +1,36 @@
+"""latentnav: find, calibrate and correct controllable directions in pretrained generators.
+
+``import latentnav`` is cheap: submodules load on first use.
+
+    >>> import latentnav as ln
+    >>> G = ln.load_generator("bvae-dsprites")
+    >>> x = G(G.sample_z(4, seed=0))          # [4, 1, 64, 64] float32 in [-1, 1]
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from latentnav._version import __version__
+
+_EXPORTS = {
+    "load_generator": "latentnav.generators.registry",
+    "default_registry": "latentnav.generators.registry",
+    "Generator": "latentnav.generators.base",
+    "SupportsEncode": "latentnav.generators.base",
+    "resolve_device": "latentnav.devices",
+    "LatentnavError": "latentnav.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'latentnav' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -51,7 +51,7 @@ class BVAEConfig:
     steps: int = 30000
     seed: int = 0
     batch_size: int = 64
-    lr: float = 5e-4
+    lr: float = 1e-3
     z_dim: int = 10
     correlate: str | None = None
     capacity: float | None = None
@@ -68,12 +68,21 @@ class BVAEConfig:
             dsprites.Correlation.parse(self.correlate)  # validates names and |rho| < 1
 
 
-def batch_for_step(config: BVAEConfig, step: int) -> torch.Tensor:
+def step_generator(config: BVAEConfig, step: int) -> torch.Generator:
+    """The random stream of one training step (its images and posterior noise): a function of (seed, step)."""
+    return torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+
+
+def batch_for_step(config: BVAEConfig, step: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """The training images of ``step`` ([B, 1, 64, 64] in [-1, 1]); depends only on (seed, step)."""
-    gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+    gen = generator if generator is not None else step_generator(config, step)
     corr = dsprites.Correlation.parse(config.correlate) if config.correlate else None
     images, _ = dsprites.sample(config.batch_size, gen, correlate=corr)
     return images
+
+
+#: Fields that may change between an interrupted run and its resumption (steps: train for longer).
+RESUMABLE_CHANGES = ("steps", "checkpoint_every")
 
 
 def vae_terms(net: betavae.BurgessVAE, images: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,7 +106,8 @@ def train(config: BVAEConfig, output: str | Path, *, progress: bool = True) -> P
 
     A checkpoint ``<output>.ckpt.pt`` (weights, optimizer, step) and a snapshot of the model at
     ``output`` are written every ``checkpoint_every`` steps; a log of the loss terms goes to
-    ``<output>.log.jsonl``. Re-running the same command resumes.
+    ``<output>.log.jsonl``. Re-running the same command resumes (``steps`` may grow between runs:
+    the batches of step ``s`` are the same either way).
 
     Returns:
         The path of the trained model.
@@ -111,16 +121,18 @@ def train(config: BVAEConfig, output: str | Path, *, progress: bool = True) -> P
     start = 0
     if ckpt_path.exists():
         state = torch.load(ckpt_path, weights_only=True)
-        if json.loads(state["config"]) != dataclasses.asdict(config):
-            raise ValueError(f"{ckpt_path} was written with another config; delete it or use the same settings")
+        old, new = json.loads(state["config"]), dataclasses.asdict(config)
+        diff = sorted(k for k in new if k not in RESUMABLE_CHANGES and old.get(k) != new[k])
+        if diff:
+            raise ValueError(f"{ckpt_path} was written with other settings ({', '.join(diff)}); delete it or use the same ones")
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         start = int(state["step"])
-    noise = torch.Generator().manual_seed(config.seed + 1)
     bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress, desc="train bvae")
     t0, window = time.time(), []
     for step in bar:
-        recon, kl = vae_terms(net, batch_for_step(config, step), noise)
+        gen = step_generator(config, step)
+        recon, kl = vae_terms(net, batch_for_step(config, step, gen), gen)
         if config.capacity is None:
             loss = recon + config.beta * kl
         else:

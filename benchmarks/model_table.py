@@ -1,0 +1,38 @@
+"""Measure every shipped beta-VAE and print the README's model table (markdown) and JSON.
+
+    python benchmarks/model_table.py [--json benchmarks/results/model_table.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import latentnav as ln
+from latentnav.train.report import model_report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    parser.add_argument("--models", nargs="*", default=None, help="registry names (default: every betavae)")
+    args = parser.parse_args()
+    reg = ln.default_registry()
+    names = args.models or [n for n, s in reg.items() if s.arch == "betavae"]
+    rows = {}
+    print("| model | steps | recon (nats) | KL (nats) | blank (prior) | pos_x abs r | pos_y abs r | scale abs r |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in names:
+        rep = model_report(ln.load_generator(name, device="cpu"))
+        rows[name] = rep
+        print(f"| `{name}` | {rep['steps_done']} | {rep['recon_nats']:.1f} | {rep['kl_nats']:.1f} | "
+              f"{100 * rep['blank_fraction']:.1f}% | {rep['abs_r_pos_x']:.3f} | {rep['abs_r_pos_y']:.3f} | "
+              f"{rep['abs_r_scale']:.3f} |", flush=True)  # fmt: skip
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from latentnav.cli import main
+
+main()

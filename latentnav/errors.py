@@ -1,0 +1,27 @@
+"""Errors a user can cause. The CLI turns each into a one-line message and a non-zero exit."""
+
+from __future__ import annotations
+
+
+class LatentnavError(Exception):
+    """Base class of latentnav's user-facing errors."""
+
+    exit_code = 1
+
+
+class UnknownNameError(LatentnavError, ValueError):
+    """A model, architecture, transform or factor name that latentnav does not know (lists the known ones)."""
+
+    exit_code = 2
+
+    def __init__(self, kind: str, name: str, known: list[str] | tuple[str, ...], hint: str = "") -> None:
+        self.kind, self.name, self.known = kind, name, list(known)
+        super().__init__(f"unknown {kind} {name!r}; known: {', '.join(sorted(self.known)) or '(none)'}{hint}")
+
+
+class ChecksumError(LatentnavError):
+    """A weight file whose sha256 differs from the registry's: it is not loaded."""
+
+
+class WeightsNotFoundError(LatentnavError, FileNotFoundError):
+    """A weight file that is not on this machine and cannot be fetched now."""
