@@ -95,23 +95,31 @@ def render(factors: torch.Tensor, resolution: int = RESOLUTION, antialias: int =
     factors = _check_factors(factors)
     n = factors.shape[0]
     sub = resolution * antialias
-    grid = (torch.arange(sub, dtype=torch.float32) + 0.5) / sub  # pixel centres, fraction of width
+    # Each sprite fits a disc of radius SIZE * scale * width around its centroid, so only a k x k window
+    # around it is evaluated (8x fewer pixels than the whole frame) and then pasted into the canvas.
+    k = math.ceil(2 * SIZE * sub) + 2
     shape = factors[:, 0].round().long()
     scale, theta = factors[:, 1], factors[:, 2]
-    cx, cy = pos_to_frac(factors[:, 3]), pos_to_frac(factors[:, 4])
-    radius = (SIZE * scale)[:, None, None]
-    dx = grid[None, None, :] - cx[:, None, None]  # [N, 1, W]
-    dy = grid[None, :, None] - cy[:, None, None]  # [N, H, 1]
+    cx, cy = pos_to_frac(factors[:, 3]) * sub, pos_to_frac(factors[:, 4]) * sub  # centroid in sub-pixels
+    ox = torch.floor(cx - k / 2).long().clamp(0, sub - k)
+    oy = torch.floor(cy - k / 2).long().clamp(0, sub - k)
+    offs = torch.arange(k)
+    dx = ((ox[:, None] + offs + 0.5) - cx[:, None])[:, None, :]  # [N, 1, k], pixel centres
+    dy = ((oy[:, None] + offs + 0.5) - cy[:, None])[:, :, None]  # [N, k, 1]
+    radius = (SIZE * sub * scale)[:, None, None]
     cos, sin = torch.cos(theta)[:, None, None], torch.sin(theta)[:, None, None]
     # Rotate the sampling grid by -theta (screen y points down, so this turns the sprite counter-clockwise).
     u = (cos * dx - sin * dy) / radius
     v = (sin * dx + cos * dy) / radius
-    inside = torch.zeros(n, sub, sub, dtype=torch.bool)
-    for k, fn in enumerate((_square, _ellipse, _heart)):
-        rows = shape == k
+    inside = torch.zeros(n, k, k, dtype=torch.bool)
+    for s_idx, fn in enumerate((_square, _ellipse, _heart)):
+        rows = shape == s_idx
         if rows.any():
             inside[rows] = fn(u[rows], v[rows])
-    img = inside.float()
+    canvas = torch.zeros(n, sub * sub)
+    index = ((oy[:, None] + offs)[:, :, None] * sub + (ox[:, None] + offs)[:, None, :]).reshape(n, -1)
+    canvas.scatter_(1, index, inside.reshape(n, -1).float())
+    img = canvas.view(n, sub, sub)
     if antialias > 1:
         img = torch.nn.functional.avg_pool2d(img[:, None], antialias)[:, 0]
     return (img * 2 - 1)[:, None]
