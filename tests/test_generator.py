@@ -24,7 +24,7 @@ def test_one_seed_per_sample(bvae):
 
 def test_chunking_does_not_change_images(bvae):
     z = bvae.sample_z(50, seed=3)
-    assert torch.allclose(bvae(z, batch_size=7), bvae(z, batch_size=1000), atol=1e-6)
+    assert torch.allclose(bvae(z, batch_size=7), bvae(z, batch_size=1000), atol=1e-5)
 
 
 def test_gradients_flow_through_G(bvae):
