@@ -37,12 +37,42 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def parse_t_dist(text: str, n: int, seed: int):
+    """Draw ``n`` values from ``uniform:LO,HI`` or ``normal:MEAN,STD`` (seeded)."""
+    import torch
+
+    kind, _, args = text.partition(":")
+    try:
+        a, b = (float(v) for v in args.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected uniform:LO,HI or normal:MEAN,STD, got {text!r}", param_hint="--t-dist") from None
+    gen = torch.Generator().manual_seed(seed)
+    if kind == "uniform" and b > a:
+        return a + (b - a) * torch.rand(n, generator=gen)
+    if kind == "normal" and b > 0:
+        return a + b * torch.randn(n, generator=gen)
+    raise click.BadParameter(f"expected uniform:LO,HI with LO < HI or normal:MEAN,STD with STD > 0, got {text!r}",
+                             param_hint="--t-dist")  # fmt: skip
+
+
+def parse_range(text: str, name: str) -> tuple[float, float]:
+    """Parse ``"LO,HI"``."""
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected LO,HI (e.g. -0.2,0.2), got {text!r}", param_hint=name) from None
+    return lo, hi
+
+
 class _Group(click.Group):
     """Turns user errors raised inside commands into one line on stderr and an exit code."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.UsageError as err:  # includes BadParameter: one line, exit 2
+            click.echo(f"error: {err.format_message()}", err=True)
+            sys.exit(err.exit_code)
         except LatentnavError as err:
             click.echo(f"error: {err}", err=True)
             sys.exit(err.exit_code)
@@ -94,13 +124,21 @@ def models(as_json: bool) -> None:
 @click.option("--seeds", default=None, help="Seeds, e.g. 0-7,12 (one image per seed).")
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--upscale", type=click.IntRange(1, 16), default=2, help="Nearest-neighbour upscaling of the grid.")
+@click.option("--direction", type=click.Path(dir_okay=False), default=None,
+              help="Shape the output distribution along this direction (with --t-dist).")
+@click.option("--t-dist", default=None, help="Distribution of the factor: uniform:LO,HI or normal:MEAN,STD (transform units).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="samples.png", help="Output PNG.")
-def sample(model: str, n: int, seeds: str | None, device: str, upscale: int, output: str) -> None:
+def sample(model: str, n: int, seeds: str | None, device: str, upscale: int, direction: str | None,
+           t_dist: str | None, output: str) -> None:  # fmt: skip
     """Sample images from a generator into a grid.
+
+    With --direction and --t-dist, each sample's factor is set to a draw from the distribution (the
+    paper's output-distribution shaping).
 
     \b
     Example:
       latentnav sample --model bvae-dsprites --seeds 0-15 -o samples.png
+      latentnav sample --model bvae-dsprites --direction run/direction.safetensors --t-dist uniform:-0.2,0.2
     """
     import torch
 
@@ -108,9 +146,19 @@ def sample(model: str, n: int, seeds: str | None, device: str, upscale: int, out
     from latentnav.generators.registry import load_generator
 
     seed_list = parse_seeds(seeds) if seeds else list(range(n))
+    if (direction is None) != (t_dist is None):
+        raise click.UsageError("--direction and --t-dist go together")
     G = load_generator(model, device=device)
+    z = G.sample_z(seeds=seed_list)
+    if direction is not None:
+        from latentnav.directions import load_direction
+
+        d = load_direction(direction)
+        d.check_compatible(G)
+        t_values = parse_t_dist(t_dist, len(seed_list), seed_list[0] if seed_list else 0)
+        z = z + (d.alpha_for(t_values) - d.project(z))[:, None] * d.u
     with torch.no_grad():
-        images = G(G.sample_z(seeds=seed_list))
+        images = G(z)
     path = viz.save_image(viz.grid(images, upscale=upscale), output)
     click.echo(f"wrote {path} ({len(seed_list)} samples of {G.name}, {G.img_channels}x{G.img_resolution}x{G.img_resolution})")
 
@@ -131,6 +179,149 @@ def env(device: str) -> None:
     }  # fmt: skip
     for k, v in lines.items():
         click.echo(f"{k:15s} {v}")
+
+
+def _prepare_output_dir(path: Path, force: bool) -> Path:
+    """A fresh temporary directory beside ``path``; refuses to overwrite unless ``force``."""
+    import tempfile
+
+    if path.exists() and any(path.iterdir()) and not force:
+        raise click.UsageError(f"{path} exists and is not empty; choose another -o or pass --force")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}-", dir=path.parent))
+
+
+def _finish_output_dir(tmp: Path, path: Path) -> None:
+    import shutil
+
+    if path.exists():
+        shutil.rmtree(path)
+    tmp.replace(path)
+
+
+@main.command()
+@click.option("--model", "-m", default="bvae-dsprites", help="Registry name or checkpoint path.")
+@click.option("--transform", "-t", "transform", required=True, help="shift-x, shift-y, zoom, rotate, brightness, contrast, hue.")
+@click.option("--method", type=click.Choice(["trajectory"]), default="trajectory", help="How to find the direction.")
+@click.option("--trajectories", type=click.IntRange(1), default=64, help="Number of starting latents.")
+@click.option("--max-t", type=float, default=None, help="Largest |t| followed (default: the transform's range).")
+@click.option("--steps", type=click.IntRange(1), default=6, help="Targets per sign between 0 and max-t.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=0.05, help="Adam learning rate on z.")
+@click.option("--max-iters", type=click.IntRange(1), default=30, help="Iteration cap per target.")
+@click.option("--sigma", type=float, default=None, help="Low-pass width of the Fourier loss in pixels (default 3 px at 128 px).")
+@click.option("--loss", type=click.Choice(["fourier", "mse"]), default="fourier", help="Fit loss.")
+@click.option("--schedule", type=click.Choice(["default", "paper"]), default="default",
+              help="paper: the reference code's settings (overrides the optimiser flags).")
+@click.option("--space", default="z", help="Latent space.")
+@click.option("--seed", type=int, default=0, help="First seed of the starting latents.")
+@click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--force", is_flag=True, help="Replace an existing output directory.")
+@click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help="Output directory.")
+def discover(model, transform, method, trajectories, max_t, steps, lr, max_iters, sigma, loss, schedule, space,
+             seed, device, force, output) -> None:  # fmt: skip
+    """Discover a calibrated direction that performs an image transform (Plumerault et al. 2020).
+
+    Writes DIR/direction.safetensors (+ .json), config.json, trajectories.npz, metrics.json,
+    traverse.png and traverse.gif.
+
+    \b
+    Example:
+      latentnav discover --model bvae-dsprites --transform shift-x -o runs/shift-x
+      latentnav discover --model dcgan-digiface --transform zoom --schedule paper -o runs/zoom-paper
+    """
+    import time
+
+    import numpy as np
+    import torch
+
+    from latentnav import viz
+    from latentnav.discover import discover as run_discover
+    from latentnav.directions import traverse
+    from latentnav.generators.registry import load_generator
+    from latentnav.trajectory import TrajectoryConfig, config_dict
+    from latentnav.transforms import get_transform
+
+    tf = get_transform(transform)
+    config = TrajectoryConfig(n_trajectories=trajectories, max_t=max_t, n_steps=steps, lr=lr, max_iters=max_iters,
+                              sigma=sigma, loss=loss, schedule=schedule, seed=seed)  # fmt: skip
+    out = Path(output)
+    tmp = _prepare_output_dir(out, force)
+    try:
+        t0 = time.perf_counter()
+        G = load_generator(model, device=device)
+        direction, traj = run_discover(G, tf, config, space=space, return_trajectories=True)
+        direction.save(tmp / "direction.safetensors")
+        np.savez(tmp / "trajectories.npz", **traj.to_numpy())
+        (tmp / "config.json").write_text(json.dumps({
+            "command": "discover", "model": model, "transform": tf.name, "method": method, "space": space,
+            "device": device, "latentnav_version": __version__, "trajectory": config_dict(config),
+        }, indent=2))  # fmt: skip
+        max_show = config.max_t if config.max_t is not None else tf.default_max_t
+        t_show = np.linspace(-max_show, max_show, 9)
+        images = traverse(G, direction, G.sample_z(6, seed=10_000), t=t_show.tolist())
+        viz.save_image(viz.traversal_grid(images), tmp / "traverse.png")
+        viz.save_gif(images, tmp / "traverse.gif")
+        metrics = {k: direction.meta[k] for k in ("fit_r2", "generator_evals", "trajectory_seconds", "mean_final_loss",
+                                                 "fits", "fits_kept")}  # fmt: skip
+        metrics["wall_seconds"] = round(time.perf_counter() - t0, 3)
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        _finish_output_dir(tmp, out)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    click.echo(f"wrote {out}/ (fit R^2 {metrics['fit_r2']:.3f}, {metrics['generator_evals']} generator evaluations, "
+               f"{metrics['wall_seconds']:.1f} s)")  # fmt: skip
+
+
+@main.command("traverse")
+@click.option("--model", "-m", default="bvae-dsprites", help="Registry name or checkpoint path.")
+@click.option("--direction", "direction_path", type=click.Path(dir_okay=False), required=True,
+              help="A direction file (.safetensors, or .npy with --space).")
+@click.option("--seeds", default="0-7", help="Seeds of the starting latents, e.g. 0-7,12.")
+@click.option("--t", "t_range", default=None, help="LO,HI in transform units (through g).")
+@click.option("--alpha", "alpha_range", default=None, help="LO,HI raw steps along u (instead of --t).")
+@click.option("--steps", type=click.IntRange(2), default=9, help="Steps between LO and HI.")
+@click.option("--mode", type=click.Choice(["relative", "absolute"]), default="relative",
+              help="relative: move each image by t; absolute: set the factor to t.")
+@click.option("--space", default=None, help="Latent space of a .npy direction.")
+@click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--gif", type=click.Path(dir_okay=False), default=None, help="Also write an animated GIF.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default="traverse.png", help="Output PNG.")
+def traverse_cmd(model, direction_path, seeds, t_range, alpha_range, steps, mode, space, device, gif, output) -> None:
+    """Images along a direction: one row per seed, one column per step.
+
+    \b
+    Example:
+      latentnav traverse --direction runs/shift-x/direction.safetensors --seeds 0-7 --t -0.2,0.2 -o grid.png
+      latentnav traverse --direction boundary.npy --space z --alpha -3,3 -o grid.png
+    """
+    import numpy as np
+
+    from latentnav import viz
+    from latentnav.directions import load_direction, traverse
+    from latentnav.generators.registry import load_generator
+
+    if t_range is not None and alpha_range is not None:
+        raise click.UsageError("give --t or --alpha, not both")
+    d = load_direction(direction_path, space=space)
+    if t_range is None and alpha_range is None:
+        if not d.calibrated:
+            raise click.UsageError("this direction has no calibration: give --alpha LO,HI")
+        t_range = "-0.2,0.2"
+    G = load_generator(model, device=device)
+    z = G.sample_z(seeds=parse_seeds(seeds))
+    if t_range is not None:
+        lo, hi = parse_range(t_range, "--t")
+        images = traverse(G, d, z, t=np.linspace(lo, hi, steps).tolist(), mode=mode)
+    else:
+        lo, hi = parse_range(alpha_range, "--alpha")
+        images = traverse(G, d, z, alpha=np.linspace(lo, hi, steps).tolist())
+    viz.save_image(viz.traversal_grid(images), output)
+    if gif:
+        viz.save_gif(images, gif)
+    click.echo(f"wrote {output}" + (f" and {gif}" if gif else ""))
 
 
 @main.group()

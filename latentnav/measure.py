@@ -34,6 +34,11 @@ def area(images: torch.Tensor) -> torch.Tensor:
     return foreground(images).mean(dim=(1, 2))
 
 
+def log_scale(images: torch.Tensor) -> torch.Tensor:
+    """Half the log of the foreground area, [N]: changes by t under a zoom of log scale factor t."""
+    return 0.5 * torch.log(area(images))
+
+
 def is_blank(images: torch.Tensor, threshold: float = BLANK_AREA) -> torch.Tensor:
     """True for images with (almost) no foreground: area below ``threshold`` of the image, [N] bool."""
     return area(images) < threshold
@@ -67,4 +72,5 @@ METERS = {
     "pos_x": centroid_x,
     "pos_y": centroid_y,
     "area": area,
+    "log_scale": log_scale,
 }

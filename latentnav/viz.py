@@ -40,3 +40,22 @@ def save_image(img: Image.Image, path: str | Path) -> Path:
     img.save(tmp, format=(path.suffix.lstrip(".") or "png").upper().replace("JPG", "JPEG"))
     tmp.replace(path)
     return path
+
+
+def traversal_grid(images: torch.Tensor, upscale: int = 2) -> Image.Image:
+    """A traversal [T, N, C, H, W] as a picture: one row per latent, one column per step."""
+    return grid(images.transpose(0, 1), upscale=upscale)
+
+
+def save_gif(frames: torch.Tensor, path: str | Path, upscale: int = 2, duration_ms: int = 120, bounce: bool = True) -> Path:
+    """An animated GIF of a traversal [T, N, C, H, W]: frame k shows all N images at step k."""
+    pictures = [grid(frames[k], upscale=upscale) for k in range(frames.shape[0])]
+    if bounce and len(pictures) > 2:
+        pictures = pictures + pictures[-2:0:-1]
+    pictures = [p.convert("P", palette=Image.ADAPTIVE) if p.mode == "RGB" else p for p in pictures]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(".tmp-" + path.name)
+    pictures[0].save(tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=duration_ms, loop=0)
+    tmp.replace(path)
+    return path

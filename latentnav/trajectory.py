@@ -1,0 +1,269 @@
+"""Stepwise trajectory optimizer (Plumerault et al., ICLR 2020, Algorithm 1).
+
+From latents z0, follow an image transform T in small steps t_1 < t_2 < ... < t_K on both signs: at each
+step, starting from the previous step's latent, minimise L(G(z), T_t(G(z0))) (the Fourier-weighted
+texture loss by default, over the pixels the transform keeps valid) under ||z|| <= sqrt(d). Every
+trajectory and both signs run in one batch; the target images come from G(z0), rendered once.
+
+Each step stops on convergence (a latent stops once its loss has improved by less than ``tol`` of its
+value over ``patience`` iterations; converged latents cost no more generator evaluations), or after
+``max_iters``. ``schedule="paper"`` reproduces the reference code instead: t = +-0.1 ... +-0.5 of the
+range, Adam lr 0.01 reset per target, 50 iterations per target, 50 trajectories in batches of 10.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from latentnav import losses
+from latentnav.errors import LatentnavError
+from latentnav.generators.base import Generator
+from latentnav.transforms import Transform, get_transform
+
+SCHEDULES = ("default", "paper")
+
+
+class GeneratorNaNError(LatentnavError):
+    """The generator returned NaN or infinite values during optimisation."""
+
+
+@dataclass(frozen=True)
+class TrajectoryConfig:
+    """Settings of a trajectory run (CLI flags map onto these fields).
+
+    Attributes:
+        n_trajectories: number of starting latents z0 (seeds ``seed .. seed + n - 1``).
+        max_t: largest |t| followed (defaults to the transform's ``default_max_t``).
+        n_steps: targets per sign, evenly spaced in (0, max_t].
+        lr: Adam learning rate on z.
+        max_iters: iteration cap per target.
+        tol: relative loss improvement over ``patience`` iterations below which a latent has converged.
+        patience: iterations over which the improvement is measured.
+        reset_optimizer: start Adam afresh at every target (the reference code does).
+        sigma: low-pass width in pixels of the Fourier loss (default: 3 px at 128 px, scaled).
+        loss: ``"fourier"`` or ``"mse"``.
+        batch_size: trajectories per batch (both signs run together); ``None`` = all at once.
+        drop_worst: fraction of fits (highest final loss) dropped before fitting a direction.
+        prior_radius: project z onto ||z|| <= sqrt(d) after each update.
+        seed: first seed of z0.
+        schedule: ``"default"`` or ``"paper"`` (see module docstring; it overrides the other fields).
+    """
+
+    n_trajectories: int = 64
+    max_t: float | None = None
+    n_steps: int = 6
+    lr: float = 0.05
+    max_iters: int = 30
+    tol: float = 0.01
+    patience: int = 3
+    reset_optimizer: bool = False
+    sigma: float | None = None
+    loss: str = "fourier"
+    batch_size: int | None = None
+    drop_worst: float = 0.1
+    prior_radius: bool = True
+    seed: int = 0
+    schedule: str = "default"
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; known: {', '.join(SCHEDULES)}")
+        if self.loss not in ("fourier", "mse"):
+            raise ValueError(f"unknown loss {self.loss!r}; known: fourier, mse")
+        if self.sigma is not None and not self.sigma > 0:
+            raise ValueError(f"sigma must be > 0 pixels, got {self.sigma}")
+        if self.max_t is not None and not self.max_t > 0:
+            raise ValueError(f"max_t must be > 0, got {self.max_t}")
+        if min(self.n_trajectories, self.n_steps, self.max_iters, self.patience) < 1 or not self.lr > 0:
+            raise ValueError("n_trajectories, n_steps, max_iters and patience must be >= 1 and lr > 0")
+        if not 0 <= self.drop_worst < 1:
+            raise ValueError(f"drop_worst must lie in [0, 1), got {self.drop_worst}")
+
+    def resolved(self) -> "TrajectoryConfig":
+        """The settings actually used: ``schedule="paper"`` replaces the optimiser settings."""
+        if self.schedule == "paper":
+            return replace(self, n_trajectories=50, n_steps=5, lr=0.01, max_iters=50, tol=0.0,
+                           reset_optimizer=True, batch_size=10)  # fmt: skip
+        return self
+
+
+@dataclass
+class Trajectories:
+    """Recorded fits: one row per (trajectory, sign, step).
+
+    Attributes:
+        z0: [M, D] starting latent of each row.
+        zt: [M, D] optimised latent.
+        t: [M] requested transform parameter.
+        loss: [M] final loss of the fit.
+        seed: [M] seed of z0.
+        kept: [M] bool, False for the worst ``drop_worst`` fraction of fits.
+        generator_evals: images generated with gradients (the optimiser's cost).
+        wall_time: seconds.
+    """
+
+    z0: torch.Tensor
+    zt: torch.Tensor
+    t: torch.Tensor
+    loss: torch.Tensor
+    seed: torch.Tensor
+    kept: torch.Tensor
+    generator_evals: int
+    wall_time: float
+
+    def to_numpy(self) -> dict[str, np.ndarray]:
+        """Arrays for ``np.savez``."""
+        out = {k: getattr(self, k).cpu().numpy() for k in ("z0", "zt", "t", "loss", "seed", "kept")}
+        out["generator_evals"] = np.array(self.generator_evals)
+        out["wall_time"] = np.array(self.wall_time)
+        return out
+
+
+def targets(config: TrajectoryConfig, transform: Transform) -> np.ndarray:
+    """The positive targets t_1 < ... < t_K (the negative ones mirror them)."""
+    max_t = config.max_t if config.max_t is not None else transform.default_max_t
+    if max_t > transform.max_t:
+        raise ValueError(f"{transform.name}: max_t={max_t} is outside the transform's range (|t| <= {transform.max_t})")
+    return max_t * np.arange(1, config.n_steps + 1) / config.n_steps
+
+
+def _project(z: torch.Tensor, radius: float) -> torch.Tensor:
+    norm = z.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return z * (radius / norm).clamp(max=1.0)
+
+
+def _loss_fn(config: TrajectoryConfig, resolution: int) -> Callable[..., torch.Tensor]:
+    if config.loss == "mse":
+        return losses.masked_mse
+    sigma = config.sigma if config.sigma is not None else losses.default_sigma(resolution)
+    return lambda a, b, mask: losses.fourier_texture_loss(a, b, mask, sigma=sigma)
+
+
+def _fit_step(G, z, target, mask, loss_fn, config, opt, space, step_label):
+    """Optimise all rows of ``z`` towards ``target``; returns (z, loss, generator evals, opt)."""
+    z = z.detach().clone().requires_grad_(True)
+    if opt is None or config.reset_optimizer:
+        opt = torch.optim.Adam([z], lr=config.lr)
+    else:  # keep Adam's moments, point it at the new tensor
+        state = opt.state.pop(opt.param_groups[0]["params"][0], None)
+        opt.param_groups[0]["params"] = [z]
+        if state is not None:
+            opt.state[z] = state
+    n = z.shape[0]
+    active = torch.ones(n, dtype=torch.bool, device=z.device)
+    history: list[torch.Tensor] = []
+    best = torch.full((n,), float("inf"), device=z.device)
+    radius = math.sqrt(z.shape[1])
+    evals = 0
+    for it in range(config.max_iters):
+        idx = active.nonzero().squeeze(1)
+        images = G(z[idx], space=space)
+        if not torch.isfinite(images).all():
+            raise GeneratorNaNError(f"the generator returned NaN or infinite values at {step_label}, iteration {it}")
+        loss = loss_fn(images, target[idx], mask[idx])
+        evals += len(idx)
+        opt.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        with torch.no_grad():
+            current = best.clone()
+            current[idx] = loss.detach()
+            before = z.detach().clone()
+            opt.step()
+            z[~active] = before[~active]  # converged rows stay where they are
+            if config.prior_radius:
+                z.copy_(_project(z, radius))
+            best = torch.minimum(best, current)
+            history.append(current)
+            if config.tol > 0 and len(history) > config.patience:
+                old = history[-1 - config.patience]
+                active &= (old - current) > config.tol * current.clamp_min(1e-12)
+            if not active.any():
+                break
+    with torch.no_grad():
+        final = loss_fn(G(z.detach(), space=space), target, mask)
+    return z.detach(), final, evals + n, opt
+
+
+def run_trajectories(
+    G: Generator,
+    transform: str | Transform | Callable,
+    config: TrajectoryConfig = TrajectoryConfig(),
+    *,
+    space: str = "z",
+    progress: bool = True,
+) -> Trajectories:
+    """Follow ``transform`` from ``config.n_trajectories`` starting latents (Algorithm 1).
+
+    Args:
+        G: any :class:`~latentnav.generators.base.Generator`.
+        transform: a name from :data:`latentnav.transforms.TRANSFORMS` or a callable
+            ``(images, t) -> (images, mask)``.
+        config: see :class:`TrajectoryConfig`.
+        space: latent space to optimise in.
+        progress: show a progress bar.
+
+    Returns:
+        :class:`Trajectories` with every (z0, z_t, t, loss) and the worst fits flagged.
+    """
+    tf = get_transform(transform)
+    cfg = config.resolved()
+    steps = targets(cfg, tf)
+    loss_fn = _loss_fn(cfg, G.img_resolution)
+    batch = cfg.batch_size or cfg.n_trajectories
+    seeds = list(range(cfg.seed, cfg.seed + cfg.n_trajectories))
+    rows: dict[str, list[torch.Tensor]] = {k: [] for k in ("z0", "zt", "t", "loss", "seed")}
+    evals, t_start = 0, time.perf_counter()
+    bar = tqdm(total=len(seeds) * len(steps), disable=not progress, desc=f"trajectories {tf.name}", unit="fit")
+    for b0 in range(0, len(seeds), batch):
+        chunk = seeds[b0 : b0 + batch]
+        z0 = G.sample_z(seeds=chunk).to(G.device)
+        if cfg.prior_radius:
+            z0 = _project(z0, math.sqrt(z0.shape[1]))
+        with torch.no_grad():
+            x0 = G(z0, space=space)
+        evals += len(chunk)
+        z0_both, x0_both = torch.cat([z0, z0]), torch.cat([x0, x0])
+        sign = torch.cat([torch.ones(len(chunk)), -torch.ones(len(chunk))]).to(G.device)
+        seed_both = torch.tensor(chunk + chunk)
+        z, opt = z0_both.clone(), None
+        for k, t_k in enumerate(steps):
+            t = sign * float(t_k)
+            with torch.no_grad():
+                target, mask = tf(x0_both, t)
+            label = f"step {k + 1}/{len(steps)} (t = +-{t_k:.3g})"
+            z, loss, used, opt = _fit_step(G, z, target, mask, loss_fn, cfg, opt, space, label)
+            evals += used
+            for key, val in (("z0", z0_both), ("zt", z), ("t", t), ("loss", loss), ("seed", seed_both)):
+                rows[key].append(val.detach().cpu())
+            bar.update(len(chunk))
+            bar.set_postfix(loss=f"{loss.mean().item():.4g}")
+    bar.close()
+    out = {k: torch.cat(v) for k, v in rows.items()}
+    kept = _keep_best(out["loss"], out["t"], cfg.drop_worst)
+    return Trajectories(**out, kept=kept, generator_evals=evals, wall_time=time.perf_counter() - t_start)
+
+
+def _keep_best(loss: torch.Tensor, t: torch.Tensor, drop: float) -> torch.Tensor:
+    """Flag the worst ``drop`` fraction of fits, ranked within each target t (larger |t| fits worse)."""
+    kept = torch.ones(len(loss), dtype=torch.bool)
+    if drop <= 0:
+        return kept
+    for value in t.unique():
+        rows = (t == value).nonzero().squeeze(1)
+        n_drop = int(math.floor(drop * len(rows)))
+        if n_drop:
+            worst = loss[rows].argsort(descending=True)[:n_drop]
+            kept[rows[worst]] = False
+    return kept
+
+
+def config_dict(config: TrajectoryConfig) -> dict:
+    """The resolved settings as a JSON-ready dict."""
+    return asdict(config.resolved())
