@@ -1,0 +1,75 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from latentnav import measure
+from latentnav.discover import discover
+from latentnav.errors import UnknownNameError
+from latentnav.trajectory import GeneratorNaNError, TrajectoryConfig, run_trajectories
+
+from toys import BlobGenerator
+
+FAST = TrajectoryConfig(n_trajectories=16, n_steps=4, max_t=0.15)
+
+
+def test_discovery_recovers_the_planted_direction_and_calibration():
+    G = BlobGenerator()
+    d = discover(G, "shift-x", FAST, progress=False)
+    assert abs(torch.dot(d.u, G.u_x).item()) > 0.95
+    assert abs(torch.dot(d.u, G.u_y).item()) < 0.15
+    # moving by t through g shifts the blob by t of the width (measured from pixels)
+    z = G.sample_z(20, seed=500) * 0.3
+    with torch.no_grad():
+        base = measure.centroid_x(G(z))
+        moved = measure.centroid_x(G(d.move(z, 0.1)))
+        back = measure.centroid_x(G(d.move(z, -0.1)))
+    assert (moved - base).mean().item() == pytest.approx(0.1, abs=0.015)
+    assert (back - base).mean().item() == pytest.approx(-0.1, abs=0.015)
+
+
+def test_trajectories_are_batched_both_signs_and_record_everything():
+    G = BlobGenerator()
+    traj = run_trajectories(G, "shift-y", dataclasses.replace(FAST, n_trajectories=5, n_steps=3), progress=False)
+    assert traj.z0.shape == (30, 6) and traj.zt.shape == (30, 6)
+    assert np.allclose(sorted(set(traj.t.tolist())), [-0.15, -0.1, -0.05, 0.05, 0.1, 0.15])
+    assert traj.kept.sum().item() == 30 - 6 * int(0.1 * 5)  # worst decile per target; 0 of 5 here
+    assert (traj.zt.norm(dim=1) <= np.sqrt(6) + 1e-5).all()  # the prior constraint holds
+    # the fits moved the blob along y by the requested amounts
+    with torch.no_grad():
+        dy = measure.centroid_y(G(traj.zt)) - measure.centroid_y(G(traj.z0))
+    assert torch.corrcoef(torch.stack([dy, traj.t]))[0, 1] > 0.98
+
+
+def test_convergence_stopping_costs_fewer_evaluations_than_a_fixed_count():
+    G = BlobGenerator()
+    stop = run_trajectories(G, "shift-x", FAST, progress=False)
+    fixed = run_trajectories(G, "shift-x", dataclasses.replace(FAST, tol=0.0), progress=False)
+    assert stop.generator_evals < 0.7 * fixed.generator_evals
+    assert stop.loss.mean() < 2 * fixed.loss.mean() + 1e-4
+
+
+def test_paper_schedule_matches_the_reference_settings():
+    cfg = TrajectoryConfig(schedule="paper").resolved()
+    assert (cfg.n_trajectories, cfg.n_steps, cfg.lr, cfg.max_iters, cfg.batch_size, cfg.reset_optimizer) == (50, 5, 0.01, 50, 10, True)
+
+
+def test_bad_inputs():
+    G = BlobGenerator()
+    with pytest.raises(UnknownNameError, match="unknown transform 'warp'; known: .*shift-x"):
+        discover(G, "warp", FAST, progress=False)
+    with pytest.raises(ValueError, match="sigma must be > 0"):
+        TrajectoryConfig(sigma=0)
+    with pytest.raises(ValueError, match="outside"):
+        run_trajectories(G, "shift-x", dataclasses.replace(FAST, max_t=1.5), progress=False)
+
+
+def test_a_generator_returning_nan_stops_with_the_step_named():
+    class NaNAfterStart(BlobGenerator):
+        def _synthesize(self, latent, space):
+            out = super()._synthesize(latent, space)
+            return out if torch.is_grad_enabled() is False else out * float("nan")
+
+    with pytest.raises(GeneratorNaNError, match=r"step 1/4 \(t = \+-0.0375\), iteration 0"):
+        run_trajectories(NaNAfterStart(), "shift-x", FAST, progress=False)
