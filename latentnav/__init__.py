@@ -21,6 +21,13 @@ _EXPORTS = {
     "SupportsEncode": "latentnav.generators.base",
     "resolve_device": "latentnav.devices",
     "LatentnavError": "latentnav.errors",
+    "discover": "latentnav.discover",
+    "Direction": "latentnav.directions",
+    "load_direction": "latentnav.directions",
+    "traverse": "latentnav.directions",
+    "TrajectoryConfig": "latentnav.trajectory",
+    "TRANSFORMS": "latentnav.transforms",
+    "register_transform": "latentnav.transforms",
 }
 
 __all__ = ["__version__", *_EXPORTS]
