@@ -23,6 +23,7 @@ from latentnav.generators.base import Generator
 #: architecture key -> module with ``load(path, *, name, device, **settings)``.
 ARCHITECTURES: Mapping[str, str] = MappingProxyType({
     "betavae": "latentnav.generators.betavae",
+    "dcgan": "latentnav.generators.dcgan",
 })  # fmt: skip
 
 SOURCE_KINDS = ("package", "hub", "pypi")
