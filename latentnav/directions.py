@@ -45,7 +45,8 @@ def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor
     xp, fp = xp.to(x), fp.to(x)
     i = torch.searchsorted(xp, x.contiguous()).clamp(1, len(xp) - 1)
     x0, x1, f0, f1 = xp[i - 1], xp[i], fp[i - 1], fp[i]
-    return f0 + (f1 - f0) * (x - x0) / (x1 - x0)
+    width = x1 - x0
+    return f0 + (f1 - f0) * (x - x0) / torch.where(width > 0, width, torch.ones_like(width))
 
 
 @dataclass
@@ -239,7 +240,8 @@ def fit_calibration(a0: torch.Tensor, at: torch.Tensor, t: torch.Tensor, n_knots
     scale = np.sqrt(len(t) / k) * smooth
     penalty = scale * (np.eye(k, k, 1) - np.eye(k))[:-1]
     deltas, _ = nnls(np.vstack([design, penalty]), np.concatenate([t.numpy(), np.zeros(k - 1)]), maxiter=50 * k)
-    deltas = np.maximum(deltas, 1e-6 * max(deltas.mean(), 1e-12))  # strictly increasing, so g inverts
+    # Strictly increasing (so g inverts), with steps that float32 still resolves.
+    deltas = np.maximum(deltas, 1e-4 * max(deltas.mean(), 1e-9))
     values = torch.cat([torch.zeros(1, dtype=torch.float64), torch.from_numpy(deltas).cumsum(0)])
     g0 = _interp(torch.zeros(1, dtype=torch.float64), knots, values)
     values = values - g0

@@ -74,3 +74,65 @@ METERS = {
     "area": area,
     "log_scale": log_scale,
 }
+
+
+# ------------------------------------------------------------------ transform estimators between two images
+def brightness(images: torch.Tensor) -> torch.Tensor:
+    """Mean intensity over pixels and channels, [N] (in the [-1, 1] units of brightness's t)."""
+    return _check(images).mean(dim=(1, 2, 3))
+
+
+def phase_shift(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Translation that maps ``a`` onto ``b`` by phase correlation, as fractions of width and height.
+
+    The normalised cross-power spectrum of the (channel-averaged, mean-removed, Hann-windowed) images
+    peaks at the shift; the peak is refined to sub-pixel precision with a parabola through its
+    neighbours. Positive x = content moved right, positive y = down (the shift transforms' convention).
+
+    Returns:
+        ``(dx, dy)``, each [N].
+    """
+    a, b = _check(a).mean(dim=1), _check(b).mean(dim=1)
+    n, h, w = a.shape
+    win = torch.outer(torch.hann_window(h, periodic=False, dtype=a.dtype), torch.hann_window(w, periodic=False, dtype=a.dtype))
+    fa = torch.fft.fft2((a - a.mean(dim=(1, 2), keepdim=True)) * win)
+    fb = torch.fft.fft2((b - b.mean(dim=(1, 2), keepdim=True)) * win)
+    cross = fb * fa.conj()
+    corr = torch.fft.ifft2(cross / cross.abs().clamp_min(1e-12)).real  # [N, H, W], peak at the shift
+    flat = corr.reshape(n, -1).argmax(dim=1)
+    py, px = flat // w, flat % w
+    rows = torch.arange(n)
+
+    def refine(get, p, size):
+        c, l, r = get(p), get((p - 1) % size), get((p + 1) % size)
+        denom = l - 2 * c + r
+        off = torch.where(denom.abs() > 1e-12, 0.5 * (l - r) / denom, torch.zeros_like(c))
+        s = p.to(a.dtype) + off.clamp(-0.5, 0.5)
+        return torch.where(s > size / 2, s - size, s)
+
+    sx = refine(lambda q: corr[rows, py, q], px, w)
+    sy = refine(lambda q: corr[rows, q, px], py, h)
+    return sx / w, sy / h
+
+
+def zoom_between(a: torch.Tensor, b: torch.Tensor, max_log_scale: float = 0.7, steps: int = 57) -> torch.Tensor:
+    """Log scale factor that best maps ``a`` onto ``b`` (zoom about the centre), by a grid search, [N].
+
+    Each candidate zoom of ``a`` is compared with ``b`` over the pixels the zoom keeps valid; the best
+    candidate is refined with a parabola through its neighbours.
+    """
+    from latentnav.transforms import zoom
+
+    a, b = _check(a), _check(b)
+    grid = torch.linspace(-max_log_scale, max_log_scale, steps, dtype=a.dtype)
+    errs = []
+    for s in grid:
+        z, mask = zoom(a, float(s))
+        errs.append((((z - b) ** 2) * mask).sum(dim=(1, 2, 3)) / (mask.sum(dim=(1, 2, 3)) * a.shape[1]).clamp_min(1))
+    err = torch.stack(errs, dim=1)  # [N, S]
+    k = err.argmin(dim=1).clamp(1, steps - 2)
+    rows = torch.arange(len(k))
+    l, c, r = err[rows, k - 1], err[rows, k], err[rows, k + 1]
+    denom = l - 2 * c + r
+    off = torch.where(denom.abs() > 1e-12, 0.5 * (l - r) / denom, torch.zeros_like(c)).clamp(-0.5, 0.5)
+    return grid[k] + off * (grid[1] - grid[0])

@@ -124,7 +124,7 @@ def oracle_direction(G, factor: str, meter: Meter, *, n_renders: int = 5000, n_c
     ok = np.isfinite(readings)
     iso = IsotonicRegression(increasing=True).fit(alphas[ok], readings[ok])
     values = iso.predict(alphas)
-    values = values + np.linspace(0, 1e-6 * max(np.ptp(values), 1e-6), grid)  # strictly increasing, so g inverts
+    values = values + np.linspace(0, 1e-3 * max(np.ptp(values), 1e-6), grid)  # strictly increasing (float32-resolvable), so g inverts
     values = values - np.interp(0.0, alphas, values)
     return Direction(u, torch.tensor(alphas, dtype=torch.float32), torch.tensor(values, dtype=torch.float32),
                      model=G.name, transform=f"oracle:{factor}", method="oracle-axis",
