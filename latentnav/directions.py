@@ -38,15 +38,21 @@ class DirectionMismatchError(LatentnavError):
 
 
 def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
-    """Piecewise-linear interpolation with linear extrapolation from the end segments.
+    """Piecewise-linear interpolation; beyond the ends, linear with the mean slope over the whole range.
 
-    Written by hand because torch has no ``interp``; ``xp`` must be strictly increasing.
+    Written by hand because torch has no ``interp``; ``xp`` must be increasing. The mean slope (not the
+    end segment's) keeps the inverse of a calibration whose ends flatten out from running off to huge
+    steps when a t beyond the fitted range is asked for.
     """
     xp, fp = xp.to(x), fp.to(x)
     i = torch.searchsorted(xp, x.contiguous()).clamp(1, len(xp) - 1)
     x0, x1, f0, f1 = xp[i - 1], xp[i], fp[i - 1], fp[i]
     width = x1 - x0
-    return f0 + (f1 - f0) * (x - x0) / torch.where(width > 0, width, torch.ones_like(width))
+    inside = f0 + (f1 - f0) * (x - x0) / torch.where(width > 0, width, torch.ones_like(width))
+    slope = (fp[-1] - fp[0]) / (xp[-1] - xp[0]).clamp_min(1e-12)
+    below = fp[0] + slope * (x - xp[0])
+    above = fp[-1] + slope * (x - xp[-1])
+    return torch.where(x < xp[0], below, torch.where(x > xp[-1], above, inside))
 
 
 @dataclass
