@@ -21,13 +21,13 @@ def main() -> None:
     reg = ln.default_registry()
     names = args.models or [n for n, s in reg.items() if s.arch == "betavae"]
     rows = {}
-    print("| model | steps | recon (nats) | KL (nats) | blank (prior) | pos_x abs r | pos_y abs r | scale abs r |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| model | steps | recon (nats) | KL (nats) | blank (prior) | x-y corr (prior) | pos_x abs r | pos_y abs r | scale abs r |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in names:
         rep = model_report(ln.load_generator(name, device="cpu"))
         rows[name] = rep
         print(f"| `{name}` | {rep['steps_done']} | {rep['recon_nats']:.1f} | {rep['kl_nats']:.1f} | "
-              f"{100 * rep['blank_fraction']:.1f}% | {rep['abs_r_pos_x']:.3f} | {rep['abs_r_pos_y']:.3f} | "
+              f"{100 * rep['blank_fraction']:.1f}% | {rep['prior_xy_corr']:+.2f} | {rep['abs_r_pos_x']:.3f} | {rep['abs_r_pos_y']:.3f} | "
               f"{rep['abs_r_scale']:.3f} |", flush=True)  # fmt: skip
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

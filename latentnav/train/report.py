@@ -1,7 +1,8 @@
 """Quality figures of a trained beta-VAE on the dSprites testbed (the README's model table).
 
 - reconstruction and KL in nats per image on fresh independent renders;
-- the fraction of blank images (no foreground) among samples from the prior;
+- the fraction of blank images (no foreground) among samples from the prior, and the Pearson correlation
+  of the sprites' x and y centroids in those samples (does a training-set correlation live in the model?);
 - for pos_x, pos_y and scale, the best single-latent |Spearman r| between the encoder mean and the
   true factor (how well one latent axis alone carries the factor).
 """
@@ -52,11 +53,15 @@ def model_report(G: BetaVAEGenerator, n_eval: int = 5000, n_prior: int = 1000, s
             recon, kl = recon + r.item() * len(chunk), kl + k.item() * len(chunk)
         prior = G(G.sample_z(n_prior, seed=seed % 1_000_000))
         blank = measure.is_blank(prior).float().mean().item()
+        cx, cy = measure.centroid(prior)
+        ok = torch.isfinite(cx) & torch.isfinite(cy)
+        prior_xy = torch.corrcoef(torch.stack([cx[ok], cy[ok]]))[0, 1].item()
     axes = factor_axes(G, n_eval, seed)
     return {
         "recon_nats": recon / n_eval,
         "kl_nats": kl / n_eval,
         "blank_fraction": blank,
+        "prior_xy_corr": prior_xy,
         **{f"abs_r_{name}": axes[name]["abs_r"] for name in REPORTED_FACTORS},
         "axes": {name: axes[name]["axis"] for name in REPORTED_FACTORS},
         "steps_done": int(G.metadata.get("steps_done", 0)),
