@@ -53,7 +53,9 @@ class TrajectoryConfig:
         loss: ``"fourier"`` or ``"mse"``.
         batch_size: trajectories per batch (both signs run together); ``None`` = all at once.
         drop_worst: fraction of fits (highest final loss) dropped before fitting a direction.
-        prior_radius: project z onto ||z|| <= sqrt(d) after each update.
+        prior_radius: keep latents inside the generator's prior ball (``G.prior_radius(space)``: ||z|| <=
+            sqrt(d) for a standard normal z) by projecting after each update; spaces without a prior
+            (StyleGAN2's W, W+) are never projected.
         seed: first seed of z0.
         schedule: ``"default"`` or ``"paper"`` (see module docstring; it overrides the other fields).
     """
@@ -193,22 +195,25 @@ class CoordAdam:
             z[rows] = self.param[rows]
 
 
-def _fit_step(G, z, target, mask, loss_fn, config, opt, space, step_label):
-    """Optimise every row of ``z`` towards ``target``; returns (z, final loss, generator evals, optimiser)."""
+def _fit_step(G, z, target, mask, loss_fn, config, opt, space, radius, step_label):
+    """Optimise every row of ``z`` (flat latents [N, D]) towards ``target``.
+
+    Returns (z, final loss, generator evals, optimiser). ``radius``: prior ball to project onto, or None.
+    """
     z = z.detach().clone()
     n, dim = z.shape
+    shape = G.latent_shape(space)
     if opt is None or config.reset_optimizer:
         kind = CoordAdam if config.optimizer == "adam" else RowAdam
         opt = kind(n, dim, config.lr, device=z.device)
     active = torch.ones(n, dtype=torch.bool, device=z.device)
     history: list[torch.Tensor] = []
     last = torch.full((n,), float("inf"), device=z.device)
-    radius = math.sqrt(dim)
     evals = 0
     for it in range(config.max_iters):
         idx = active.nonzero().squeeze(1)
         zi = z[idx].requires_grad_(True)
-        images = G(zi, space=space)
+        images = G(zi.view(-1, *shape), space=space)
         if not torch.isfinite(images).all():
             raise GeneratorNaNError(f"the generator returned NaN or infinite values at {step_label}, iteration {it}")
         loss = loss_fn(images, target[idx], mask[idx])
@@ -219,7 +224,7 @@ def _fit_step(G, z, target, mask, loss_fn, config, opt, space, step_label):
             current[idx] = loss.detach()
             last = current
             opt.step(z, grad, idx)
-            if config.prior_radius:
+            if radius is not None:
                 z[idx] = _project(z[idx], radius)
             history.append(current)
             if config.tol > 0 and len(history) > config.patience:
@@ -228,7 +233,7 @@ def _fit_step(G, z, target, mask, loss_fn, config, opt, space, step_label):
             if not active.any():
                 break
     with torch.no_grad():
-        final = loss_fn(G(z, space=space), target, mask)
+        final = loss_fn(G(z.view(-1, *shape), space=space), target, mask)
     return z, final, evals + n, opt
 
 
@@ -258,17 +263,18 @@ def run_trajectories(
     steps = targets(cfg, tf)
     loss_fn = _loss_fn(cfg, G.img_resolution)
     batch = cfg.batch_size or cfg.n_trajectories
+    radius = G.prior_radius(space) if cfg.prior_radius else None
     seeds = list(range(cfg.seed, cfg.seed + cfg.n_trajectories))
     rows: dict[str, list[torch.Tensor]] = {k: [] for k in ("z0", "zt", "t", "loss", "seed")}
     evals, t_start = 0, time.perf_counter()
     bar = tqdm(total=len(seeds) * len(steps), disable=not progress, desc=f"trajectories {tf.name}", unit="fit")
     for b0 in range(0, len(seeds), batch):
         chunk = seeds[b0 : b0 + batch]
-        z0 = G.sample_z(seeds=chunk).to(G.device)
-        if cfg.prior_radius:
-            z0 = _project(z0, math.sqrt(z0.shape[1]))
+        z0 = G.sample_latent(chunk, space).to(G.device)
+        if radius is not None:
+            z0 = _project(z0, radius)
         with torch.no_grad():
-            x0 = G(z0, space=space)
+            x0 = G(z0.view(-1, *G.latent_shape(space)), space=space)
         evals += len(chunk)
         z0_both, x0_both = torch.cat([z0, z0]), torch.cat([x0, x0])
         sign = torch.cat([torch.ones(len(chunk)), -torch.ones(len(chunk))]).to(G.device)
@@ -279,7 +285,7 @@ def run_trajectories(
             with torch.no_grad():
                 target, mask = tf(x0_both, t)
             label = f"step {k + 1}/{len(steps)} (t = +-{t_k:.3g})"
-            z, loss, used, opt = _fit_step(G, z, target, mask, loss_fn, cfg, opt, space, label)
+            z, loss, used, opt = _fit_step(G, z, target, mask, loss_fn, cfg, opt, space, radius, label)
             evals += used
             for key, val in (("z0", z0_both), ("zt", z), ("t", t), ("loss", loss), ("seed", seed_both)):
                 rows[key].append(val.detach().cpu())

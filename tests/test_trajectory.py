@@ -73,3 +73,29 @@ def test_a_generator_returning_nan_stops_with_the_step_named():
 
     with pytest.raises(GeneratorNaNError, match=r"step 1/4 \(t = \+-0.0375\), iteration 0"):
         run_trajectories(NaNAfterStart(), "shift-x", FAST, progress=False)
+
+
+class GridSpaceBlob(BlobGenerator):
+    """The blob behind a second space "w+" of shape [2, 3] (a stand-in for StyleGAN2's W+): no prior ball."""
+
+    latent_spaces = ("z", "w+")
+
+    def latent_shape(self, space="z"):
+        return (2, 3) if space == "w+" else super().latent_shape(space)
+
+    def sample_latent(self, seeds, space="z"):
+        z = self.sample_z(seeds=seeds)
+        return 3 * z if space == "w+" else z  # outside the z prior ball on purpose
+
+    def _synthesize(self, latent, space):
+        return super()._synthesize(latent.reshape(len(latent), -1), space)
+
+
+def test_multi_dimensional_spaces_are_flattened_and_not_projected():
+    G = GridSpaceBlob()
+    assert G.prior_radius("z") == pytest.approx(np.sqrt(6)) and G.prior_radius("w+") is None
+    d, traj = discover(G, "shift-x", dataclasses.replace(FAST, n_trajectories=8), space="w+", progress=False,
+                       return_trajectories=True)  # fmt: skip
+    assert traj.z0.shape == (2 * 8 * 4, 6)
+    assert traj.z0.norm(dim=1).max() > 2 * np.sqrt(6)  # no projection in a space without a prior
+    assert abs(torch.dot(d.u, G.u_x).item()) > 0.9 and d.space == "w+"

@@ -82,6 +82,27 @@ class Generator(ABC):
             return torch.empty(0, self.z_dim)
         return torch.stack(rows).float()
 
+    def sample_latent(self, seeds: Sequence[int], space: str = "z") -> torch.Tensor:
+        """Starting latents in ``space``, one seed per sample, flattened to [n, prod(latent_shape(space))].
+
+        The default knows only ``"z"`` (:meth:`sample_z`); families with other spaces (StyleGAN2's W and
+        W+) override it, e.g. by mapping ``sample_z(seeds=seeds)``. Returned on the CPU.
+        """
+        self._check_space(space)
+        if space != "z":
+            raise NotImplementedError(f"{type(self).__name__} cannot sample starting latents in space {space!r}")
+        return self.sample_z(seeds=seeds)
+
+    def prior_radius(self, space: str = "z") -> float | None:
+        """Radius of the ball the trajectory optimizer keeps latents of ``space`` in, or ``None`` for none.
+
+        For a standard normal z of dimension d this is sqrt(d) (Plumerault et al.: ||z|| <= sqrt(d) keeps
+        the optimiser where the generator was trained). Spaces without such a prior (W, W+) return ``None``;
+        families with another latent distribution override it.
+        """
+        self._check_space(space)
+        return float(self.z_dim) ** 0.5 if space == "z" else None
+
     def _draw_z(self, generator: torch.Generator) -> torch.Tensor:
         """One prior sample [z_dim] from ``generator``; standard normal unless a family overrides it."""
         return torch.randn(self.z_dim, generator=generator)
