@@ -23,6 +23,7 @@ from latentnav.generators.base import Generator
 #: architecture key -> module with ``load(path, *, name, device, **settings)``.
 ARCHITECTURES: Mapping[str, str] = MappingProxyType({
     "betavae": "latentnav.generators.betavae",
+    "biggan-deep": "latentnav.generators.biggan",
     "dcgan": "latentnav.generators.dcgan",
 })  # fmt: skip
 
@@ -199,6 +200,10 @@ def load_generator(
 
 
 def _infer_arch(path: Path) -> str:
+    from latentnav.generators import biggan
+
+    if biggan.is_checkpoint(path):
+        return biggan.ARCH
     if path.suffix == ".safetensors":
         from safetensors import safe_open
 
