@@ -25,3 +25,7 @@ class ChecksumError(LatentnavError):
 
 class WeightsNotFoundError(LatentnavError, FileNotFoundError):
     """A weight file that is not on this machine and cannot be fetched now."""
+
+
+class CheckpointError(LatentnavError, ValueError):
+    """A weight file latentnav cannot read: truncated, corrupted, unsafe, or not of the expected layout."""
