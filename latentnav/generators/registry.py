@@ -25,6 +25,7 @@ ARCHITECTURES: Mapping[str, str] = MappingProxyType({
     "betavae": "latentnav.generators.betavae",
     "biggan-deep": "latentnav.generators.biggan",
     "dcgan": "latentnav.generators.dcgan",
+    "stylegan2": "latentnav.generators.stylegan2",
 })  # fmt: skip
 
 SOURCE_KINDS = ("package", "hub", "pypi")
@@ -77,6 +78,7 @@ class ModelSpec:
     source: SourceSpec
     settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     reproduce: str | None = None
+    notice: str | None = None  # shown once per process when the model is loaded (e.g. a non-commercial license)
 
 
 def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
@@ -189,6 +191,7 @@ def load_generator(
     if key in registry:
         spec = registry[key]
         paths = hub.fetch(spec)
+        _show_notice(spec)
         merged = {**spec.settings, **settings}
         return _arch_module(spec.arch).load(paths[0] if len(paths) == 1 else paths[0].parent, name=spec.name,
                                             device=device, **merged)  # fmt: skip
@@ -199,6 +202,18 @@ def load_generator(
     return _arch_module(arch).load(path, name=str(path), device=device, **settings)
 
 
+_NOTICES_SHOWN: set[str] = set()
+
+
+def _show_notice(spec: ModelSpec) -> None:
+    """Log a model's ``notice`` (its license terms) on its first use in this process."""
+    if spec.notice and spec.name not in _NOTICES_SHOWN:
+        import logging
+
+        _NOTICES_SHOWN.add(spec.name)
+        logging.getLogger("latentnav").warning("%s: %s", spec.name, spec.notice)
+
+
 def _infer_arch(path: Path) -> str:
     from latentnav.generators import biggan
 
@@ -207,8 +222,15 @@ def _infer_arch(path: Path) -> str:
     if path.suffix == ".safetensors":
         from safetensors import safe_open
 
-        with safe_open(str(path), framework="pt") as f:
-            arch = (f.metadata() or {}).get("arch")
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                arch = (f.metadata() or {}).get("arch")
+        except Exception as err:  # noqa: BLE001 - safetensors raises its own error type for bad headers
+            raise ValueError(f"{path}: not a readable safetensors file (truncated or corrupted: {err})") from None
         if arch:
             return arch
+    from latentnav.generators import stylegan2
+
+    if stylegan2.sniff(path):
+        return stylegan2.ARCH
     raise ValueError(f"cannot tell the architecture of {path}; pass arch= one of: {', '.join(sorted(ARCHITECTURES))}")
