@@ -98,6 +98,9 @@ class BigGANConfig:
         if 4 * 2**ups != self.output_dim:
             raise BigGANWeightsError(f"config.json: {ups} up-sampling layers make {4 * 2**ups} px images, "
                                      f"but output_dim is {self.output_dim}")  # fmt: skip
+        if layers[0][1] != 16 or layers[-1][2] != 1:
+            raise BigGANWeightsError(f"config.json: layers must start at 16 channel units (gen_z makes 4x4x16 "
+                                     f"channel_width) and end at 1, got {layers[0][1]} and {layers[-1][2]}")  # fmt: skip
         for k, (_, a, b) in enumerate(layers):
             if b != a and b * 2 != a:
                 raise BigGANWeightsError(f"config.json: layer {k} goes from {a} to {b} channel units; "
@@ -276,7 +279,7 @@ class _Synthesis(nn.Module):
     def __init__(self, config: BigGANConfig) -> None:
         super().__init__()
         ch, cond_dim = config.channel_width, 2 * config.z_dim
-        self.c0 = config.layers[0][1] * ch
+        self.c0 = 16 * ch
         self.gen_z = nn.Linear(cond_dim, 4 * 4 * self.c0)
         layers: list[nn.Module] = []
         for k, (up, a, b) in enumerate(config.layers):
@@ -284,8 +287,8 @@ class _Synthesis(nn.Module):
                 layers.append(SelfAttention(a * ch))
             layers.append(GenBlock(a * ch, b * ch, up, cond_dim, config.n_stats, config.eps))
         self.layers = nn.ModuleList(layers)
-        self.bn = TruncationBatchNorm(config.layers[-1][2] * ch, None, config.n_stats, config.eps)
-        self.conv_to_rgb = nn.Conv2d(config.layers[-1][2] * ch, ch, 3, padding=1)
+        self.bn = TruncationBatchNorm(ch, None, config.n_stats, config.eps)
+        self.conv_to_rgb = nn.Conv2d(ch, ch, 3, padding=1)
 
     def forward(self, cond: torch.Tensor, truncation: float) -> torch.Tensor:
         x = self.gen_z(cond).view(-1, 4, 4, self.c0).permute(0, 3, 1, 2)  # TF's NHWC -> NCHW
@@ -607,7 +610,50 @@ def is_checkpoint(path: str | Path) -> bool:
         data = json.loads(config.read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(data, dict) and {"layers", "channel_width", "n_stats"} <= set(data)
+    return isinstance(data, dict) and {"layers", "channel_width"} <= set(data)
+
+
+def random_checkpoint(config: BigGANConfig, seed: int = 0, power_iterations: int = 10) -> dict[str, torch.Tensor]:
+    """Random weights in the released checkpoint format (weight_orig/u/v, 51 statistics), for tests and benchmarks.
+
+    Weights are normal with u and v from ``power_iterations`` steps of power iteration (so every layer's
+    spectral norm is about 1), statistics vary across truncations, and the condition-dependent gains
+    stay near 1.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    with torch.device("meta"):
+        net = BigGANDeep(config)
+    sn = set(net.spectral_norm_layers())
+    state: dict[str, torch.Tensor] = {}
+    for key, shape in checkpoint_shapes(net).items():
+        layer, leaf = key.rsplit(".", 1)
+        if leaf in ("weight_u", "weight_v") and layer in sn:
+            continue
+        if leaf == "running_vars":
+            state[key] = 0.5 + 1.5 * torch.rand(shape, generator=gen)
+        elif leaf == "running_means":
+            state[key] = 0.2 * torch.randn(shape, generator=gen)
+        elif layer.endswith((".scale", ".offset")):
+            state[key] = 0.1 * torch.randn(shape, generator=gen)
+        else:
+            state[key] = torch.randn(shape, generator=gen) / (math.prod(shape[1:]) ** 0.5 if len(shape) > 1 else 2)
+    for layer in sn:  # u and v from a few power iterations, as after training: sigma ~ the spectral norm
+        w = state[f"{layer}.weight_orig"].reshape(state[f"{layer}.weight_orig"].shape[0], -1)
+        v = F.normalize(torch.randn(w.shape[1], generator=gen), dim=0)
+        for _ in range(power_iterations):
+            u = F.normalize(w @ v, dim=0)
+            v = F.normalize(w.t() @ u, dim=0)
+        state[f"{layer}.weight_v"], state[f"{layer}.weight_u"] = v, F.normalize(w @ v, dim=0)
+    return state
+
+
+def write_checkpoint(directory: str | Path, config: BigGANConfig, state: Mapping[str, torch.Tensor]) -> Path:
+    """Write ``config.json`` and ``pytorch_model.bin`` (the released layout) into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n")
+    torch.save(dict(state), directory / WEIGHTS_FILE)
+    return directory
 
 
 def build(config: BigGANConfig, state: Mapping[str, torch.Tensor], where: str = WEIGHTS_FILE) -> BigGANDeep:
