@@ -149,16 +149,19 @@ def sample(model: str, n: int, seeds: str | None, device: str, upscale: int, dir
     if (direction is None) != (t_dist is None):
         raise click.UsageError("--direction and --t-dist go together")
     G = load_generator(model, device=device)
+    space = "z"
     z = G.sample_z(seeds=seed_list)
     if direction is not None:
         from latentnav.directions import load_direction
 
         d = load_direction(direction)
         d.check_compatible(G)
+        space = d.space
+        z = G.sample_latent(seed_list, space)
         t_values = parse_t_dist(t_dist, len(seed_list), seed_list[0] if seed_list else 0)
         z = z + (d.alpha_for(t_values) - d.project(z))[:, None] * d.u
     with torch.no_grad():
-        images = G(z)
+        images = G(z.view(-1, *G.latent_shape(space)), space=space)
     path = viz.save_image(viz.grid(images, upscale=upscale), output)
     click.echo(f"wrote {path} ({len(seed_list)} samples of {G.name}, {G.img_channels}x{G.img_resolution}x{G.img_resolution})")
 
@@ -212,7 +215,7 @@ def _finish_output_dir(tmp: Path, path: Path) -> None:
 @click.option("--loss", type=click.Choice(["fourier", "mse"]), default="fourier", help="Fit loss.")
 @click.option("--schedule", type=click.Choice(["default", "paper"]), default="default",
               help="paper: the reference code's settings (overrides the optimiser flags).")
-@click.option("--space", default="z", help="Latent space.")
+@click.option("--space", default="z", help="Latent space: z, or w / w+ for StyleGAN2 (see `latentnav models`).")
 @click.option("--seed", type=int, default=0, help="First seed of the starting latents.")
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--force", is_flag=True, help="Replace an existing output directory.")
@@ -228,6 +231,7 @@ def discover(model, transform, method, trajectories, max_t, steps, lr, max_iters
     Example:
       latentnav discover --model bvae-dsprites --transform shift-x -o runs/shift-x
       latentnav discover --model dcgan-digiface --transform zoom --schedule paper -o runs/zoom-paper
+      latentnav discover --model stylegan2-ffhq-1024 --transform shift-x --space w --device cuda -o runs/ffhq-shift-x
     """
     import time
 
@@ -249,6 +253,10 @@ def discover(model, transform, method, trajectories, max_t, steps, lr, max_iters
     try:
         t0 = time.perf_counter()
         G = load_generator(model, device=device)
+        if space not in G.latent_spaces:
+            from latentnav.errors import UnknownNameError
+
+            raise UnknownNameError("latent space", space, G.latent_spaces, f" (of {G.name})")
         direction, traj = run_discover(G, tf, config, space=space, return_trajectories=True)
         direction.save(tmp / "direction.safetensors")
         np.savez(tmp / "trajectories.npz", **traj.to_numpy())
@@ -258,7 +266,7 @@ def discover(model, transform, method, trajectories, max_t, steps, lr, max_iters
         }, indent=2))  # fmt: skip
         max_show = config.max_t if config.max_t is not None else tf.default_max_t
         t_show = np.linspace(-max_show, max_show, 9)
-        images = traverse(G, direction, G.sample_z(6, seed=10_000), t=t_show.tolist())
+        images = traverse(G, direction, G.sample_latent(range(10_000, 10_006), space), t=t_show.tolist())
         viz.save_image(viz.traversal_grid(images), tmp / "traverse.png")
         viz.save_gif(images, tmp / "traverse.gif")
         metrics = {k: direction.meta[k] for k in ("fit_r2", "generator_evals", "trajectory_seconds", "mean_final_loss",
@@ -311,7 +319,7 @@ def traverse_cmd(model, direction_path, seeds, t_range, alpha_range, steps, mode
             raise click.UsageError("this direction has no calibration: give --alpha LO,HI")
         t_range = "-0.2,0.2"
     G = load_generator(model, device=device)
-    z = G.sample_z(seeds=parse_seeds(seeds))
+    z = G.sample_latent(parse_seeds(seeds), d.space)
     if t_range is not None:
         lo, hi = parse_range(t_range, "--t")
         images = traverse(G, d, z, t=np.linspace(lo, hi, steps).tolist(), mode=mode)
@@ -322,6 +330,52 @@ def traverse_cmd(model, direction_path, seeds, t_range, alpha_range, steps, mode
     if gif:
         viz.save_gif(images, gif)
     click.echo(f"wrote {output}" + (f" and {gif}" if gif else ""))
+
+
+@main.command()
+@click.option("--model", "-m", required=True, help="Registry name or a StyleGAN2 file (.pkl, .pt, .safetensors + config.json).")
+@click.option("--force", is_flag=True, help="Replace an existing output directory.")
+@click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help="Output directory.")
+def convert(model: str, force: bool, output: str) -> None:
+    """Convert a StyleGAN2 checkpoint into model.safetensors + config.json (fast, safe reloading).
+
+    Reads NVlabs pickles (without running their code), NVlabs-named state dicts with config.json and
+    rosinality .pt files; the output loads with --model DIR.
+
+    \b
+    Example:
+      latentnav convert --model stylegan2-ffhq-1024 -o models/ffhq-1024
+      latentnav convert --model network-snapshot-001000.pkl -o models/mine
+      latentnav discover --model models/mine --transform zoom --space w -o runs/zoom
+    """
+    from latentnav.generators import hub
+    from latentnav.generators import stylegan2
+    from latentnav.generators.registry import default_registry
+
+    reg = default_registry()
+    if model in reg:
+        spec = reg[model]
+        if spec.arch != stylegan2.ARCH:
+            raise click.UsageError(f"latentnav convert reads StyleGAN2 models; {model} is a {spec.arch} model")
+        (path,) = hub.fetch(spec)
+    else:
+        path = Path(model).expanduser()
+        if not path.exists():
+            from latentnav.errors import UnknownNameError
+
+            known = [n for n, s in reg.items() if s.arch == stylegan2.ARCH]
+            raise UnknownNameError("model", model, known, " (or give the path of a StyleGAN2 file)")
+    out = Path(output)
+    tmp = _prepare_output_dir(out, force)
+    try:
+        stylegan2.convert(path, tmp, name=model)
+        _finish_output_dir(tmp, out)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    click.echo(f"wrote {out}/model.safetensors and {out}/config.json")
 
 
 @main.group()

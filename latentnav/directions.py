@@ -69,6 +69,8 @@ class Direction:
         method: how it was found (``"trajectory"``, ``"npy"``, ...).
         calibrated: False for imported raw vectors (g is then the identity: t = alpha).
         meta: anything else worth keeping (config, seed, fit figures).
+        layers: for a layered space (StyleGAN2's W+, [num_ws, w_dim]), the layers u acts on (u is zero on
+            the others; see :func:`restrict_layers`); ``None`` = no restriction.
     """
 
     u: torch.Tensor
@@ -80,6 +82,7 @@ class Direction:
     method: str = "trajectory"
     calibrated: bool = True
     meta: dict[str, Any] = field(default_factory=dict)
+    layers: tuple[int, ...] | None = None
 
     @property
     def dim(self) -> int:
@@ -131,6 +134,13 @@ class Direction:
                 f"direction has dimension {self.dim} but {G.name}'s {space} has {width} ({list(shape)}); "
                 f"it was made for model {self.model or '(unknown)'}"
             )
+        if self.layers is not None:
+            if len(shape) != 2:
+                raise DirectionMismatchError(f"direction acts on layers {list(self.layers)}, but {G.name}'s {space} "
+                                             f"{list(shape)} has no layers")  # fmt: skip
+            bad = [k for k in self.layers if not 0 <= k < shape[0]]
+            if bad:
+                raise DirectionMismatchError(f"direction acts on layers {bad}, but {G.name}'s {space} has {shape[0]} layers")
         if self.model and self.model != G.name:
             raise DirectionMismatchError(
                 f"direction was made for model {self.model!r}, not {G.name!r} (same dimension {self.dim}, "
@@ -144,7 +154,7 @@ class Direction:
             "format": FORMAT, "format_version": str(FORMAT_VERSION), "latentnav_version": __version__,
             "model": self.model, "space": self.space, "dim": str(self.dim), "transform": self.transform,
             "unit": str(self.meta.get("unit", "")), "method": self.method, "calibrated": str(self.calibrated).lower(),
-            "meta": json.dumps(self.meta, default=str),
+            "meta": json.dumps(self.meta, default=str), "layers": "" if self.layers is None else json.dumps(list(self.layers)),
         }  # fmt: skip
 
     def save(self, path: str | Path) -> Path:
@@ -201,10 +211,58 @@ def load_direction(path: str | Path, *, space: str | None = None, model: str = "
             raise ValueError(f"{path} is not a latentnav direction file (format {meta.get('format')!r})")
         tensors = {k: f.get_tensor(k) for k in ("u", "knots", "values")}
     d = Direction(**tensors, space=meta["space"], model=meta["model"], transform=meta["transform"],
-                  method=meta["method"], calibrated=meta["calibrated"] == "true", meta=json.loads(meta.get("meta", "{}")))  # fmt: skip
+                  method=meta["method"], calibrated=meta["calibrated"] == "true", meta=json.loads(meta.get("meta", "{}")),
+                  layers=tuple(json.loads(meta["layers"])) if meta.get("layers") else None)  # fmt: skip
     if space is not None and space != d.space:
         raise DirectionMismatchError(f"{path.name} lives in latent space {d.space!r}, not {space!r}")
     return d
+
+
+def restrict_layers(direction: Direction, layers: Sequence[int], num_layers: int) -> Direction:
+    """The direction acting only on some layers of W+ (layer-wise edits, e.g. coarse vs fine StyleGAN2 styles).
+
+    A ``"w+"`` direction keeps its components on ``layers`` (zero elsewhere, renormalised). A ``"w"``
+    direction is lifted into ``"w+"``: the same u on each chosen layer, divided by sqrt(len(layers)).
+
+    The calibration g is kept where it still measures the same move: a W direction lifted onto every
+    layer (its knots scaled by sqrt(num_layers), since a w broadcast to all layers has
+    ``<w+, u'> = sqrt(num_layers) <w, u>``), or a W+ direction that was already zero off ``layers``.
+    Otherwise the result is uncalibrated (raw ``alpha`` steps; run discovery again to calibrate it).
+
+    Args:
+        direction: a direction in ``"w"`` or ``"w+"``.
+        layers: indices of the W+ layers to act on.
+        num_layers: number of W+ layers (StyleGAN2's ``num_ws``).
+
+    Raises:
+        DirectionMismatchError: a space without layers, or layers out of range.
+    """
+    if direction.space not in ("w", "w+"):
+        raise DirectionMismatchError(f"layer-wise edits need a direction in w or w+, not {direction.space!r}")
+    chosen = sorted({int(k) for k in layers})
+    if not chosen or chosen[0] < 0 or chosen[-1] >= num_layers:
+        raise DirectionMismatchError(f"layers must be a non-empty subset of 0..{num_layers - 1}, got {list(layers)}")
+    if direction.space == "w":
+        u = torch.zeros(num_layers, direction.dim)
+        u[chosen] = direction.u / len(chosen) ** 0.5
+        keeps = len(chosen) == num_layers
+        scale = num_layers**0.5
+    else:
+        if direction.dim % num_layers:
+            raise DirectionMismatchError(f"a w+ direction of dimension {direction.dim} does not split into {num_layers} layers")
+        u = direction.u.reshape(num_layers, -1).clone()
+        off = [k for k in range(num_layers) if k not in chosen]
+        keeps = bool(u[off].abs().max() <= 1e-6) if off else True
+        u[off] = 0
+        if u.norm() == 0:
+            raise DirectionMismatchError(f"the direction is zero on layers {chosen}")
+        u, scale = u / u.norm(), 1.0
+    calibrated = direction.calibrated and keeps
+    knots = direction.knots * scale if calibrated else torch.tensor([-1.0, 1.0])
+    values = direction.values.clone() if calibrated else knots.clone()
+    meta = {**direction.meta, "restricted_from": {"space": direction.space, "layers": list(direction.layers or [])}}
+    return Direction(u.flatten(), knots, values, space="w+", model=direction.model, transform=direction.transform,
+                     method=direction.method, calibrated=calibrated, meta=meta, layers=tuple(chosen))  # fmt: skip
 
 
 # ---------------------------------------------------------------------- fitting
@@ -318,7 +376,7 @@ def traverse(G, direction: Direction, z: torch.Tensor, t: Sequence[float] | None
     Args:
         G: the generator the direction was made for.
         direction: a :class:`Direction`.
-        z: [N, D] starting latents.
+        z: [N, D] starting latents in the direction's space (or [N, *G.latent_shape(space)]).
         t: steps in transform units through g (``mode`` relative or absolute).
         alpha: raw steps along u instead of ``t``.
         mode: ``"relative"`` (move by t) or ``"absolute"`` (set the factor to t).
@@ -332,12 +390,13 @@ def traverse(G, direction: Direction, z: torch.Tensor, t: Sequence[float] | None
         raise ValueError("give either t (transform units) or alpha (raw steps along u)")
     if t is not None and not direction.calibrated:
         raise ValueError("this direction has no calibration (a plain vector): use alpha= raw steps")
-    z = z.to(G.device)
+    z = z.to(G.device).reshape(len(z), -1)
+    shape = G.latent_shape(direction.space)
     rows = []
     with torch.no_grad():
         for value in (t if t is not None else alpha):
             moved = direction.move(z, value, mode) if t is not None else direction.step(z, value)
-            rows.append(G(moved, space=direction.space))
+            rows.append(G(moved.view(-1, *shape), space=direction.space))
     return torch.stack(rows)
 
 
@@ -348,9 +407,9 @@ def sample_with_t(G, direction: Direction, n: int, t_values: torch.Tensor, seed:
         t_values: [n] wanted transform parameters (draw them from the distribution you want).
 
     Returns:
-        [n, D] latents on the CPU.
+        [n, D] latents (in the direction's space, flattened) on the CPU.
     """
-    z = G.sample_z(n, seed=seed)
+    z = G.sample_latent(range(seed, seed + n), direction.space)
     t_values = torch.as_tensor(t_values, dtype=torch.float32)
     if t_values.shape != (n,):
         raise ValueError(f"expected {n} t values, got shape {list(t_values.shape)}")

@@ -873,7 +873,8 @@ def sniff(path: str | Path) -> bool:
         if config.is_file() and ("synthesis_kwargs" in config.read_text() or '"stylegan2"' in config.read_text()):
             return True
         if path.suffix in (".pt", ".pth") and zipfile.is_zipfile(path):
-            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            with torch.serialization.safe_globals([argparse.Namespace]):
+                obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
             keys = set(obj["g_ema"]) if isinstance(obj, dict) and isinstance(obj.get("g_ema"), dict) else set(obj or ())
             return bool(keys & {"style.1.weight", "input.input", "mapping.fc0.weight", "synthesis.b4.const"})
     except Exception:  # noqa: BLE001 - a file we cannot even peek at is not ours to claim
