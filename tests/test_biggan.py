@@ -211,7 +211,7 @@ def test_shipped_registry_entry():
     (weights,) = spec.source.files
     assert weights.path == "pytorch_model.bin"
     assert weights.sha256 == "b86146a8cfcde4cda135adba4b2806f78b3abe2dac9d0fd090cc3ab318604ad9"
-    assert dict(spec.settings) == {"config": 128} and "Apache-2.0" in spec.license
+    assert dict(spec.settings) == {"config": 128, "default_class": 207, "truncation": 0.4} and "Apache-2.0" in spec.license
 
 
 def _offline_cache(tmp_path, monkeypatch, files: dict[str, Path]):
@@ -239,12 +239,18 @@ def _test_registry(tmp_path, weights: Path, **settings) -> Registry:
 
 def test_registry_name_loads_from_an_offline_hub_cache(ref, ref_dir, tmp_path, monkeypatch):
     _offline_cache(tmp_path, monkeypatch, {"pytorch_model.bin": ref_dir / "pytorch_model.bin", "config.json": ref_dir / "config.json"})
-    reg = _test_registry(tmp_path, ref_dir / "pytorch_model.bin", truncation=0.4)
+    reg = _test_registry(tmp_path, ref_dir / "pytorch_model.bin", truncation=0.4, default_class=2)
     assert hub.is_available(reg["biggan-deep-128"])
-    G = ln.load_generator("biggan-deep-128", registry=reg, device="cpu", class_vector=ref["y"][3])
-    assert G.name == "biggan-deep-128" and G.truncation == 0.4
+    G = ln.load_generator("biggan-deep-128", registry=reg, device="cpu")  # the registry's class and truncation
+    assert G.name == "biggan-deep-128" and G.truncation == 0.4 and G.class_vector.argmax().item() == 2
+    with torch.no_grad():
+        assert (G(ref["z"][2:3]) - ref["out"][0.4][2:3]).abs().max().item() <= 1e-5
+    G = ln.load_generator("biggan-deep-128", registry=reg, device="cpu", class_vector=ref["y"][3])  # no clash
     with torch.no_grad():
         assert (G(ref["z"][3:]) - ref["out"][0.4][3:]).abs().max().item() <= 1e-5
+    G = ln.load_generator("biggan-deep-128", registry=reg, device="cpu", class_index=0, truncation=1.0)
+    with torch.no_grad():
+        assert (G(ref["z"][:1]) - ref["out"][1.0][:1]).abs().max().item() <= 1e-5
 
 
 def test_registry_config_setting_uses_the_builtin_config(ref_dir, tmp_path, monkeypatch):

@@ -664,7 +664,7 @@ def build(config: BigGANConfig, state: Mapping[str, torch.Tensor], where: str = 
     return net.eval()
 
 
-SETTINGS = ("batch_size", "class_index", "class_vector", "config", "dtype", "truncation")
+SETTINGS = ("batch_size", "class_index", "class_vector", "config", "default_class", "dtype", "truncation")
 
 
 def load(path: str | Path, *, name: str | None = None, device: str | torch.device = "auto", **settings: Any) -> BigGANGenerator:
@@ -677,7 +677,9 @@ def load(path: str | Path, *, name: str | None = None, device: str | torch.devic
         device: ``"auto"`` or a device.
         **settings: ``class_index`` (an index or ImageNet name) or ``class_vector``, ``truncation``
             (default 1.0), ``config`` (see ``path``), ``dtype`` (``float32``; ``float16``/``bfloat16`` on
-            CUDA), ``batch_size``.
+            CUDA), ``batch_size``, and ``default_class``: the class used when neither ``class_index``
+            nor ``class_vector`` is given (default 0; registry entries set it, so that a user's
+            ``class_vector`` never clashes with a registry's class).
 
     Example:
         >>> G = load_generator("biggan-deep-128", class_index="golden retriever", truncation=0.4)
@@ -686,6 +688,9 @@ def load(path: str | Path, *, name: str | None = None, device: str | torch.devic
     if unknown:
         raise ValueError(f"unknown biggan-deep settings {unknown}; known: {', '.join(SETTINGS)}")
     config, weights_path = read_config(path, settings.pop("config", None))
+    default_class = settings.pop("default_class", 0)
+    if settings.get("class_index") is None and settings.get("class_vector") is None:
+        settings["class_index"] = default_class
     # bad settings fail before 200 MB of weights are read
     check_truncation(settings.get("truncation", 1.0))
     _resolve_dtype(settings.get("dtype", "float32"), resolve_device(device))
