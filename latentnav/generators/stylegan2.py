@@ -647,10 +647,14 @@ def _torch_load(path: Path) -> Any:
         with torch.serialization.safe_globals([argparse.Namespace]):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).splitlines()[0]
-        raise CheckpointError(f"{path.name}: refused or unreadable torch file ({first}); NVlabs .pkl files must end in .pkl") from None
+        # torch's message suggests weights_only=False, which latentnav never does: keep only the reason.
+        skip = ("Weights only load failed", "Please file an issue", "Check the documentation")
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip() and not ln.strip().startswith(skip)]
+        reason = lines[0].rstrip(".") if lines else type(err).__name__
+        raise CheckpointError(f"{path.name}: refused: not a plain torch file of tensors (truncated or corrupted, or it "
+                              f"holds objects latentnav does not load: {reason}); NVlabs network pickles must end in .pkl") from None  # fmt: skip
     except (RuntimeError, EOFError, OSError, ValueError) as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        first = str(err).splitlines()[0].split(". ")[0] if str(err) else type(err).__name__
         raise CheckpointError(f"{path.name}: not a readable torch file (truncated or corrupted: {first})") from None
 
 
