@@ -148,7 +148,9 @@ CONFIGS: Mapping[int, BigGANConfig] = {
 
 
 # -------------------------------------------------------------------------------------------- pure math
-def truncation_stats(means: torch.Tensor, variances: torch.Tensor, truncation: float) -> tuple[torch.Tensor, torch.Tensor]:
+def truncation_stats(
+    means: torch.Tensor, variances: torch.Tensor, truncation: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Batch-norm statistics for ``truncation`` from the stored rows (one per 1/(n_stats-1) of truncation).
 
     Reproduces the reference exactly, its weighting included: with ``coef, i = modf(truncation / step)``
@@ -316,7 +318,8 @@ class BigGANDeep(nn.Module):
 
     def spectral_norm_layers(self) -> list[str]:
         """Names of the layers stored with spectral norm (every linear and conv but the class embedding)."""
-        return [name for name, m in self.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d)) and name != "embeddings"]
+        layers = (nn.Linear, nn.Conv2d)
+        return [name for name, m in self.named_modules() if isinstance(m, layers) and name != "embeddings"]
 
 
 # ------------------------------------------------------------------------------------------ conditioning
@@ -418,7 +421,10 @@ class BigGANGenerator(Generator):
 
     # ----------------------------------------------------------------- latents
     def _draw_z(self, generator: torch.Generator) -> torch.Tensor:
-        """The reference's ``truncation * truncnorm.rvs(-2, 2, random_state=RandomState(seed))``, seed = the generator's."""
+        """``truncation * truncnorm.rvs(-2, 2, random_state=RandomState(seed))`` as the reference draws it.
+
+        ``seed`` is the seed of ``generator`` (the base class seeds one per sample).
+        """
         from scipy.stats import truncnorm
 
         state = np.random.RandomState(generator.initial_seed() % 2**32)
@@ -521,7 +527,9 @@ def checkpoint_shapes(net: BigGANDeep) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def convert_state_dict(state: Mapping[str, torch.Tensor], net: BigGANDeep, where: str = WEIGHTS_FILE) -> dict[str, torch.Tensor]:
+def convert_state_dict(
+    state: Mapping[str, torch.Tensor], net: BigGANDeep, where: str = WEIGHTS_FILE
+) -> dict[str, torch.Tensor]:
     """Check a checkpoint strictly against ``net``'s layout and fold its spectral norms into plain weights.
 
     Raises:
@@ -548,8 +556,8 @@ def convert_state_dict(state: Mapping[str, torch.Tensor], net: BigGANDeep, where
     out = {k: v.float() for k, v in state.items() if not k.rsplit(".", 1)[-1].startswith("weight_")}
     for layer in layers:
         v = None if no_v else state[f"{layer}.weight_v"].float()
-        out[f"{layer}.weight"] = spectral_normalised(state[f"{layer}.weight_orig"].float(), state[f"{layer}.weight_u"].float(),
-                                                     v, net.config.eps)  # fmt: skip
+        w, u = state[f"{layer}.weight_orig"].float(), state[f"{layer}.weight_u"].float()
+        out[f"{layer}.weight"] = spectral_normalised(w, u, v, net.config.eps)
     return out
 
 
@@ -575,7 +583,8 @@ def _builtin_config(key: Any) -> BigGANConfig:
     try:
         return CONFIGS[int(key)]
     except (KeyError, TypeError, ValueError):
-        raise ValueError(f"unknown built-in BigGAN-deep config {key!r}; known: {', '.join(map(str, CONFIGS))}") from None
+        known = ", ".join(map(str, CONFIGS))
+        raise ValueError(f"unknown built-in BigGAN-deep config {key!r}; known: {known}") from None
 
 
 def read_config(path: str | Path, config: int | None = None) -> tuple[BigGANConfig, Path]:
@@ -667,7 +676,9 @@ def build(config: BigGANConfig, state: Mapping[str, torch.Tensor], where: str = 
 SETTINGS = ("batch_size", "class_index", "class_vector", "config", "default_class", "dtype", "truncation")
 
 
-def load(path: str | Path, *, name: str | None = None, device: str | torch.device = "auto", **settings: Any) -> BigGANGenerator:
+def load(
+    path: str | Path, *, name: str | None = None, device: str | torch.device = "auto", **settings: Any
+) -> BigGANGenerator:
     """Load a BigGAN-deep directory (``config.json`` + ``pytorch_model.bin``).
 
     Args:
