@@ -119,6 +119,11 @@ _BUFFERS = ("w_avg", "resample_filter", "noise_const")
 @pytest.fixture
 def fake_nvlabs(monkeypatch):
     """Stand-ins for NVIDIA's torch_utils.persistence and dnnlib.util, so pickle writes the same globals."""
+    return install_fake_nvlabs(lambda name, mod: monkeypatch.setitem(sys.modules, name, mod))
+
+
+def install_fake_nvlabs(setitem):
+    """Register the stand-in modules with ``setitem(name, module)``; returns their two globals."""
     persistence, util = types.ModuleType("torch_utils.persistence"), types.ModuleType("dnnlib.util")
 
     def _reconstruct_persistent_obj(meta):  # what NVIDIA's loader does: exec the source. Never called here.
@@ -135,7 +140,7 @@ def fake_nvlabs(monkeypatch):
     util.EasyDict = EasyDict
     for name, mod in (("torch_utils", types.ModuleType("torch_utils")), ("torch_utils.persistence", persistence),
                       ("dnnlib", types.ModuleType("dnnlib")), ("dnnlib.util", util)):  # fmt: skip
-        monkeypatch.setitem(sys.modules, name, mod)
+        setitem(name, mod)
     return types.SimpleNamespace(reconstruct=_reconstruct_persistent_obj, EasyDict=EasyDict)
 
 
