@@ -29,3 +29,19 @@ class WeightsNotFoundError(LatentnavError, FileNotFoundError):
 
 class CheckpointError(LatentnavError, ValueError):
     """A weight file latentnav cannot read: truncated, corrupted, unsafe, or not of the expected layout."""
+
+
+class MethodNotApplicableError(LatentnavError, ValueError):
+    """A direction-finding method that does not apply to this generator (e.g. SeFa without a first linear layer)."""
+
+
+class AttributeNotMeasurableError(LatentnavError, ValueError):
+    """An attribute that cannot be measured on this model's images (e.g. hue on a one-channel model)."""
+
+
+class ScorerError(LatentnavError, ValueError):
+    """A user scorer that cannot be loaded, or returned scores of the wrong shape, type or with NaN."""
+
+
+class ConditionVanishedError(LatentnavError, ValueError):
+    """A conditional direction that vanishes: the primal direction lies in the span of its conditions."""

@@ -11,7 +11,16 @@ dSprites ``pos_x``/``pos_y`` factors.
 
 from __future__ import annotations
 
+import importlib
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
 import torch
+
+from latentnav.errors import AttributeNotMeasurableError, ScorerError, UnknownNameError
 
 #: A meter maps images [N, C, H, W] in [-1, 1] to scores [N].
 BLANK_AREA = 1.0 / 4096  # less than one pixel of foreground in a 64x64 image
@@ -67,7 +76,8 @@ def centroid_y(images: torch.Tensor) -> torch.Tensor:
     return centroid(images)[1]
 
 
-#: Meters by name, for the CLI and the metrics (testbed factor names where they measure them).
+#: Meters by name, for the CLI and the metrics (testbed factor names where they measure them); the
+#: ``scale``, ``brightness`` and ``hue`` entries are added below, with each meter's unit in :data:`METER_SPECS`.
 METERS = {
     "pos_x": centroid_x,
     "pos_y": centroid_y,
@@ -136,3 +146,188 @@ def zoom_between(a: torch.Tensor, b: torch.Tensor, max_log_scale: float = 0.7, s
     denom = l - 2 * c + r
     off = torch.where(denom.abs() > 1e-12, 0.5 * (l - r) / denom, torch.zeros_like(c)).clamp(-0.5, 0.5)
     return grid[k] + off * (grid[1] - grid[0])
+
+
+def rotation_between(a: torch.Tensor, b: torch.Tensor, max_degrees: float = 45.0, steps: int = 91) -> torch.Tensor:
+    """Rotation in degrees (counter-clockwise on screen, the ``rotate`` transform's sense) that best maps ``a``
+    onto ``b``, by a grid search, [N].
+
+    Each candidate rotation of ``a`` about the centre is compared with ``b`` over the pixels it keeps valid;
+    the best candidate is refined with a parabola through its neighbours (as :func:`zoom_between`).
+    """
+    from latentnav.transforms import rotate
+
+    a, b = _check(a), _check(b)
+    grid = torch.linspace(-max_degrees, max_degrees, steps, dtype=a.dtype)
+    errs = []
+    for deg in grid:
+        r, mask = rotate(a, float(deg))
+        errs.append((((r - b) ** 2) * mask).sum(dim=(1, 2, 3)) / (mask.sum(dim=(1, 2, 3)) * a.shape[1]).clamp_min(1))
+    err = torch.stack(errs, dim=1)
+    k = err.argmin(dim=1).clamp(1, steps - 2)
+    rows = torch.arange(len(k))
+    l, c, r = err[rows, k - 1], err[rows, k], err[rows, k + 1]
+    denom = l - 2 * c + r
+    off = torch.where(denom.abs() > 1e-12, 0.5 * (l - r) / denom, torch.zeros_like(c)).clamp(-0.5, 0.5)
+    return grid[k] + off * (grid[1] - grid[0])
+
+
+# ------------------------------------------------------------------------------------------- colour
+#: An orthonormal basis of the chroma plane (orthogonal to grey (1, 1, 1)); (E1, E2, grey) is right-handed,
+#: so the ``hue`` transform (a rotation about grey by t degrees) adds t to :func:`hue`.
+_E1 = torch.tensor([2.0, -1.0, -1.0]) / math.sqrt(6)
+_E2 = torch.tensor([0.0, 1.0, -1.0]) / math.sqrt(2)
+#: chroma (per pixel, in [0, 1] units) below which an image counts as grey and has no hue
+MIN_CHROMA = 1e-3
+
+
+def hue(images: torch.Tensor) -> torch.Tensor:
+    """Mean hue in degrees, (-180, 180], [N] (NaN for grey or one-channel images without colour).
+
+    The angle of the chroma-weighted mean colour in the plane orthogonal to grey (red at 0, green at
+    120, blue at -120); it rises by t under the ``hue`` transform of t degrees.
+
+    Raises:
+        AttributeNotMeasurableError: images that are not RGB.
+    """
+    images = _check(images)
+    if images.shape[1] != 3:
+        raise AttributeNotMeasurableError(f"hue needs RGB images (3 channels), got {images.shape[1]} channel(s)")
+    x = (images + 1) / 2
+    a = torch.einsum("nchw,c->n", x, _E1.to(x)) / x[0, 0].numel()  # mean chroma coordinates per image
+    b = torch.einsum("nchw,c->n", x, _E2.to(x)) / x[0, 0].numel()
+    deg = torch.rad2deg(torch.atan2(b, a))
+    return deg.masked_fill(torch.hypot(a, b) < MIN_CHROMA, float("nan"))
+
+
+def wrap_degrees(d: torch.Tensor | np.ndarray):
+    """Angles wrapped to (-180, 180] (differences of circular meters such as :func:`hue`)."""
+    return 180 - (180 - d) % 360
+
+
+# ------------------------------------------------------------------------------------------- registry
+@dataclass(frozen=True)
+class MeterSpec:
+    """A named meter and what it reads.
+
+    Attributes:
+        name: registry name (the testbed factor's name where it measures one).
+        fn: images [N, C, H, W] in [-1, 1] -> [N] (NaN where the image has nothing to measure).
+        unit: what one unit means (for changes: the matching transform's t unit).
+        transform: the transform whose t this meter's changes measure, if any.
+        channels: the channel count the meter needs (``None`` = any).
+        circular: values are angles in degrees (changes are wrapped to (-180, 180]).
+    """
+
+    name: str
+    fn: Callable[[torch.Tensor], torch.Tensor]
+    unit: str
+    transform: str | None = None
+    channels: int | None = None
+    circular: bool = False
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return self.fn(images)
+
+    def change(self, new, old):
+        """The change from ``old`` to ``new`` readings (wrapped for circular meters)."""
+        return wrap_degrees(new - old) if self.circular else new - old
+
+    def check_applies(self, G) -> None:
+        """Raise :class:`AttributeNotMeasurableError` if ``G``'s images cannot carry this attribute."""
+        if self.channels is not None and G.img_channels != self.channels:
+            raise AttributeNotMeasurableError(
+                f"attribute {self.name!r} cannot be measured on {G.name}: it needs {self.channels}-channel images "
+                f"and {G.name} makes {G.img_channels}-channel ones"
+            )
+
+
+METER_SPECS: dict[str, MeterSpec] = {
+    "pos_x": MeterSpec("pos_x", centroid_x, "fraction of width", "shift-x"),
+    "pos_y": MeterSpec("pos_y", centroid_y, "fraction of height", "shift-y"),
+    "scale": MeterSpec("scale", log_scale, "log of the linear size (half log area)", "zoom"),
+    "area": MeterSpec("area", area, "fraction of the image"),
+    "log_scale": MeterSpec("log_scale", log_scale, "log of the linear size (half log area)", "zoom"),
+    "brightness": MeterSpec("brightness", brightness, "units of the [-1, 1] range", "brightness"),
+    "hue": MeterSpec("hue", hue, "degrees", "hue", channels=3, circular=True),
+}
+METERS.update({name: spec.fn for name, spec in METER_SPECS.items() if name not in METERS})
+
+#: the meter that reads each transform's t (the attribute a transform changes)
+TRANSFORM_ATTRIBUTE: dict[str, str] = {"shift-x": "pos_x", "shift-y": "pos_y", "zoom": "scale",
+                                       "brightness": "brightness", "hue": "hue"}  # fmt: skip
+
+
+def get_meter(name: str, G=None) -> MeterSpec:
+    """The meter called ``name`` (a transform name is read as the attribute it changes).
+
+    Raises:
+        UnknownNameError: lists the known meters.
+        AttributeNotMeasurableError: the meter does not apply to ``G``'s images (e.g. hue on one channel).
+    """
+    name = TRANSFORM_ATTRIBUTE.get(name, name)
+    if name not in METER_SPECS:
+        raise UnknownNameError("attribute", name, list(METER_SPECS), " (or give --scorer module:function)")
+    spec = METER_SPECS[name]
+    if G is not None:
+        spec.check_applies(G)
+    return spec
+
+
+# ------------------------------------------------------------------------------------------- user scorers
+def checked_scores(scores, n: int, name: str = "scorer", *, allow_nan: bool = False) -> torch.Tensor:
+    """A scorer's output as a float32 [n] tensor on the CPU, or a one-line :class:`ScorerError`.
+
+    Accepts [n] or [n, 1] tensors, arrays or lists. NaN is refused unless ``allow_nan`` (the built-in
+    meters return NaN for images with nothing to measure); infinities are always refused.
+    """
+    if isinstance(scores, torch.Tensor):
+        t = scores.detach().cpu()
+    else:
+        try:
+            arr = np.asarray(scores)
+        except (TypeError, ValueError) as err:
+            raise ScorerError(f"{name} returned {type(scores).__name__}, not numbers: {err}") from None
+        if arr.dtype.kind not in "fiu":
+            raise ScorerError(f"{name} returned scores of dtype {arr.dtype}; expected numbers")
+        t = torch.from_numpy(arr.astype(np.float64))
+    if t.dtype == torch.bool or not (t.is_floating_point() or t.dtype in (torch.int32, torch.int64, torch.int16, torch.uint8)):
+        raise ScorerError(f"{name} returned scores of dtype {t.dtype}; expected numbers")
+    if t.ndim == 2 and t.shape[1] == 1:
+        t = t[:, 0]
+    if tuple(t.shape) != (n,):
+        raise ScorerError(f"{name} returned scores of shape {list(t.shape)}; expected [{n}] (one score per image)")
+    t = t.float()
+    nan = torch.isnan(t)
+    if torch.isinf(t).any() or (nan.any() and not allow_nan):
+        bad = int((~torch.isfinite(t)).sum())
+        raise ScorerError(f"{name} returned NaN or infinite scores for {bad} of {n} images")
+    return t
+
+
+def load_scorer(spec: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Import a user scorer ``"module:function"`` (a classifier you own: images [N, C, H, W] in [-1, 1] -> [N]).
+
+    The module is imported from the current directory or the installed packages; latentnav runs it only
+    because you named it.
+
+    Raises:
+        ScorerError: a malformed spec, a module that does not import, a missing or non-callable attribute.
+    """
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ScorerError(f"expected a scorer as module:function (e.g. my_scorers:smile), got {spec!r}")
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as err:  # any import failure of user code is a one-line error
+        raise ScorerError(f"cannot import scorer module {module_name!r}: {type(err).__name__}: {err}") from None
+    fn = module
+    for part in attr.split("."):
+        if not hasattr(fn, part):
+            raise ScorerError(f"scorer module {module_name!r} has no attribute {attr!r}")
+        fn = getattr(fn, part)
+    if not callable(fn):
+        raise ScorerError(f"{spec} is not callable (a scorer maps images [N, C, H, W] to [N] scores)")
+    return fn

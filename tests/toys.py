@@ -35,3 +35,40 @@ class BlobGenerator(Generator):
 def atanh_calibration(frac_shift: float, start: float) -> float:
     """Latent projection that puts the planted x centre at ``start + frac_shift``."""
     return math.atanh((start + frac_shift - 0.5) / 0.25)
+
+
+class PlantedGenerator(Generator):
+    """A blob read off a first linear layer with planted structure (for SeFa, GANSpace and InterFaceGAN).
+
+    ``net.first`` (Linear D -> 48, no bias): rows 0..31 are unit vectors close to ``u_x``, rows 32..47
+    close to ``u_y`` (each plus a small random part orthogonal to both). The blob's x centre is
+    ``0.5 + 0.25 tanh(mean of features 0..31)``, y likewise from features 32..47. So ``u_x`` is at once the
+    top eigenvector of A^T A (SeFa), the top principal axis of the features (GANSpace), the direction
+    that moves the blob right (trajectory) and the normal of the "blob is right" boundary (InterFaceGAN).
+    """
+
+    def __init__(self, z_dim: int = 6, resolution: int = 32, seed: int = 0, noise: float = 0.25) -> None:
+        super().__init__(name="toy-planted", z_dim=z_dim, img_resolution=resolution, img_channels=1, device="cpu")
+        gen = torch.Generator().manual_seed(seed)
+        basis, _ = torch.linalg.qr(torch.randn(z_dim, z_dim, generator=gen))
+        self.u_x, self.u_y = basis[:, 0].contiguous(), basis[:, 1].contiguous()
+        rest = basis[:, 2:]
+        rows = [self.u_x] * 32 + [self.u_y] * 16
+        weight = torch.stack([r + noise * rest @ torch.randn(z_dim - 2, generator=gen) / (z_dim - 2) ** 0.5 for r in rows])
+        self.net = torch.nn.Module()
+        self.net.first = torch.nn.Linear(z_dim, len(rows), bias=False)
+        with torch.no_grad():
+            self.net.first.weight.copy_(weight / weight.norm(dim=1, keepdim=True))
+        self.net.requires_grad_(False)
+        grid = (torch.arange(resolution, dtype=torch.float32) + 0.5) / resolution
+        self.gy, self.gx = torch.meshgrid(grid, grid, indexing="ij")
+
+    def latent_weight(self, space, layers=None):
+        return self.net.first.weight
+
+    def _synthesize(self, latent: torch.Tensor, space: str) -> torch.Tensor:
+        h = self.net.first(latent)
+        cx = 0.5 + 0.25 * torch.tanh(h[:, :32].mean(dim=1))
+        cy = 0.5 + 0.25 * torch.tanh(h[:, 32:].mean(dim=1))
+        d2 = (self.gx - cx[:, None, None]) ** 2 + (self.gy - cy[:, None, None]) ** 2
+        return (torch.sigmoid((0.12**2 - d2) / 0.002) * 2 - 1)[:, None]

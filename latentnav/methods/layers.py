@@ -1,0 +1,196 @@
+"""Where each generator family's latent meets its network: the weights SeFa factorises, the features GANSpace reads.
+
+Families are looked up by the adapter's class (``module:Class`` along its MRO), so nothing is imported
+that the generator at hand does not already use, and there is no chain of model names. A generator of
+another family takes part by implementing :class:`SupportsLatentWeight` (for SeFa) and by holding its
+network in ``G.net`` (for GANSpace on a named feature).
+
+The latent-facing weight ``A`` is returned as [out, D]: one row per output unit, D = the latent's width.
+
+| family | space | SeFa weight (rows) | GANSpace default feature |
+|---|---|---|---|
+| beta-VAE | z | ``decoder_fc.0`` (first linear of the decoder) | ``decoder_fc`` (output of the FC stack) |
+| BigGAN-deep | z | ``generator.gen_z``, the z columns (the class embedding's are left out) | ``generator.gen_z`` |
+| DCGAN | z | ``main.0`` (the 4x4 transposed convolution, a linear map of z) | ``main.2`` (after batch norm + ReLU) |
+| StyleGAN2 | z | ``mapping.fc0`` (on the normalised z) | ``mapping.fc{last}`` (w before broadcast) |
+| StyleGAN2 | w, w+ | the style affines of the chosen layers' convolutions (the last layer: the final ToRGB) | the latent w itself |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+import torch
+
+from latentnav.errors import MethodNotApplicableError
+
+
+@runtime_checkable
+class SupportsLatentWeight(Protocol):
+    """A generator that says which weight first acts on its latent (for SeFa)."""
+
+    def latent_weight(self, space: str, layers: Sequence[int] | None = None) -> torch.Tensor:
+        """The weight A [out, D] that first acts on a latent of ``space`` (rows = output units)."""
+        ...
+
+
+# ------------------------------------------------------------------------------------------ families
+def _betavae_weight(G, space: str, layers) -> torch.Tensor:
+    return G.net.decoder_fc[0].weight
+
+
+def _biggan_weight(G, space: str, layers) -> torch.Tensor:
+    return G.net.generator.gen_z.weight[:, : G.z_dim]  # cond = [z, embed(class)]; only z's columns
+
+
+def _dcgan_weight(G, space: str, layers) -> torch.Tensor:
+    w = G.net.main[0].weight  # ConvTranspose2d(z_dim, C, 4): [z_dim, C, 4, 4], linear in z
+    return w.flatten(1).T
+
+
+def stylegan2_style_layers(net) -> list[torch.nn.Module]:
+    """The module that reads each W+ layer k of a StyleGAN2 synthesis network (SeFa's layer k).
+
+    Layer k is the convolution that takes ``ws[k]``; the last layer (``num_ws - 1``) is the final ToRGB.
+    The ToRGBs of the other blocks share their w with the next block's first convolution and are left
+    out, as in SeFa.
+    """
+    synthesis = net.synthesis
+    out: list[torch.nn.Module] = []
+    for res in synthesis.block_resolutions:
+        block = getattr(synthesis, f"b{res}")
+        out += [block.conv1] if block.in_channels == 0 else [block.conv0, block.conv1]
+    out.append(getattr(synthesis, f"b{synthesis.block_resolutions[-1]}").torgb)
+    return out
+
+
+def _stylegan2_weight(G, space: str, layers) -> torch.Tensor:
+    if space == "z":
+        return G.net.mapping.fc0.weight[:, : G.z_dim]
+    modules = stylegan2_style_layers(G.net)
+    chosen = range(len(modules)) if layers is None else layers
+    return torch.cat([modules[k].affine.weight for k in chosen])
+
+
+#: adapter class (``module:Class``) -> (latent weight, {space: default GANSpace feature, None = the latent})
+_FAMILIES: dict[str, tuple[Callable, Callable[[object, str], str | None]]] = {
+    "latentnav.generators.betavae:BetaVAEGenerator": (_betavae_weight, lambda G, space: "decoder_fc"),
+    "latentnav.generators.biggan:BigGANGenerator": (_biggan_weight, lambda G, space: "generator.gen_z"),
+    "latentnav.generators.dcgan:DCGANGenerator": (_dcgan_weight, lambda G, space: "main.2"),
+    "latentnav.generators.stylegan2:StyleGAN2Generator": (
+        _stylegan2_weight,
+        lambda G, space: f"mapping.fc{G.net.mapping.num_layers - 1}" if space == "z" else None,
+    ),
+}
+
+
+def _family(G):
+    for cls in type(G).__mro__:
+        entry = _FAMILIES.get(f"{cls.__module__}:{cls.__qualname__}")
+        if entry is not None:
+            return entry
+    return None
+
+
+def known_families() -> list[str]:
+    """Adapter classes whose latent-facing layers latentnav knows."""
+    return sorted(key.split(":")[1] for key in _FAMILIES)
+
+
+def num_style_layers(G) -> int | None:
+    """Number of W+ layers (StyleGAN2's ``num_ws``) or ``None`` for generators without layers."""
+    return getattr(G, "num_ws", None) if "w+" in G.latent_spaces else None
+
+
+def check_layers(G, space: str, layers: Sequence[int] | None) -> list[int] | None:
+    """Validate a layer selection for ``space`` ("w"/"w+" of a layered generator); ``None`` = all layers."""
+    if layers is None:
+        return None
+    count = num_style_layers(G)
+    if count is None or space not in ("w", "w+"):
+        raise MethodNotApplicableError(f"layers apply to the w/w+ spaces of a layered generator (StyleGAN2); "
+                                       f"{G.name} in space {space!r} has none")  # fmt: skip
+    chosen = sorted({int(k) for k in layers})
+    if not chosen or chosen[0] < 0 or chosen[-1] >= count:
+        raise MethodNotApplicableError(f"layers must be a non-empty subset of 0..{count - 1}, got {list(layers)}")
+    return chosen
+
+
+def latent_weight(G, space: str = "z", layers: Sequence[int] | None = None) -> torch.Tensor:
+    """The weight A [out, D] that first acts on a latent of ``space`` (detached float32 on the CPU).
+
+    For StyleGAN2's w and w+ it stacks the style affines of ``layers`` (all by default), and D = w_dim.
+
+    Raises:
+        MethodNotApplicableError: the generator exposes no such weight (says which families are known).
+    """
+    G._check_space(space)
+    layers = check_layers(G, space, layers) if space in ("w", "w+") else layers
+    if isinstance(G, SupportsLatentWeight):
+        weight = G.latent_weight(space, layers)
+    else:
+        family = _family(G)
+        if family is None:
+            raise MethodNotApplicableError(
+                f"SeFa needs the weight that first acts on the latent, and {G.name} ({type(G).__name__}) exposes "
+                f"none; latentnav knows it for {', '.join(known_families())}, and any generator can give it with a "
+                f"latent_weight(space, layers) method"
+            )
+        weight = family[0](G, space, layers)
+    weight = torch.as_tensor(weight).detach().float().cpu()
+    width = G.latent_shape(space)[-1]
+    if weight.ndim != 2 or weight.shape[1] != width:
+        raise MethodNotApplicableError(f"the latent-facing weight of {G.name} has shape {list(weight.shape)}; "
+                                       f"expected [out, {width}]")  # fmt: skip
+    return weight
+
+
+def default_feature(G, space: str = "z") -> str | None:
+    """GANSpace's default feature for ``G`` in ``space``: a module path in ``G.net``, or ``None`` for the latent."""
+    family = _family(G)
+    if family is not None:
+        return family[1](G, space)
+    return None
+
+
+class _Stop(Exception):
+    """Raised by the feature hook to skip the rest of the forward pass."""
+
+
+@torch.no_grad()
+def capture_feature(G, latents: torch.Tensor, space: str, layer: str, batch_size: int | None = None) -> torch.Tensor:
+    """The output of module ``layer`` of ``G.net`` for latents [N, D] (flattened to [N, F], float32, CPU).
+
+    The forward pass stops at that module, so a feature early in the network costs a fraction of an image.
+
+    Raises:
+        MethodNotApplicableError: ``G`` has no ``net`` or no module called ``layer`` (lists a few).
+    """
+    net = getattr(G, "net", None)
+    if not isinstance(net, torch.nn.Module):
+        raise MethodNotApplicableError(f"GANSpace on a feature needs the network in G.net; {G.name} has none")
+    try:
+        module = net.get_submodule(layer)
+    except AttributeError:
+        names = [n for n, _ in net.named_modules() if n and n.count(".") <= 1][:12]
+        raise MethodNotApplicableError(f"{G.name} has no layer {layer!r}; some known: {', '.join(names)}") from None
+    captured: list[torch.Tensor] = []
+
+    def hook(_module, _inputs, output):
+        captured.append(output.detach().float().flatten(1).cpu())
+        raise _Stop
+
+    handle = module.register_forward_hook(hook)
+    step = batch_size or G.batch_size
+    shape = G.latent_shape(space)
+    try:
+        for i in range(0, len(latents), step):
+            try:
+                G(latents[i : i + step].reshape(-1, *shape), space=space)
+            except _Stop:
+                continue
+            raise MethodNotApplicableError(f"layer {layer!r} of {G.name} is not used when generating from {space}")
+    finally:
+        handle.remove()
+    return torch.cat(captured)
