@@ -137,3 +137,169 @@ TRANSFORM_METERS = {
     "shift-y": (measure.centroid_y, measure.centroid_x),
     "zoom": (measure.log_scale, measure.centroid_x),
 }
+
+
+# ============================================================================================ steerability
+# Pure functions on measured changes: ``achieved`` is [T, N], the change of an attribute for each requested
+# step t (rows) and starting latent (columns); NaN where an image had nothing to measure.
+def steerability(t_values, achieved, *, min_r2: float = 0.8) -> dict:
+    """Achieved against requested change along a direction (Jahanian et al. 2020; Plumerault et al. 2020).
+
+    Args:
+        t_values: [T] requested steps (transform units, or raw alpha for uncalibrated directions).
+        achieved: [T, N] achieved changes of the target attribute.
+        min_r2: the R^2 that bounds the usable range.
+
+    Returns:
+        ``r2`` and ``slope``/``intercept`` of the least-squares line achieved ~ requested over all pairs
+        (slope 1 = does what it says); ``usable_range``: the largest T such that the pairs with |t| <= T
+        still have R^2 >= ``min_r2`` (0 if none); ``spread_per_step`` [T]: std across latents at each t
+        (the reference paper's std per step) and ``spread``, its mean; ``mean_per_step`` [T].
+    """
+    t = np.asarray(t_values, dtype=np.float64)
+    y = np.asarray(achieved, dtype=np.float64)
+    if y.ndim != 2 or y.shape[0] != len(t):
+        raise ValueError(f"expected achieved changes of shape [{len(t)}, N], got {list(y.shape)}")
+    req = np.broadcast_to(t[:, None], y.shape)
+    ok = np.isfinite(y)
+    if ok.sum() < 3 or np.ptp(req[ok]) == 0:
+        raise ValueError("steerability needs at least 3 finite measurements at 2 or more steps")
+    slope, r2 = _linear_fit(req[ok], y[ok])
+    intercept = float(np.mean(y[ok] - slope * req[ok]))
+    usable = 0.0
+    for bound in np.unique(np.abs(t[t != 0])):
+        keep = ok & (np.abs(req) <= bound + 1e-12)
+        if np.ptp(req[keep]) > 0 and _linear_fit(req[keep], y[keep])[1] >= min_r2:
+            usable = float(bound)
+    with np.errstate(all="ignore"):
+        spread = np.array([np.nanstd(row) if np.isfinite(row).any() else np.nan for row in y])
+        mean = np.array([np.nanmean(row) if np.isfinite(row).any() else np.nan for row in y])
+    return {"r2": r2, "slope": slope, "intercept": intercept, "usable_range": usable, "spread": float(np.nanmean(spread)),
+            "spread_per_step": spread.tolist(), "mean_per_step": mean.tolist()}  # fmt: skip
+
+
+def leakage(changes: dict[str, np.ndarray], target: str, scales: dict[str, float] | None = None) -> dict[str, dict]:
+    """Change of every measured attribute per unit change of the target (one row of the leakage matrix).
+
+    Args:
+        changes: attribute name -> [T, N] achieved changes along one direction (the target included).
+        target: the attribute the direction is meant to change.
+        scales: optional attribute name -> natural scale (e.g. its std over the model's samples); changes
+            are divided by it first, so attributes in different units compare (``normalised`` entries).
+
+    Returns:
+        For each attribute: ``ratio`` = mean |change| / mean |target change| (any leak, also one that does
+        not follow the sign of the move) and ``slope`` = least-squares slope through the origin of its
+        change on the target's change (a leak that follows the move); both are 1 for the target itself.
+        With ``scales``, also ``ratio_normalised`` and ``slope_normalised``.
+    """
+    if target not in changes:
+        raise ValueError(f"the target {target!r} is not among the measured attributes {sorted(changes)}")
+    x = np.asarray(changes[target], dtype=np.float64)
+    out = {}
+    for name, values in changes.items():
+        y = np.asarray(values, dtype=np.float64)
+        if y.shape != x.shape:
+            raise ValueError(f"changes of {name!r} have shape {list(y.shape)}, the target's {list(x.shape)}")
+        ok = np.isfinite(x) & np.isfinite(y)
+        denom_abs = max(np.abs(x[ok]).mean() if ok.any() else 0.0, 1e-12)
+        ratio = float(np.abs(y[ok]).mean() / denom_abs) if ok.any() else float("nan")
+        slope = float((x[ok] * y[ok]).sum() / max((x[ok] ** 2).sum(), 1e-24)) if ok.any() else float("nan")
+        row = {"ratio": ratio, "slope": slope}
+        if scales is not None:
+            k = scales[target] / scales[name] if scales.get(name) else float("nan")
+            row.update(ratio_normalised=ratio * k, slope_normalised=slope * k)
+        out[name] = row
+    return out
+
+
+def discrete_mutual_info(labels, values, bins: int = 20) -> float:
+    """I(labels; values) in nats, ``values`` discretised into ``bins`` equal-width bins (as MIG does)."""
+    from sklearn.metrics import mutual_info_score
+
+    values = np.asarray(values, dtype=np.float64)
+    edges = np.histogram_bin_edges(values, bins=bins)
+    return float(mutual_info_score(np.asarray(labels), np.digitize(values, edges[1:-1])))
+
+
+def mi_control(t_values, changes: dict[str, np.ndarray], target: str, bins: int = 20) -> dict:
+    """Mutual-information control metrics, after Paul et al. (2020): how much the step decides each attribute.
+
+    The requested step S (uniform over the T values of ``t_values``) against each attribute's achieved
+    change A (discretised into ``bins`` equal-width bins over its range):
+
+    - ``mi_target`` = I(S; A_target) / H(S): 1 when the target's change tells the step exactly (perfect
+      control), 0 when it tells nothing;
+    - ``mi_other`` = {attribute: I(S; A_j) / H(S)} for the other attributes (0 = untouched);
+    - ``mi_leak_share`` = sum_j I(S; A_j) / (I(S; A_target) + sum_j I(S; A_j)): the share of the step's
+      information that went into attributes other than the target (0 = none).
+
+    Latents with a NaN in any attribute are left out. Plug-in estimates are biased up by about
+    (bins - 1)(T - 1) / (2 n) nats for n pairs, so an untouched attribute reads slightly above 0.
+    """
+    t = np.asarray(t_values, dtype=np.float64)
+    stacked = {k: np.asarray(v, dtype=np.float64) for k, v in changes.items()}
+    if target not in stacked:
+        raise ValueError(f"the target {target!r} is not among the measured attributes {sorted(stacked)}")
+    ok = np.all([np.isfinite(v) for v in stacked.values()], axis=0)
+    labels = np.broadcast_to(np.arange(len(t))[:, None], ok.shape)[ok]
+    from sklearn.metrics import mutual_info_score
+
+    h = float(mutual_info_score(labels, labels)) if len(labels) else 0.0  # H(S)
+    if h <= 0:
+        raise ValueError("mi_control needs measurements at 2 or more steps")
+    mi = {k: discrete_mutual_info(labels, v[ok], bins) / h for k, v in stacked.items()}
+    others = {k: v for k, v in mi.items() if k != target}
+    total = mi[target] + sum(others.values())
+    return {"mi_target": mi[target], "mi_other": others, "mi_leak_share": sum(others.values()) / total if total > 0 else 0.0,
+            "step_entropy_nats": h}  # fmt: skip
+
+
+# ============================================================================================ total correlation
+def gaussian_total_correlation(codes) -> float:
+    """Total correlation of a Gaussian fitted to ``codes`` [N, D], in nats: 0.5 (sum log diag S - log det S).
+
+    0 for independent coordinates; for two unit Gaussians with correlation rho, -0.5 log(1 - rho^2).
+    (disentanglement_lib ``gaussian_total_correlation`` of the mean codes.) Blind to rotations between
+    equal-variance factors: see the README.
+    """
+    x = np.asarray(codes, dtype=np.float64)
+    if x.ndim != 2 or len(x) < x.shape[1] + 1:
+        raise ValueError(f"expected codes of shape [N, D] with N > D, got {list(x.shape)}")
+    cov = np.cov(x, rowvar=False)
+    keep = np.diag(cov) > 1e-12  # constant coordinates carry no dependence
+    cov = cov[np.ix_(keep, keep)]
+    sign, logdet = np.linalg.slogdet(cov)
+    if sign <= 0:
+        return float("inf")
+    return float(0.5 * (np.log(np.diag(cov)).sum() - logdet))
+
+
+def sampled_total_correlation(mu, logvar, *, seed: int = 0, chunk: int = 512) -> float:
+    """Total correlation of a VAE's aggregate posterior q(z) = mean_n q(z | x_n), by sampling, in nats.
+
+    For one sample z_i ~ q(z | x_i) per data point: ``log q(z_i) - sum_j log q(z_ij)``, averaged, where
+    ``q(z) = 1/N sum_n N(z; mu_n, diag exp(logvar_n))`` and its marginals are estimated over all N points
+    (the dataset estimator behind beta-TCVAE's minibatch one, without the minibatch weighting). q is a
+    mixture of N narrow Gaussians, so where posteriors are much narrower than the spacing of the data
+    (a well-trained VAE's active latents) the joint density is overestimated and the figure reads high;
+    compare models at the same N.
+
+    Args:
+        mu, logvar: [N, D] posterior means and log-variances of the encoder on N data points.
+    """
+    mu = torch.as_tensor(np.asarray(mu), dtype=torch.float64)
+    logvar = torch.as_tensor(np.asarray(logvar), dtype=torch.float64)
+    if mu.ndim != 2 or mu.shape != logvar.shape:
+        raise ValueError(f"expected mu and logvar of the same shape [N, D], got {list(mu.shape)} and {list(logvar.shape)}")
+    n = len(mu)
+    gen = torch.Generator().manual_seed(seed)
+    z = mu + torch.randn(mu.shape, generator=gen, dtype=torch.float64) * (0.5 * logvar).exp()
+    log_n = np.log(n)
+    joint, marginal = [], []
+    for i in range(0, n, chunk):
+        zi = z[i : i + chunk, None, :]  # [c, 1, D] against every component [1, N, D]
+        logq = -0.5 * (((zi - mu[None]) ** 2) / logvar.exp()[None] + logvar[None] + np.log(2 * np.pi))  # [c, N, D]
+        joint.append(torch.logsumexp(logq.sum(-1), dim=1) - log_n)
+        marginal.append((torch.logsumexp(logq, dim=1) - log_n).sum(-1))
+    return float((torch.cat(joint) - torch.cat(marginal)).mean())

@@ -1,0 +1,347 @@
+"""Disentanglement metrics of a representation of data with known factors: BetaVAE, FactorVAE, MIG, SAP, DCI.
+
+Definitions and default sample counts follow google-research/disentanglement_lib (the values that
+``latentnav evaluate-model`` uses; ``preset="fast"`` trades precision for time):
+
+- **BetaVAE score** (Higgins et al. 2017): pick a factor k, draw two batches of 64 factor vectors that
+  agree on k, take the mean |difference| of their codes; a logistic regression predicts k from it.
+  Accuracy on 5,000 fresh points after 10,000 training points. Chance = 1 / number of factors.
+- **FactorVAE score** (Kim & Mnih 2018): codes' variances over 10,000 samples; dimensions with std < 0.05
+  are dropped; for each vote, fix factor k across 64 samples, the dimension with the smallest variance
+  relative to its global one votes for k; a majority vote maps dimensions to factors. 10,000 / 5,000 votes.
+- **MIG** (Chen et al. 2018): each code discretised into 20 equal-width bins; MIG = mean over factors
+  of (largest - second largest mutual information with a code) / the factor's entropy. 10,000 points.
+  With 20 bins even a perfect code stays below 1 on factors with many values (about 0.9 on dSprites).
+- **SAP** (Kumar et al. 2018): a score matrix of codes x factors (the test accuracy of a 1-D
+  ``LinearSVC(C=0.01, class_weight="balanced")``, or with ``continuous_factors`` the squared correlation);
+  SAP = mean over factors of (top - second) score. 10,000 / 5,000 points. The classifier version stays
+  near 0.18 even for a perfect dSprites code (one threshold cannot split 32 positions); report both.
+- **DCI** (Eastwood & Williams 2018): a ``GradientBoostingClassifier`` (100 trees) per factor on
+  10,000 points gives an importance matrix R (codes x factors); disentanglement = sum_i rho_i (1 - H_K(P_i.)),
+  completeness = sum_k rho_k (1 - H_D(P_.k)) (entropies over factors / codes, importance-weighted);
+  informativeness = the classifiers' accuracy on training and on 5,000 test points.
+
+Data with known factors is a :class:`GroundTruthData`; a representation maps its observations to codes
+[N, D] (for a VAE, the encoder mean). :class:`IdentityData` (codes = the factors) gives the metrics'
+known answers; :class:`DSpritesData` renders the dSprites grid with latentnav's renderer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from scipy.stats import entropy
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import mutual_info_score
+from sklearn.svm import LinearSVC
+
+Representation = Callable[[Any], np.ndarray]
+
+
+class GroundTruthData(Protocol):
+    """Data with known discrete factors."""
+
+    factor_names: tuple[str, ...]
+    factor_sizes: tuple[int, ...]
+
+    def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """[n, K] integer factor classes, each uniform over its values."""
+        ...
+
+    def observations(self, factors: np.ndarray) -> Any:
+        """What the representation reads, for factor classes [n, K]."""
+        ...
+
+
+class _Uniform:
+    factor_sizes: tuple[int, ...]
+
+    def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return np.stack([rng.integers(size, size=n) for size in self.factor_sizes], axis=1)
+
+
+@dataclass(frozen=True)
+class IdentityData(_Uniform):
+    """Factors whose observation is the factor vector itself (disentanglement_lib's test data)."""
+
+    factor_sizes: tuple[int, ...] = (10,) * 10
+
+    @property
+    def factor_names(self) -> tuple[str, ...]:
+        return tuple(f"f{k}" for k in range(len(self.factor_sizes)))
+
+    def observations(self, factors: np.ndarray) -> np.ndarray:
+        return factors.astype(np.float64)
+
+
+@dataclass(frozen=True)
+class DSpritesData(_Uniform):
+    """The dSprites grid (shape 3, scale 6, orientation 40, pos_x 32, pos_y 32) rendered by latentnav."""
+
+    factor_names: tuple[str, ...] = ("shape", "scale", "orientation", "pos_x", "pos_y")
+    factor_sizes: tuple[int, ...] = (3, 6, 40, 32, 32)
+
+    def values(self, factors: np.ndarray) -> np.ndarray:
+        """Factor values [n, 5] (latentnav's FACTORS order) for classes [n, 5]."""
+        from latentnav.data.dsprites import DSPRITES_VALUES
+
+        return np.stack([DSPRITES_VALUES[name][factors[:, k]] for k, name in enumerate(self.factor_names)], axis=1)
+
+    def observations(self, factors: np.ndarray):
+        import torch
+
+        from latentnav.data.dsprites import render
+
+        return render(torch.from_numpy(self.values(factors)).float())
+
+
+def represent(data: GroundTruthData, rep: Representation, factors: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """Codes [n, D] of the observations of ``factors`` [n, K], computed ``chunk`` at a time."""
+    parts = [np.asarray(rep(data.observations(factors[i : i + chunk])), dtype=np.float64) for i in range(0, len(factors), chunk)]
+    return np.concatenate(parts)
+
+
+def _batches_sharing_a_factor(data, rng, n: int, batch: int, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two sets of n batches [n, batch, K]; batch i of both agrees on factor k[i] (BetaVAE score)."""
+    K = len(data.factor_sizes)
+    f1 = data.sample_factors(n * batch, rng).reshape(n, batch, K)
+    f2 = data.sample_factors(n * batch, rng).reshape(n, batch, K)
+    rows = np.arange(n)[:, None]
+    cols = np.arange(batch)[None]
+    f2[rows, cols, k[:, None]] = f1[rows, cols, k[:, None]]
+    return f1, f2
+
+
+def beta_vae_score(data: GroundTruthData, rep: Representation, rng: np.random.Generator, *, batch_size: int = 64,
+                   num_train: int = 10_000, num_eval: int = 5_000) -> dict[str, float]:  # fmt: skip
+    """BetaVAE score (see the module docstring): ``train_accuracy`` and ``eval_accuracy``."""
+    K = len(data.factor_sizes)
+
+    def points(n: int) -> tuple[np.ndarray, np.ndarray]:
+        k = rng.integers(K, size=n)
+        f1, f2 = _batches_sharing_a_factor(data, rng, n, batch_size, k)
+        r1 = represent(data, rep, f1.reshape(n * batch_size, K)).reshape(n, batch_size, -1)
+        r2 = represent(data, rep, f2.reshape(n * batch_size, K)).reshape(n, batch_size, -1)
+        return np.abs(r1 - r2).mean(axis=1), k
+
+    x_train, y_train = points(num_train)
+    x_eval, y_eval = points(num_eval)
+    model = LogisticRegression(max_iter=1000).fit(x_train, y_train)
+    return {"train_accuracy": float(model.score(x_train, y_train)), "eval_accuracy": float(model.score(x_eval, y_eval))}
+
+
+def factor_vae_score(data: GroundTruthData, rep: Representation, rng: np.random.Generator, *, batch_size: int = 64,
+                     num_train: int = 10_000, num_eval: int = 5_000, num_variance_estimate: int = 10_000,
+                     prune_threshold: float = 0.05) -> dict[str, float]:  # fmt: skip
+    """FactorVAE score (see the module docstring): ``train_accuracy``, ``eval_accuracy``, ``num_active_dims``."""
+    K = len(data.factor_sizes)
+    global_var = np.var(represent(data, rep, data.sample_factors(num_variance_estimate, rng)), axis=0, ddof=1)
+    active = np.sqrt(global_var) >= prune_threshold
+    if not active.any():
+        return {"train_accuracy": 0.0, "eval_accuracy": 0.0, "num_active_dims": 0}
+
+    def votes(n: int) -> np.ndarray:
+        k = rng.integers(K, size=n)
+        f = data.sample_factors(n * batch_size, rng).reshape(n, batch_size, K)
+        f[np.arange(n)[:, None], np.arange(batch_size)[None], k[:, None]] = f[np.arange(n), 0, k][:, None]
+        r = represent(data, rep, f.reshape(n * batch_size, K)).reshape(n, batch_size, -1)
+        local = np.var(r, axis=1, ddof=1)[:, active] / global_var[active]
+        counts = np.zeros((K, int(active.sum())), dtype=np.int64)
+        np.add.at(counts, (k, local.argmin(axis=1)), 1)
+        return counts
+
+    train, evaluation = votes(num_train), votes(num_eval)
+    classifier = train.argmax(axis=0)  # code -> factor
+    cols = np.arange(train.shape[1])
+    return {"train_accuracy": float(train[classifier, cols].sum() / train.sum()),
+            "eval_accuracy": float(evaluation[classifier, cols].sum() / evaluation.sum()),
+            "num_active_dims": int(active.sum())}  # fmt: skip
+
+
+def histogram_discretize(codes: np.ndarray, bins: int = 20) -> np.ndarray:
+    """Each column of ``codes`` [N, D] into ``bins`` equal-width bins (disentanglement_lib's discretiser)."""
+    out = np.zeros(codes.shape, dtype=np.int64)
+    for i in range(codes.shape[1]):
+        out[:, i] = np.digitize(codes[:, i], np.histogram(codes[:, i], bins)[1][:-1])
+    return out
+
+
+def mutual_info_matrix(codes_discrete: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Discrete mutual information [D, K] between every code and every factor, in nats."""
+    return np.array([[mutual_info_score(factors[:, k], codes_discrete[:, i]) for k in range(factors.shape[1])]
+                     for i in range(codes_discrete.shape[1])])  # fmt: skip
+
+
+def mig(data: GroundTruthData, rep: Representation, rng: np.random.Generator, *, num_train: int = 10_000,
+        bins: int = 20) -> dict[str, Any]:  # fmt: skip
+    """Mutual information gap (see the module docstring): ``mig`` and ``per_factor``."""
+    factors = data.sample_factors(num_train, rng)
+    codes = represent(data, rep, factors)
+    return mig_from_codes(codes, factors, bins, data.factor_names)
+
+
+def mig_from_codes(codes: np.ndarray, factors: np.ndarray, bins: int = 20, names=None) -> dict[str, Any]:
+    """MIG of given codes [N, D] and factor classes [N, K]."""
+    m = mutual_info_matrix(histogram_discretize(codes, bins), factors)
+    h = np.array([mutual_info_score(factors[:, k], factors[:, k]) for k in range(factors.shape[1])])
+    top = np.sort(m, axis=0)[::-1]
+    second = top[1] if len(top) > 1 else np.zeros_like(top[0])
+    gap = (top[0] - second) / h
+    names = names or [f"f{k}" for k in range(factors.shape[1])]
+    return {"mig": float(gap.mean()), "per_factor": dict(zip(names, map(float, gap)))}
+
+
+def sap(data: GroundTruthData, rep: Representation, rng: np.random.Generator, *, num_train: int = 10_000,
+        num_test: int = 5_000, continuous_factors: bool = False) -> dict[str, float]:  # fmt: skip
+    """SAP score (see the module docstring): ``sap``."""
+    f_train = data.sample_factors(num_train, rng)
+    r_train = represent(data, rep, f_train)
+    f_test = data.sample_factors(num_test, rng)
+    r_test = represent(data, rep, f_test)
+    return {"sap": sap_from_codes(r_train, f_train, r_test, f_test, continuous_factors)}
+
+
+def sap_from_codes(r_train, f_train, r_test, f_test, continuous_factors: bool = False) -> float:
+    """SAP of given codes and factor classes."""
+    D, K = r_train.shape[1], f_train.shape[1]
+    score = np.zeros((D, K))
+    for i in range(D):
+        var = np.var(r_train[:, i])
+        if var <= 1e-12:
+            continue
+        for k in range(K):
+            if continuous_factors:
+                cov = np.cov(r_train[:, i], f_train[:, k], ddof=1)
+                score[i, k] = cov[0, 1] ** 2 / (cov[0, 0] * cov[1, 1]) if cov[1, 1] > 0 else 0.0
+            else:
+                svm = LinearSVC(C=0.01, class_weight="balanced").fit(r_train[:, i : i + 1], f_train[:, k])
+                score[i, k] = float(np.mean(svm.predict(r_test[:, i : i + 1]) == f_test[:, k]))
+    top = np.sort(score, axis=0)[::-1]
+    second = top[1] if D > 1 else np.zeros(K)
+    return float(np.mean(top[0] - second))
+
+
+def dci(data: GroundTruthData, rep: Representation, rng: np.random.Generator, *, num_train: int = 10_000,
+        num_test: int = 5_000, n_estimators: int = 100, seed: int = 0) -> dict[str, float]:  # fmt: skip
+    """DCI (see the module docstring): ``disentanglement``, ``completeness``, ``informativeness_train/test``."""
+    f_train = data.sample_factors(num_train, rng)
+    r_train = represent(data, rep, f_train)
+    f_test = data.sample_factors(num_test, rng)
+    r_test = represent(data, rep, f_test)
+    return dci_from_codes(r_train, f_train, r_test, f_test, n_estimators, seed)
+
+
+def dci_from_codes(r_train, f_train, r_test, f_test, n_estimators: int = 100, seed: int = 0) -> dict[str, float]:
+    """DCI of given codes and factor classes."""
+    D, K = r_train.shape[1], f_train.shape[1]
+    importance = np.zeros((D, K))
+    acc_train, acc_test = [], []
+    for k in range(K):
+        model = GradientBoostingClassifier(n_estimators=n_estimators, random_state=seed).fit(r_train, f_train[:, k])
+        importance[:, k] = np.abs(model.feature_importances_)
+        acc_train.append(np.mean(model.predict(r_train) == f_train[:, k]))
+        acc_test.append(np.mean(model.predict(r_test) == f_test[:, k]))
+    return {"disentanglement": disentanglement_of(importance), "completeness": completeness_of(importance),
+            "informativeness_train": float(np.mean(acc_train)), "informativeness_test": float(np.mean(acc_test))}  # fmt: skip
+
+
+def disentanglement_of(importance: np.ndarray) -> float:
+    """DCI disentanglement of an importance matrix [D codes, K factors]."""
+    per_code = 1.0 - entropy(importance.T + 1e-11, base=importance.shape[1])
+    total = importance.sum()
+    weight = importance.sum(axis=1) / total if total > 0 else np.ones(importance.shape[0]) / importance.shape[0]
+    return float(np.sum(per_code * weight))
+
+
+def completeness_of(importance: np.ndarray) -> float:
+    """DCI completeness of an importance matrix [D codes, K factors]."""
+    per_factor = 1.0 - entropy(importance + 1e-11, base=importance.shape[0])
+    total = importance.sum()
+    weight = importance.sum(axis=0) / total if total > 0 else np.ones(importance.shape[1]) / importance.shape[1]
+    return float(np.sum(per_factor * weight))
+
+
+# ---------------------------------------------------------------------------------------------- a model
+#: sample counts: ``default`` = disentanglement_lib's; ``fast`` = about 10x fewer (nmichlo/disent's fast presets)
+PRESETS: dict[str, dict[str, dict[str, int]]] = {
+    "default": {
+        "beta_vae": {"num_train": 10_000, "num_eval": 5_000},
+        "factor_vae": {"num_train": 10_000, "num_eval": 5_000, "num_variance_estimate": 10_000},
+        "mig": {"num_train": 10_000},
+        "sap": {"num_train": 10_000, "num_test": 5_000},
+        "dci": {"num_train": 10_000, "num_test": 5_000},
+        "tc": {"num_train": 10_000, "num_sampled": 5_000},
+    },
+    "fast": {
+        "beta_vae": {"num_train": 1_000, "num_eval": 500},
+        "factor_vae": {"num_train": 1_000, "num_eval": 500, "num_variance_estimate": 2_000},
+        "mig": {"num_train": 2_000},
+        "sap": {"num_train": 2_000, "num_test": 1_000},
+        "dci": {"num_train": 1_000, "num_test": 500},
+        "tc": {"num_train": 2_000, "num_sampled": 1_000},
+    },
+}
+
+
+def evaluate_representation(data: GroundTruthData, rep: Representation, *, preset: str | dict = "default", seed: int = 0,
+                            posterior: Callable[[Any], tuple[np.ndarray, np.ndarray]] | None = None,
+                            progress: Callable[[str], None] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Every metric of the module for one representation, each from its own seeded stream.
+
+    Args:
+        data: the data with known factors.
+        rep: observations -> codes [n, D].
+        preset: ``"default"`` (disentanglement_lib's counts), ``"fast"``, or a dict like :data:`PRESETS`'s.
+        seed: seeds metric m's stream with ``(seed, m)``.
+        posterior: optional observations -> (mu, logvar), for the sampled total correlation.
+        progress: called with each metric's name before it runs.
+
+    Returns:
+        ``{"beta_vae": {...}, "factor_vae": {...}, "mig": {...}, "sap": {"sap", "sap_continuous"},
+        "dci": {...}, "total_correlation": {"gaussian", "sampled"}, "counts": ...}``.
+    """
+    from latentnav.metrics import gaussian_total_correlation, sampled_total_correlation
+
+    if isinstance(preset, str):
+        if preset not in PRESETS:
+            from latentnav.errors import UnknownNameError
+
+            raise UnknownNameError("preset", preset, list(PRESETS))
+        counts = PRESETS[preset]
+    else:
+        counts = preset
+    say = progress or (lambda name: None)
+    out: dict[str, Any] = {"counts": counts}
+
+    def rng(m: int) -> np.random.Generator:
+        return np.random.default_rng([seed, m])
+
+    say("BetaVAE score")
+    out["beta_vae"] = beta_vae_score(data, rep, rng(0), **counts["beta_vae"])
+    say("FactorVAE score")
+    out["factor_vae"] = factor_vae_score(data, rep, rng(1), **counts["factor_vae"])
+    say("MIG")
+    out["mig"] = mig(data, rep, rng(2), **counts["mig"])
+    say("SAP")
+    r = rng(3)
+    c = counts["sap"]
+    f_train, f_test = data.sample_factors(c["num_train"], r), data.sample_factors(c["num_test"], r)
+    r_train, r_test = represent(data, rep, f_train), represent(data, rep, f_test)
+    out["sap"] = {"sap": sap_from_codes(r_train, f_train, r_test, f_test, False),
+                  "sap_continuous": sap_from_codes(r_train, f_train, r_test, f_test, True)}  # fmt: skip
+    say("DCI")
+    out["dci"] = dci(data, rep, rng(4), **counts["dci"])
+    say("total correlation")
+    r = rng(5)
+    factors = data.sample_factors(counts["tc"]["num_train"], r)
+    tc = {"gaussian": gaussian_total_correlation(represent(data, rep, factors))}
+    if posterior is not None:
+        factors = data.sample_factors(counts["tc"]["num_sampled"], r)
+        mus, logvars = zip(*(posterior(data.observations(factors[i : i + 4096])) for i in range(0, len(factors), 4096)))
+        tc["sampled"] = sampled_total_correlation(np.concatenate(mus), np.concatenate(logvars), seed=seed)
+    out["total_correlation"] = tc
+    return out
