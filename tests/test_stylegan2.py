@@ -244,6 +244,19 @@ def test_pickle_without_g_ema_is_a_clear_error(ref, tmp_path, fake_nvlabs):
         stylegan2.load(path, device="cpu")
 
 
+def test_stylegan3_and_tensorflow_pickles_are_refused_with_a_reason(ref, tmp_path, fake_nvlabs):
+    state = {**ref["state"], "synthesis.input.affine.weight": torch.zeros(4, 32)}
+    cfg = {k: v for k, v in ref["config"].items() if k != "num_ws"}
+    path = tmp_path / "sg3.pkl"
+    path.write_bytes(pickle.dumps({"G_ema": _records(fake_nvlabs, state, fake_nvlabs.EasyDict(cfg), "")}, protocol=3))
+    with pytest.raises(CheckpointError, match="a StyleGAN3 \\(alias-free\\) generator; latentnav reads StyleGAN2"):
+        stylegan2.load(path, device="cpu")
+    tf = tmp_path / "stylegan2-ffhq-config-f.pkl"  # a TF-era (G, D, Gs) tuple of dnnlib.tflib Networks
+    tf.write_bytes(b"\x80\x03cdnnlib.tflib.network\nNetwork\nq\x00)\x81q\x01}q\x02b\x85q\x03.")
+    with pytest.raises(nvlabs_pickle.UnsafePickleError, match="dnnlib.tflib.network.Network.*TensorFlow-era StyleGAN2 pickle"):
+        stylegan2.load(tf, device="cpu")
+
+
 # -------------------------------------------------------------------------------------- rosinality
 def rosinality_state(ref) -> dict[str, torch.Tensor]:
     """The fixture's weights under rosinality/stylegan2-pytorch names (shared/reference/checkpoints.md §2.5)."""
@@ -502,6 +515,9 @@ def test_discover_in_w_runs_end_to_end(ref, tmp_path):
     assert json.loads((out / "config.json").read_text())["space"] == "w"
     res = run("traverse", "--model", tmp_path / "tiny", "--direction", out / "direction.safetensors", "--seeds", "0-1",
               "--alpha", "-1,1", "--steps", "3", "-o", tmp_path / "g.png")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    res = run("sample", "--model", tmp_path / "tiny", "--direction", out / "direction.safetensors", "--t-dist",
+              "uniform:-0.05,0.05", "-n", "2", "-o", tmp_path / "s.png")  # fmt: skip
     assert res.exit_code == 0, res.output
     res = run("discover", "--model", tmp_path / "tiny", "--transform", "shift-x", "--space", "s", "-o", tmp_path / "x")
     assert res.exit_code == 2 and "unknown latent space 's'; known: w, w+, z" in res.stderr
