@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 import latentnav as ln
 from latentnav.cli import main
+from latentnav.discover import discover  # not ln.discover: once the submodule is imported, it shadows the function
 from latentnav.errors import WeightsNotFoundError
 from latentnav.generators import biggan, hub, imagenet
 from latentnav.generators.registry import Registry, default_registry
@@ -183,7 +184,7 @@ def test_gradients_flow_to_z(ref_dir):
 
 def test_discover_keeps_latents_inside_the_truncated_prior(ref_dir):
     G = ln.load_generator(ref_dir, device="cpu", truncation=0.5, class_index=1)
-    d, traj = ln.discover(G, "zoom", n_trajectories=4, n_steps=2, max_iters=3, progress=False, return_trajectories=True)
+    d, traj = discover(G, "zoom", n_trajectories=4, n_steps=2, max_iters=3, progress=False, return_trajectories=True)
     radius = G.prior_radius()
     assert traj.zt.shape == (4 * 2 * 2, 16) and traj.generator_evals > 4
     assert traj.zt.norm(dim=1).max().item() <= radius * (1 + 1e-5)
