@@ -204,8 +204,23 @@ def _finish_output_dir(tmp: Path, path: Path) -> None:
 
 @main.command()
 @click.option("--model", "-m", default="bvae-dsprites", help="Registry name or checkpoint path.")
-@click.option("--transform", "-t", "transform", required=True, help="shift-x, shift-y, zoom, rotate, brightness, contrast, hue.")
-@click.option("--method", type=click.Choice(["trajectory"]), default="trajectory", help="How to find the direction.")
+@click.option("--transform", "-t", "transform", default=None,
+              help="shift-x, shift-y, zoom, rotate, brightness, contrast, hue (the trajectory method).")
+@click.option("--method", type=click.Choice(["trajectory", "ganspace", "sefa", "interfacegan"]), default="trajectory",
+              help="How to find the direction.")
+@click.option("--attribute", default=None,
+              help="ganspace/sefa: pick the component that moves this meter (pos_x, pos_y, scale, brightness, hue) "
+                   "and calibrate it; interfacegan: the attribute to separate.")
+@click.option("--scorer", default=None, help="interfacegan: your scorer module:function (images [N,C,H,W] -> [N]).")
+@click.option("--component", type=click.IntRange(0), default=0, help="ganspace/sefa without --attribute: the component saved.")
+@click.option("--components", type=click.IntRange(1), default=10, help="ganspace/sefa: components computed.")
+@click.option("--samples", type=click.IntRange(2), default=10_000, help="ganspace/interfacegan: latents sampled.")
+@click.option("--ratio", type=click.FloatRange(0, 0.5, min_open=True), default=0.02,
+              help="interfacegan: top and bottom fraction of the samples used.")
+@click.option("--layers", default=None, help="ganspace/sefa on StyleGAN2: W+ layers, e.g. 0-3.")
+@click.option("--feature", default="auto", help="ganspace: module of G.net analysed ('latent' = the latent itself).")
+@click.option("--condition", "conditions", multiple=True, type=click.Path(dir_okay=False),
+              help="interfacegan: a direction file to keep unchanged (repeatable).")
 @click.option("--trajectories", type=click.IntRange(1), default=64, help="Number of starting latents.")
 @click.option("--max-t", type=float, default=None, help="Largest |t| followed (default: the transform's range).")
 @click.option("--steps", type=click.IntRange(1), default=6, help="Targets per sign between 0 and max-t.")
@@ -220,19 +235,38 @@ def _finish_output_dir(tmp: Path, path: Path) -> None:
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--force", is_flag=True, help="Replace an existing output directory.")
 @click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help="Output directory.")
-def discover(model, transform, method, trajectories, max_t, steps, lr, max_iters, sigma, loss, schedule, space,
-             seed, device, force, output) -> None:  # fmt: skip
-    """Discover a calibrated direction that performs an image transform (Plumerault et al. 2020).
+def discover(model, transform, method, attribute, scorer, component, components, samples, ratio, layers, feature,
+             conditions, trajectories, max_t, steps, lr, max_iters, sigma, loss, schedule, space, seed, device, force,
+             output) -> None:  # fmt: skip
+    """Discover a direction: a calibrated one that performs an image transform (trajectory, Plumerault et al.
+    2020), or with GANSpace, SeFa or InterFaceGAN.
 
-    Writes DIR/direction.safetensors (+ .json), config.json, trajectories.npz, metrics.json,
-    traverse.png and traverse.gif.
+    Writes DIR/direction.safetensors (+ .json), config.json, metrics.json, traverse.png and traverse.gif;
+    the trajectory method adds trajectories.npz, GANSpace and SeFa add components/ (every component) and
+    components.png.
 
     \b
     Example:
       latentnav discover --model bvae-dsprites --transform shift-x -o runs/shift-x
       latentnav discover --model dcgan-digiface --transform zoom --schedule paper -o runs/zoom-paper
       latentnav discover --model stylegan2-ffhq-1024 --transform shift-x --space w --device cuda -o runs/ffhq-shift-x
+      latentnav discover --method sefa --attribute pos_x -o runs/sefa-x
+      latentnav discover --method ganspace --components 5 -o runs/ganspace
+      latentnav discover --method interfacegan --attribute scale -o runs/ifg-scale
+      latentnav discover --method interfacegan --scorer my_scorers:smile --model dcgan-digiface -o runs/smile
     """
+    if method != "trajectory":
+        if transform is not None:
+            from latentnav.measure import TRANSFORM_ATTRIBUTE
+
+            hint = f" (for the attribute it changes: --attribute {TRANSFORM_ATTRIBUTE[transform]})" if transform in TRANSFORM_ATTRIBUTE else ""
+            raise click.UsageError(f"--transform belongs to --method trajectory, not {method}{hint}")
+        _discover_with(method, model=model, attribute=attribute, scorer=scorer, component=component,
+                       components=components, samples=samples, ratio=ratio, layers=layers, feature=feature,
+                       conditions=conditions, space=space, seed=seed, device=device, force=force, output=output)  # fmt: skip
+        return
+    if transform is None:
+        raise click.UsageError("--method trajectory needs --transform (shift-x, shift-y, zoom, rotate, brightness, contrast, hue)")
     import time
 
     import numpy as np
@@ -281,6 +315,71 @@ def discover(model, transform, method, trajectories, max_t, steps, lr, max_iters
         raise
     click.echo(f"wrote {out}/ (fit R^2 {metrics['fit_r2']:.3f}, {metrics['generator_evals']} generator evaluations, "
                f"{metrics['wall_seconds']:.1f} s)")  # fmt: skip
+
+
+def parse_layers(text: str | None) -> list[int] | None:
+    """Parse ``"0-3,8"`` into ``[0, 1, 2, 3, 8]`` (``None`` stays ``None``)."""
+    return None if text is None else parse_seeds(text)
+
+
+def _discover_with(method, *, model, attribute, scorer, component, components, samples, ratio, layers, feature,
+                   conditions, space, seed, device, force, output) -> None:  # fmt: skip
+    """``latentnav discover --method ganspace|sefa|interfacegan``."""
+    import numpy as np
+    import torch
+
+    from latentnav import viz
+    from latentnav.directions import load_direction, traverse
+    from latentnav.generators.registry import load_generator
+    from latentnav.measure import load_scorer
+    from latentnav.methods.find import find_direction
+
+    scorer_fn = load_scorer(scorer) if scorer else None
+    out = Path(output)
+    tmp = _prepare_output_dir(out, force)
+    try:
+        G = load_generator(model, device=device)
+        if space not in G.latent_spaces:
+            from latentnav.errors import UnknownNameError
+
+            raise UnknownNameError("latent space", space, G.latent_spaces, f" (of {G.name})")
+        conds = [load_direction(c) for c in conditions]
+        for c in conds:
+            c.check_compatible(G, space)
+        direction, candidates, info = find_direction(
+            G, method, space=space, attribute=attribute, scorer=scorer_fn, scorer_name=scorer or "scorer",
+            component=component, n_components=components, n_samples=samples, ratio=ratio, layers=parse_layers(layers),
+            feature=None if feature == "latent" else feature, conditions=conds, seed=seed)  # fmt: skip
+        direction.save(tmp / "direction.safetensors")
+        (tmp / "config.json").write_text(json.dumps({
+            "command": "discover", "model": model, "method": method, "space": space, "attribute": attribute,
+            "scorer": scorer, "component": component, "components": components, "samples": samples, "ratio": ratio,
+            "layers": layers, "feature": feature, "conditions": list(conditions), "seed": seed, "device": device,
+            "latentnav_version": __version__}, indent=2))  # fmt: skip
+        (tmp / "metrics.json").write_text(json.dumps(info, indent=2, default=float))
+        seeds = G.sample_latent(range(10_000, 10_006), direction.space)
+        if direction.calibrated:
+            reach = 30.0 if direction.transform == "hue" else 0.15
+            images = traverse(G, direction, seeds, t=np.linspace(-reach, reach, 9).tolist())
+        else:
+            images = traverse(G, direction, seeds, alpha=np.linspace(-3, 3, 9).tolist())
+        viz.save_image(viz.traversal_grid(images), tmp / "traverse.png")
+        viz.save_gif(images, tmp / "traverse.gif")
+        if candidates:
+            (tmp / "components").mkdir()
+            rows = []
+            for k, d in enumerate(candidates):
+                d.save(tmp / "components" / f"{k:02d}.safetensors")
+                rows.append(traverse(G, d, seeds[:1], alpha=np.linspace(-3, 3, 9).tolist())[:, 0])
+            viz.save_image(viz.traversal_grid(torch.stack(rows, dim=1)), tmp / "components.png")
+        _finish_output_dir(tmp, out)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    what = f"{method} direction" + (f" for {info['attribute']}" if info.get("attribute") else f" (component {info.get('choice', 0)})")
+    click.echo(f"wrote {out}/ ({what}, {info['generator_evals']} generator evaluations, {info['seconds']:.1f} s)")
 
 
 @main.command("traverse")
@@ -376,6 +475,171 @@ def convert(model: str, force: bool, output: str) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     click.echo(f"wrote {out}/model.safetensors and {out}/config.json")
+
+
+def parse_names(text: str | None) -> list[str] | None:
+    """Parse ``"pos_x,pos_y"`` into a list (``None`` stays ``None``)."""
+    return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
+
+
+@main.command("evaluate")
+@click.option("--model", "-m", default="bvae-dsprites", help="Registry name or checkpoint path.")
+@click.option("--direction", "direction_path", type=click.Path(dir_okay=False), required=True,
+              help="A direction file (.safetensors, or .npy with --space).")
+@click.option("--target", default=None, help="Attribute it should change (default: the one its transform changes).")
+@click.option("--attributes", default=None, help="Attributes measured for leakage, e.g. pos_x,pos_y,scale (default: all that apply).")
+@click.option("--t", "t_range", default=None, help="LO,HI requested change in the target's units (default -0.15,0.15; hue -30,30).")
+@click.option("--steps", type=click.IntRange(2), default=9, help="Steps between LO and HI.")
+@click.option("-n", type=click.IntRange(2), default=50, help="Fresh latents.")
+@click.option("--seed", type=int, default=50_000, help="First seed of the fresh latents.")
+@click.option("--space", default=None, help="Latent space of a .npy direction.")
+@click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--force", is_flag=True, help="Replace an existing output directory.")
+@click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help="Output directory.")
+def evaluate_cmd(model, direction_path, target, attributes, t_range, steps, n, seed, space, device, force, output) -> None:
+    """Measure how well a direction controls its attribute and what else it moves.
+
+    Steerability (achieved vs requested change: R^2, slope, usable range, spread per step), the leakage
+    row (change of every attribute per unit change of the target), MI control metrics and the control
+    report (relative and absolute mode). A direction without a calibration in the target's units is first
+    calibrated with the target's meter. Writes DIR/metrics.json, report.md, steerability.png, leakage.png.
+
+    \b
+    Example:
+      latentnav evaluate --direction runs/shift-x/direction.safetensors -o runs/shift-x-eval
+      latentnav evaluate --direction runs/sefa/direction.safetensors --target scale -o runs/sefa-eval
+      latentnav evaluate --direction boundary.npy --space z --target pos_x --attributes pos_x,pos_y -o runs/npy-eval
+    """
+    import numpy as np
+
+    from latentnav.directions import load_direction
+    from latentnav.evaluate import evaluate_direction, write_evaluation
+    from latentnav.generators.registry import load_generator
+
+    d = load_direction(direction_path, space=space)
+    t_values = None
+    if t_range is not None:
+        lo, hi = parse_range(t_range, "--t")
+        if not hi > lo:
+            raise click.BadParameter(f"expected LO < HI, got {t_range!r}", param_hint="--t")
+        t_values = np.linspace(lo, hi, steps)
+    out = Path(output)
+    tmp = _prepare_output_dir(out, force)
+    try:
+        G = load_generator(model, device=device)
+        ev = evaluate_direction(G, d, target=target, attributes=parse_names(attributes), t_values=t_values, n=n, seed=seed)
+        write_evaluation(ev, tmp)
+        _finish_output_dir(tmp, out)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    s = ev.metrics["steerability"]
+    click.echo(f"wrote {out}/ ({ev.target}: R^2 {s['r2']:.3f}, slope {s['slope']:.3f}, spread {s['spread']:.4f}, "
+               f"MI {ev.metrics['mi']['mi_target']:.2f})")  # fmt: skip
+
+
+@main.command("compare")
+@click.option("--model", "-m", default="bvae-dsprites", help="Registry name or checkpoint path.")
+@click.option("--target", required=True, help="A transform (shift-x, shift-y, zoom, brightness, hue) or the attribute it changes.")
+@click.option("--methods", default=None, help="Comma-separated subset of trajectory,ganspace,sefa,interfacegan (default: all).")
+@click.option("--attributes", default=None, help="Attributes measured for leakage (default: all that apply).")
+@click.option("--t", "t_range", default=None, help="LO,HI requested change (default -0.15,0.15; hue -30,30).")
+@click.option("--steps", type=click.IntRange(2), default=9, help="Steps between LO and HI.")
+@click.option("-n", type=click.IntRange(2), default=50, help="Fresh latents for the evaluation.")
+@click.option("--candidates", type=click.IntRange(1), default=10, help="GANSpace/SeFa components considered.")
+@click.option("--samples", type=click.IntRange(2), default=10_000, help="GANSpace/InterFaceGAN latents sampled.")
+@click.option("--trajectories", type=click.IntRange(1), default=64, help="Trajectory method: starting latents.")
+@click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--force", is_flag=True, help="Replace an existing output directory.")
+@click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help="Output directory.")
+def compare_cmd(model, target, methods, attributes, t_range, steps, n, candidates, samples, trajectories, device, force,
+                output) -> None:  # fmt: skip
+    """Run every method that applies, pick each one's best direction for the target, and compare them.
+
+    GANSpace and SeFa offer several directions: the one that moves the target most consistently and
+    exclusively is picked; every direction is calibrated in the target's units (the trajectory method
+    by its own g, the others with the target's meter) and evaluated on the same fresh latents. Prints one
+    table (control, spread, leakage, generator evaluations, wall time) and writes DIR/compare.md,
+    compare.json, METHOD.safetensors, steerability.png and leakage.png.
+
+    \b
+    Example:
+      latentnav compare --model bvae-dsprites-b4 --target shift-x -o runs/compare-x
+      latentnav compare --model bvae-dsprites-b4 --target scale --methods sefa,ganspace -o runs/compare-scale
+    """
+    import numpy as np
+
+    from latentnav.evaluate import compare, write_comparison
+    from latentnav.generators.registry import load_generator
+    from latentnav.measure import get_meter
+    from latentnav.methods import METHODS
+    from latentnav.trajectory import TrajectoryConfig
+
+    chosen = parse_names(methods)
+    if chosen is not None:
+        unknown = [m for m in chosen if m not in METHODS]
+        if unknown or not chosen:
+            from latentnav.errors import UnknownNameError
+
+            raise UnknownNameError("method", unknown[0] if unknown else "", METHODS)
+    t_values = None
+    if t_range is not None:
+        lo, hi = parse_range(t_range, "--t")
+        t_values = np.linspace(lo, hi, steps)
+    out = Path(output)
+    tmp = _prepare_output_dir(out, force)
+    try:
+        G = load_generator(model, device=device)
+        meter = get_meter(target, G)
+        runs = compare(G, meter.name, methods=chosen, attributes=parse_names(attributes), t_values=t_values, n_eval=n,
+                       progress=lambda line: click.echo(line, err=True), n_candidates=candidates, ganspace_samples=samples,
+                       interfacegan_samples=samples, trajectory_config=TrajectoryConfig(n_trajectories=trajectories))  # fmt: skip
+        table = write_comparison(runs, meter.name, tmp)
+        _finish_output_dir(tmp, out)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    click.echo(table, nl=False)
+    click.echo(f"wrote {out}/")
+
+
+@main.command("evaluate-model")
+@click.option("--model", "-m", default="bvae-dsprites", help="A model with known factors and an encoder (the beta-VAEs).")
+@click.option("--preset", type=click.Choice(["default", "fast"]), default="default",
+              help="default: disentanglement_lib's sample counts; fast: about 10x fewer.")
+@click.option("--seed", type=int, default=0, help="Seed of the metrics' samples.")
+@click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Also write the figures as JSON here.")
+def evaluate_model_cmd(model, preset, seed, device, output) -> None:
+    """Disentanglement metrics of a model with known factors: BetaVAE, FactorVAE, MIG, SAP, DCI, total correlation.
+
+    Codes are the encoder means of renders of the dSprites grid; the definitions and default sample
+    counts are disentanglement_lib's (see the README's metrics section). Takes several minutes per model
+    with the default preset on a CPU.
+
+    \b
+    Example:
+      latentnav evaluate-model --model bvae-dsprites-b4
+      latentnav evaluate-model --model bvae-dsprites-b1 --preset fast -o b1-metrics.json
+    """
+    from latentnav.disentanglement import evaluate_model, metrics_markdown
+    from latentnav.generators.registry import load_generator
+
+    if output is not None and not output.endswith(".json"):
+        raise click.BadParameter("the output must end in .json", param_hint="--output")
+    G = load_generator(model, device=device)
+    result = evaluate_model(G, preset=preset, seed=seed, progress=lambda name: click.echo(f"{name} ...", err=True))
+    if output is not None:
+        path = Path(output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(".tmp-" + path.name)
+        tmp.write_text(json.dumps({"model": model, "preset": preset, "seed": seed, **result}, indent=2, default=float))
+        tmp.replace(path)
+    click.echo(metrics_markdown({model: result}), nl=False)
 
 
 @main.group()

@@ -59,3 +59,68 @@ def save_gif(frames: torch.Tensor, path: str | Path, upscale: int = 2, duration_
     pictures[0].save(tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=duration_ms, loop=0)
     tmp.replace(path)
     return path
+
+
+# ------------------------------------------------------------------------------------------------ plots
+def _pyplot():
+    """matplotlib's pyplot on the non-interactive Agg backend (imported on first use)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save_figure(fig, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(".tmp-" + path.name)
+    fig.savefig(tmp, dpi=120, bbox_inches="tight", format=(path.suffix.lstrip(".") or "png"))
+    _pyplot().close(fig)
+    tmp.replace(path)
+    return path
+
+
+def plot_steerability(curves: dict[str, tuple], path: str | Path, *, unit: str = "", title: str = "") -> Path:
+    """Achieved against requested change, one line per curve with a +-1 std band, and the identity.
+
+    Args:
+        curves: label -> ``(t [T], mean achieved [T], std achieved [T])``.
+        path: output PNG.
+        unit: the axes' unit.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 4))
+    lo = min(float(np.nanmin(c[0])) for c in curves.values())
+    hi = max(float(np.nanmax(c[0])) for c in curves.values())
+    ax.plot([lo, hi], [lo, hi], color="0.6", linestyle="--", linewidth=1, label="requested")
+    for label, (t, mean, std) in curves.items():
+        t, mean, std = (np.asarray(v, dtype=float) for v in (t, mean, std))
+        ax.plot(t, mean, marker="o", markersize=3, label=label)
+        ax.fill_between(t, mean - std, mean + std, alpha=0.2)
+    ax.set_xlabel(f"requested change{f' ({unit})' if unit else ''}")
+    ax.set_ylabel(f"achieved change{f' ({unit})' if unit else ''}")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save_figure(fig, path)
+
+
+def plot_heatmap(matrix, row_labels, col_labels, path: str | Path, *, title: str = "", fmt: str = "{:.2f}",
+                 center: bool = True) -> Path:  # fmt: skip
+    """A labelled heat map of ``matrix`` [R, C] (values printed in the cells; diverging colours around 0)."""
+    plt = _pyplot()
+    m = np.asarray(matrix, dtype=float)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * m.shape[1], 0.8 + 0.45 * m.shape[0]))
+    bound = float(np.nanmax(np.abs(m))) if np.isfinite(m).any() else 1.0
+    im = ax.imshow(m, cmap="RdBu_r" if center else "viridis", vmin=-bound if center else None, vmax=bound if center else None,
+                   aspect="auto")  # fmt: skip
+    ax.set_xticks(range(m.shape[1]), labels=list(col_labels))
+    ax.set_yticks(range(m.shape[0]), labels=list(row_labels))
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            ax.text(j, i, fmt.format(m[i, j]) if np.isfinite(m[i, j]) else "-", ha="center", va="center", fontsize=8)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    ax.set_title(title, fontsize=10)
+    return _save_figure(fig, path)

@@ -1,0 +1,77 @@
+"""Disentanglement metrics of the shipped beta-VAEs (the README's disentanglement table), by one command.
+
+    python benchmarks/disentanglement_table.py [--models bvae-dsprites-b4,bvae-dsprites-b1,bvae-dsprites-corr]
+        [--preset default] [--json benchmarks/results/disentanglement.json] [--update-readme]
+
+For each model, ``latentnav.disentanglement.evaluate_model`` (the same as ``latentnav evaluate-model``):
+BetaVAE, FactorVAE, MIG, SAP (classifier and R^2), DCI and total correlation of the encoder means on
+renders of the dSprites grid, with disentanglement_lib's sample counts (``--preset default``, about an
+hour per model on 2 busy CPU cores; ``--preset fast`` about 10x fewer samples). Each model's result is
+written to the JSON as soon as it is done; ``--update-readme`` replaces the table between the
+``disentanglement-table`` markers of README.md (``--from-json`` remakes the table from the JSON alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+import latentnav as ln
+from latentnav.disentanglement import evaluate_model, metrics_markdown
+
+ROOT = Path(__file__).resolve().parents[1]
+START, END = "<!-- disentanglement-table:start -->", "<!-- disentanglement-table:end -->"
+
+
+def replace_between(text: str, start: str, end: str, body: str) -> str:
+    """``text`` with what lies between the ``start`` and ``end`` markers replaced by ``body``."""
+    i, j = text.index(start) + len(start), text.index(end)
+    return text[:i] + "\n" + body + text[j:]
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(".tmp-" + path.name)
+    tmp.write_text(json.dumps(data, indent=2, default=float))
+    tmp.replace(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="bvae-dsprites-b4,bvae-dsprites-b1,bvae-dsprites-corr")
+    parser.add_argument("--preset", default="default", choices=["default", "fast"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "disentanglement.json")
+    parser.add_argument("--update-readme", action="store_true", help="rewrite the README's table")
+    parser.add_argument("--from-json", action="store_true", help="make the table from --json instead of measuring")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    results, out = {}, {"preset": args.preset, "seed": args.seed, "torch": torch.__version__, "models": {}}
+    if args.from_json:
+        results = json.loads(args.json.read_text())["models"]
+    for model in [] if args.from_json else args.models.split(","):
+        G = ln.load_generator(model, device="cpu")
+        t0 = time.perf_counter()
+        res = evaluate_model(G, preset=args.preset, seed=args.seed,
+                             progress=lambda name, m=model: print(f"{m}: {name} ({time.perf_counter() - t0:.0f} s)", flush=True))  # fmt: skip
+        res["seconds"] = time.perf_counter() - t0
+        res["sha256"] = ln.default_registry()[model].source.files[0].sha256
+        res["steps_done"] = int(G.metadata.get("steps_done", 0))
+        results[model] = res
+        out["models"][model] = res
+        write_json(args.json, out)
+    table = metrics_markdown(results)
+    print(table, end="")
+    if args.update_readme:
+        readme = ROOT / "README.md"
+        readme.write_text(replace_between(readme.read_text(), START, END, table))
+        print(f"updated {readme}")
+
+
+if __name__ == "__main__":
+    main()
