@@ -32,6 +32,7 @@ from latentnav.metrics import TRANSFORM_METERS, control_report, leakage, mi_cont
 
 CALIB_SEED = 900_000  # latents that calibrate (and pick) directions
 EVAL_SEED = 50_000  # fresh latents that evaluate them (the control benchmark's)
+MI_RESOLUTION = 0.01  # MI bins are at least this fraction of an attribute's std over the latents
 
 
 @contextlib.contextmanager
@@ -232,7 +233,7 @@ def evaluate_direction(G, direction: Direction, *, target: str | None = None, at
             "target": meter.name, "unit": meter.unit, "t_values": t.tolist(), "n": n,
             "steerability": steerability(t, changes[meter.name]),
             "leakage": leakage(changes, meter.name, scales), "attribute_std": scales,
-            "mi": mi_control(t, changes, meter.name),
+            "mi": mi_control(t, changes, meter.name, min_width={k: MI_RESOLUTION * v for k, v in scales.items()}),
             "calibration": {"method": direction.method, "by": direction.meta.get("calibrated_by", "own g"),
                             "reach": direction.meta.get("calibration_reach")},
         }  # fmt: skip
@@ -289,7 +290,8 @@ def _candidates(G, method: str, meter: MeterSpec, settings: dict) -> tuple[list[
     if method == "ganspace":
         from latentnav.methods.ganspace import ganspace
 
-        res = ganspace(G, n_samples=settings.get("ganspace_samples", 10_000), n_components=settings.get("n_candidates", 10))
+        res = ganspace(G, n_samples=settings.get("ganspace_samples", 10_000), n_components=settings.get("n_candidates", 10),
+                       feature=settings.get("ganspace_feature", "auto"))  # fmt: skip
         return res.directions, f"feature {res.feature or 'latent'}"
     if method == "sefa":
         from latentnav.methods.sefa import sefa
@@ -320,7 +322,8 @@ def compare(G, target: str, *, methods: Sequence[str] | None = None, attributes:
         t_values, n_eval, seed: see :func:`evaluate_direction`.
         progress: called with a line before each method.
         **settings: ``n_candidates`` (10: GANSpace/SeFa directions considered), ``ganspace_samples``,
-            ``interfacegan_samples`` (10,000 each), ``interfacegan_ratio`` (0.02), ``trajectory_config``.
+            ``interfacegan_samples`` (10,000 each), ``interfacegan_ratio`` (0.02), ``ganspace_feature``
+            ("auto"), ``trajectory_config``.
 
     Returns:
         One :class:`MethodRun` per method, in order; a method that does not apply carries its reason in ``note``.

@@ -213,16 +213,25 @@ def leakage(changes: dict[str, np.ndarray], target: str, scales: dict[str, float
     return out
 
 
-def discrete_mutual_info(labels, values, bins: int = 20) -> float:
-    """I(labels; values) in nats, ``values`` discretised into ``bins`` equal-width bins (as MIG does)."""
+def discrete_mutual_info(labels, values, bins: int = 20, min_width: float = 0.0) -> float:
+    """I(labels; values) in nats, ``values`` discretised into ``bins`` equal-width bins (as MIG does).
+
+    ``min_width``: the narrowest bin allowed; values spread over less than ``bins * min_width`` share
+    bins of that width around their middle, so differences below the meter's resolution (float noise of
+    an attribute that does not move) carry no information.
+    """
     from sklearn.metrics import mutual_info_score
 
     values = np.asarray(values, dtype=np.float64)
     edges = np.histogram_bin_edges(values, bins=bins)
+    if edges[-1] - edges[0] < bins * min_width:
+        mid = (edges[-1] + edges[0]) / 2
+        edges = mid + min_width * (np.arange(bins + 1) - bins / 2 - 0.5)  # the middle sits inside a bin
     return float(mutual_info_score(np.asarray(labels), np.digitize(values, edges[1:-1])))
 
 
-def mi_control(t_values, changes: dict[str, np.ndarray], target: str, bins: int = 20) -> dict:
+def mi_control(t_values, changes: dict[str, np.ndarray], target: str, bins: int = 20,
+               min_width: dict[str, float] | None = None) -> dict:
     """Mutual-information control metrics, after Paul et al. (2020): how much the step decides each attribute.
 
     The requested step S (uniform over the T values of ``t_values``) against each attribute's achieved
@@ -236,6 +245,7 @@ def mi_control(t_values, changes: dict[str, np.ndarray], target: str, bins: int 
 
     Latents with a NaN in any attribute are left out. Plug-in estimates are biased up by about
     (bins - 1)(T - 1) / (2 n) nats for n pairs, so an untouched attribute reads slightly above 0.
+    ``min_width``: per attribute, the narrowest bin (see :func:`discrete_mutual_info`).
     """
     t = np.asarray(t_values, dtype=np.float64)
     stacked = {k: np.asarray(v, dtype=np.float64) for k, v in changes.items()}
@@ -248,7 +258,8 @@ def mi_control(t_values, changes: dict[str, np.ndarray], target: str, bins: int 
     h = float(mutual_info_score(labels, labels)) if len(labels) else 0.0  # H(S)
     if h <= 0:
         raise ValueError("mi_control needs measurements at 2 or more steps")
-    mi = {k: discrete_mutual_info(labels, v[ok], bins) / h for k, v in stacked.items()}
+    widths = min_width or {}
+    mi = {k: discrete_mutual_info(labels, v[ok], bins, widths.get(k, 0.0)) / h for k, v in stacked.items()}
     others = {k: v for k, v in mi.items() if k != target}
     total = mi[target] + sum(others.values())
     return {"mi_target": mi[target], "mi_other": others, "mi_leak_share": sum(others.values()) / total if total > 0 else 0.0,
