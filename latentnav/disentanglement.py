@@ -367,9 +367,11 @@ def evaluate_model(G, *, preset: str | dict = "default", seed: int = 0,
         raise MethodNotApplicableError(f"evaluate-model knows the factors of the dSprites testbed (64x64, 1 channel); "
                                        f"{G.name} makes {G.img_channels}x{G.img_resolution}x{G.img_resolution} images")  # fmt: skip
 
+    chunk = 64 if G.device.type == "cpu" else G.batch_size  # small batches run the CPU convolutions 2-3x faster
+
     def rep(images) -> np.ndarray:
         with torch.no_grad():
-            return G.encode(images).cpu().numpy()
+            return torch.cat([G.encode(images[i : i + chunk]) for i in range(0, len(images), chunk)]).cpu().numpy()
 
     posterior = None
     net = getattr(G, "net", None)
@@ -377,7 +379,7 @@ def evaluate_model(G, *, preset: str | dict = "default", seed: int = 0,
 
         def posterior(images):
             with torch.no_grad():
-                parts = [net.encode((images[i : i + G.batch_size].to(G.device) + 1) / 2) for i in range(0, len(images), G.batch_size)]
+                parts = [net.encode((images[i : i + chunk].to(G.device) + 1) / 2) for i in range(0, len(images), chunk)]
             return (torch.cat([p[0] for p in parts]).cpu().numpy(), torch.cat([p[1] for p in parts]).cpu().numpy())
 
     return evaluate_representation(DSpritesData(), rep, preset=preset, seed=seed, posterior=posterior, progress=progress)
