@@ -242,10 +242,19 @@ class MeterSpec:
             )
 
 
+def scale(images: torch.Tensor) -> torch.Tensor:
+    """:func:`log_scale` where there is a sprite to measure, NaN for blank images (:func:`is_blank`), [N].
+
+    The log of a vanishing area runs off to minus infinity; one blank image among many would otherwise
+    decide a mean.
+    """
+    return log_scale(images).masked_fill(is_blank(images), float("nan"))
+
+
 METER_SPECS: dict[str, MeterSpec] = {
     "pos_x": MeterSpec("pos_x", centroid_x, "fraction of width", "shift-x"),
     "pos_y": MeterSpec("pos_y", centroid_y, "fraction of height", "shift-y"),
-    "scale": MeterSpec("scale", log_scale, "log of the linear size (half log area)", "zoom"),
+    "scale": MeterSpec("scale", scale, "log of the linear size (half log area)", "zoom"),
     "area": MeterSpec("area", area, "fraction of the image"),
     "log_scale": MeterSpec("log_scale", log_scale, "log of the linear size (half log area)", "zoom"),
     "brightness": MeterSpec("brightness", brightness, "units of the [-1, 1] range", "brightness"),
