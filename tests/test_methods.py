@@ -56,7 +56,7 @@ def test_ganspace_of_an_anisotropic_latent_finds_its_principal_axes():
 
 
 def test_trajectory_recovers_the_planted_direction_of_the_same_toy(toy):
-    d = discover(toy, "shift-x", TrajectoryConfig(n_trajectories=12, n_steps=3, max_t=0.15), progress=False)
+    d = discover(toy, "shift-x", TrajectoryConfig(n_trajectories=8, n_steps=2, max_t=0.15), progress=False)
     assert cos(d.u, toy.u_x) > 0.95 and cos(d.u, toy.u_y) < 0.15
 
 

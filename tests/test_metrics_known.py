@@ -80,7 +80,7 @@ SMALL = {
     "beta_vae": {"num_train": 400, "num_eval": 200, "batch_size": 16},
     "factor_vae": {"num_train": 400, "num_eval": 200, "num_variance_estimate": 1000, "batch_size": 16},
     "mig": {"num_train": 2000},
-    "sap": {"num_train": 1000, "num_test": 500},
+    "sap": {"num_train": 500, "num_test": 300},
     "dci": {"num_train": 400, "num_test": 200, "n_estimators": 10},
     "tc": {"num_train": 1000, "num_sampled": 100},
 }
