@@ -28,6 +28,14 @@ _EXPORTS = {
     "TrajectoryConfig": "latentnav.trajectory",
     "TRANSFORMS": "latentnav.transforms",
     "register_transform": "latentnav.transforms",
+    "sefa": "latentnav.methods.sefa",
+    "ganspace": "latentnav.methods.ganspace",
+    "interfacegan": "latentnav.methods.interfacegan",
+    "project_orthogonal": "latentnav.methods.interfacegan",
+    "calibrate_direction": "latentnav.evaluate",
+    "evaluate_direction": "latentnav.evaluate",
+    "compare": "latentnav.evaluate",
+    "evaluate_model": "latentnav.disentanglement",
 }
 
 __all__ = ["__version__", *_EXPORTS]
