@@ -103,7 +103,7 @@ def calibrate_direction(G, direction: Direction, meter: MeterSpec | str, *, n: i
     ok = np.isfinite(mean)
     rho = spearmanr(alphas[ok], mean[ok])[0] if ok.sum() > 2 else 1.0
     sign = -1.0 if np.isfinite(rho) and rho < 0 else 1.0
-    knots, values = sign * alphas[::-1] if sign < 0 else alphas, mean[::-1] if sign < 0 else mean
+    knots, values = (-alphas[::-1], mean[::-1]) if sign < 0 else (alphas, mean)  # increasing knots along sign * u
     ok = np.isfinite(values)
     fitted = IsotonicRegression(increasing=True).fit(knots[ok], values[ok]).predict(knots)
     fitted = fitted + np.linspace(0, 1e-3 * max(np.ptp(fitted), 1e-6), grid)  # strictly increasing, so g inverts
