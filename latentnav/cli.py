@@ -319,7 +319,12 @@ def discover(model, transform, method, attribute, scorer, component, components,
 
 def parse_layers(text: str | None) -> list[int] | None:
     """Parse ``"0-3,8"`` into ``[0, 1, 2, 3, 8]`` (``None`` stays ``None``)."""
-    return None if text is None else parse_seeds(text)
+    if text is None:
+        return None
+    try:
+        return parse_seeds(text)
+    except click.BadParameter:
+        raise click.BadParameter(f"expected layers like 0-3,8, got {text!r}", param_hint="--layers") from None
 
 
 def _discover_with(method, *, model, attribute, scorer, component, components, samples, ratio, layers, feature,

@@ -124,6 +124,8 @@ def test_attributes_that_cannot_be_measured_are_explained(tmp_path, bvae):
 def test_methods_that_do_not_apply_are_explained(tmp_path):
     res = run("discover", "--method", "sefa", "--layers", "0-3", "--device", "cpu", "-o", tmp_path / "a")
     assert res.exit_code == 1 and "layers apply to the w/w+ spaces of a layered generator (StyleGAN2)" in res.stderr
+    res = run("discover", "--method", "sefa", "--layers", "a-b", "-o", tmp_path / "a")
+    assert res.exit_code == 2 and "expected layers like 0-3,8, got 'a-b'" in res.stderr
     res = run("discover", "--method", "sefa", "--transform", "zoom", "-o", tmp_path / "b")
     assert res.exit_code == 2 and "--transform belongs to --method trajectory, not sefa (for the attribute it changes: --attribute scale)" in res.stderr
     res = run("discover", "--method", "interfacegan", "--device", "cpu", "-o", tmp_path / "c")
