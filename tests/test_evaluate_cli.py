@@ -170,9 +170,9 @@ def test_compare_finds_the_planted_direction_with_every_method():
     from latentnav.trajectory import TrajectoryConfig
 
     G = PlantedGenerator()
-    runs = compare(G, "pos_x", attributes=["pos_x", "pos_y"], n_eval=12, n_candidates=3, ganspace_samples=600,
+    runs = compare(G, "pos_x", attributes=["pos_x", "pos_y"], n_eval=12, n_candidates=3, ganspace_samples=4000,
                    ganspace_feature="first", interfacegan_samples=1000, interfacegan_ratio=0.1,
-                   trajectory_config=TrajectoryConfig(n_trajectories=12, n_steps=3, max_t=0.15))  # fmt: skip
+                   trajectory_config=TrajectoryConfig(n_trajectories=8, n_steps=2, max_t=0.15))  # fmt: skip
     assert [r.method for r in runs] == ["trajectory", "ganspace", "sefa", "interfacegan"]
     for r in runs:
         assert torch.dot(r.direction.u, G.u_x).item() > 0.95, r.method  # signed: calibrated so x grows
