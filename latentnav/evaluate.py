@@ -28,7 +28,7 @@ from latentnav import measure
 from latentnav.directions import Direction
 from latentnav.errors import AttributeNotMeasurableError, LatentnavError, MethodNotApplicableError
 from latentnav.measure import MeterSpec, get_meter
-from latentnav.metrics import TRANSFORM_METERS, control_report, leakage, mi_control, steerability
+from latentnav.metrics import TRANSFORM_METERS, control_report, leakage, leakage_matrix, mi_control, steerability
 
 CALIB_SEED = 900_000  # latents that calibrate (and pick) directions
 EVAL_SEED = 50_000  # fresh latents that evaluate them (the control benchmark's)
@@ -462,8 +462,8 @@ def write_comparison(runs: Sequence[MethodRun], target: str, directory) -> str:
         curves = {r.method: (r.evaluation.t_values, r.evaluation.metrics["steerability"]["mean_per_step"],
                              r.evaluation.metrics["steerability"]["spread_per_step"]) for r in done}  # fmt: skip
         viz.plot_steerability(curves, d / "steerability.png", unit=unit, title=f"control of {target}")
-        names = list(done[0].evaluation.metrics["leakage"])
-        heat = [[r.evaluation.metrics["leakage"][a]["ratio_normalised"] for a in names] for r in done]
-        viz.plot_heatmap(heat, [r.method for r in done], names, d / "leakage.png", center=False,
+        rows, names, heat = leakage_matrix({r.method: (r.evaluation.changes, r.evaluation.target) for r in done},
+                                           "ratio_normalised", done[0].evaluation.metrics["attribute_std"])  # fmt: skip
+        viz.plot_heatmap(heat, rows, names, d / "leakage.png", center=False,
                          title=f"leakage: |change| per |change of {target}| (normalised)")  # fmt: skip
     return table

@@ -213,6 +213,31 @@ def leakage(changes: dict[str, np.ndarray], target: str, scales: dict[str, float
     return out
 
 
+def leakage_matrix(rows: dict[str, tuple[dict[str, np.ndarray], str]], key: str = "slope",
+                   scales: dict[str, float] | None = None) -> tuple[list[str], list[str], np.ndarray]:
+    """The leakage matrix: one :func:`leakage` row per direction, one column per attribute.
+
+    Args:
+        rows: direction name -> (its changes by attribute, its target attribute).
+        key: which figure fills the cells (``"slope"``, ``"ratio"``, or their ``_normalised`` forms with ``scales``).
+        scales: attribute -> natural scale, for the normalised figures.
+
+    Returns:
+        ``(direction names, attribute names, matrix [directions, attributes])``; NaN where a direction
+        did not measure an attribute.
+    """
+    names = list(rows)
+    attributes = list(dict.fromkeys(a for changes, _ in rows.values() for a in changes))
+    matrix = np.full((len(names), len(attributes)), np.nan)
+    for i, name in enumerate(names):
+        changes, target = rows[name]
+        row = leakage(changes, target, scales)
+        for j, a in enumerate(attributes):
+            if a in row:
+                matrix[i, j] = row[a][key]
+    return names, attributes, matrix
+
+
 def discrete_mutual_info(labels, values, bins: int = 20, min_width: float = 0.0) -> float:
     """I(labels; values) in nats, ``values`` discretised into ``bins`` equal-width bins (as MIG does).
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from latentnav import disentanglement as dl
-from latentnav.metrics import (gaussian_total_correlation, leakage, mi_control, sampled_total_correlation,
-                               steerability)  # fmt: skip
+from latentnav.metrics import (gaussian_total_correlation, leakage, leakage_matrix, mi_control,
+                               sampled_total_correlation, steerability)  # fmt: skip
 
 T = np.linspace(-0.2, 0.2, 9)
 
@@ -39,6 +39,11 @@ def test_leakage_of_a_known_mixture():
     assert abs(row["scale"]["slope"]) < 0.01 and row["scale"]["ratio"] < 0.02
     with pytest.raises(ValueError, match="the target 'zoom' is not among the measured attributes"):
         leakage(changes, "zoom")
+    y = T[:, None] + rng.normal(0, 0.01, size=(9, 300))
+    names, attrs, m = leakage_matrix({"x-dir": ({"pos_x": x, "pos_y": 0.5 * x}, "pos_x"),
+                                      "y-dir": ({"pos_x": 0 * y, "pos_y": y}, "pos_y")})  # fmt: skip
+    assert names == ["x-dir", "y-dir"] and attrs == ["pos_x", "pos_y"]
+    assert m.flatten().tolist() == pytest.approx([1.0, 0.5, 0.0, 1.0])
 
 
 def test_mi_control_perfect_leaky_and_useless_directions():
