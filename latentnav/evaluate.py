@@ -32,7 +32,7 @@ from latentnav.metrics import TRANSFORM_METERS, control_report, leakage, leakage
 
 CALIB_SEED = 900_000  # latents that calibrate (and pick) directions
 EVAL_SEED = 50_000  # fresh latents that evaluate them (the control benchmark's)
-MI_RESOLUTION = 0.01  # MI bins are at least this fraction of an attribute's std over the latents
+MI_RESOLUTION = 0.01  # MI bins are at least this fraction of an attribute's std over the latents (and its meter's resolution)
 
 
 @contextlib.contextmanager
@@ -233,7 +233,8 @@ def evaluate_direction(G, direction: Direction, *, target: str | None = None, at
             "target": meter.name, "unit": meter.unit, "t_values": t.tolist(), "n": n,
             "steerability": steerability(t, changes[meter.name]),
             "leakage": leakage(changes, meter.name, scales), "attribute_std": scales,
-            "mi": mi_control(t, changes, meter.name, min_width={k: MI_RESOLUTION * v for k, v in scales.items()}),
+            "mi": mi_control(t, changes, meter.name, min_width={m.name: max(m.resolution, MI_RESOLUTION * scales[m.name])
+                                                                for m in meters}),  # fmt: skip
             "calibration": {"method": direction.method, "by": direction.meta.get("calibrated_by", "own g"),
                             "reach": direction.meta.get("calibration_reach")},
         }  # fmt: skip

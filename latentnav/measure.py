@@ -217,6 +217,8 @@ class MeterSpec:
         transform: the transform whose t this meter's changes measure, if any.
         channels: the channel count the meter needs (``None`` = any).
         circular: values are angles in degrees (changes are wrapped to (-180, 180]).
+        resolution: the smallest change that counts as a change (finer differences are float noise);
+            used to bin changes for the MI control metrics.
     """
 
     name: str
@@ -225,6 +227,7 @@ class MeterSpec:
     transform: str | None = None
     channels: int | None = None
     circular: bool = False
+    resolution: float = 0.0
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         return self.fn(images)
@@ -252,13 +255,13 @@ def scale(images: torch.Tensor) -> torch.Tensor:
 
 
 METER_SPECS: dict[str, MeterSpec] = {
-    "pos_x": MeterSpec("pos_x", centroid_x, "fraction of width", "shift-x"),
-    "pos_y": MeterSpec("pos_y", centroid_y, "fraction of height", "shift-y"),
-    "scale": MeterSpec("scale", scale, "log of the linear size (half log area)", "zoom"),
-    "area": MeterSpec("area", area, "fraction of the image"),
-    "log_scale": MeterSpec("log_scale", log_scale, "log of the linear size (half log area)", "zoom"),
-    "brightness": MeterSpec("brightness", brightness, "units of the [-1, 1] range", "brightness"),
-    "hue": MeterSpec("hue", hue, "degrees", "hue", channels=3, circular=True),
+    "pos_x": MeterSpec("pos_x", centroid_x, "fraction of width", "shift-x", resolution=1e-3),
+    "pos_y": MeterSpec("pos_y", centroid_y, "fraction of height", "shift-y", resolution=1e-3),
+    "scale": MeterSpec("scale", scale, "log of the linear size (half log area)", "zoom", resolution=1e-3),
+    "area": MeterSpec("area", area, "fraction of the image", resolution=1e-4),
+    "log_scale": MeterSpec("log_scale", log_scale, "log of the linear size (half log area)", "zoom", resolution=1e-3),
+    "brightness": MeterSpec("brightness", brightness, "units of the [-1, 1] range", "brightness", resolution=1e-3),
+    "hue": MeterSpec("hue", hue, "degrees", "hue", channels=3, circular=True, resolution=0.1),
 }
 METERS.update({name: spec.fn for name, spec in METER_SPECS.items() if name not in METERS})
 

@@ -238,57 +238,71 @@ def leakage_matrix(rows: dict[str, tuple[dict[str, np.ndarray], str]], key: str 
     return names, attributes, matrix
 
 
-def discrete_mutual_info(labels, values, bins: int = 20, min_width: float = 0.0) -> float:
-    """I(labels; values) in nats, ``values`` discretised into ``bins`` equal-width bins (as MIG does).
+def discretize(values, bins: int = 20, min_width: float = 0.0) -> np.ndarray:
+    """``values`` [n] into ``bins`` equal-width bins over their range (as MIG does), as bin indices.
 
     ``min_width``: the narrowest bin allowed; values spread over less than ``bins * min_width`` share
-    bins of that width around their middle, so differences below the meter's resolution (float noise of
-    an attribute that does not move) carry no information.
+    bins of that width around their middle, so differences below a meter's resolution (float noise of an
+    attribute that does not move) fall into one bin and carry no information.
     """
-    from sklearn.metrics import mutual_info_score
-
     values = np.asarray(values, dtype=np.float64)
     edges = np.histogram_bin_edges(values, bins=bins)
     if edges[-1] - edges[0] < bins * min_width:
         mid = (edges[-1] + edges[0]) / 2
         edges = mid + min_width * (np.arange(bins + 1) - bins / 2 - 0.5)  # the middle sits inside a bin
-    return float(mutual_info_score(np.asarray(labels), np.digitize(values, edges[1:-1])))
+    return np.digitize(values, edges[1:-1])
+
+
+def discrete_mutual_info(labels, values, bins: int = 20, min_width: float = 0.0) -> float:
+    """Plug-in I(labels; values) in nats, ``values`` discretised by :func:`discretize`."""
+    from sklearn.metrics import mutual_info_score
+
+    return float(mutual_info_score(np.asarray(labels), discretize(values, bins, min_width)))
 
 
 def mi_control(t_values, changes: dict[str, np.ndarray], target: str, bins: int = 20,
-               min_width: dict[str, float] | None = None) -> dict:
+               min_width: dict[str, float] | None = None, shuffles: int = 20, seed: int = 0) -> dict:  # fmt: skip
     """Mutual-information control metrics, after Paul et al. (2020): how much the step decides each attribute.
 
     The requested step S (uniform over the T values of ``t_values``) against each attribute's achieved
-    change A (discretised into ``bins`` equal-width bins over its range):
+    change A (discretised into ``bins`` equal-width bins over its range, see :func:`discretize`):
 
-    - ``mi_target`` = I(S; A_target) / H(S): 1 when the target's change tells the step exactly (perfect
-      control), 0 when it tells nothing;
-    - ``mi_other`` = {attribute: I(S; A_j) / H(S)} for the other attributes (0 = untouched);
-    - ``mi_leak_share`` = sum_j I(S; A_j) / (I(S; A_target) + sum_j I(S; A_j)): the share of the step's
+    - ``mi_target``: I(S; A_target) relative to H(S), 1 when the target's change tells the step exactly
+      (perfect control), 0 when it tells no more than chance;
+    - ``mi_other`` = {attribute: the same for A_j} for the other attributes (0 = untouched);
+    - ``mi_leak_share`` = sum_j mi_other_j / (mi_target + sum_j mi_other_j): the share of the step's
       information that went into attributes other than the target (0 = none).
 
-    Latents with a NaN in any attribute are left out. Plug-in estimates are biased up by about
-    (bins - 1)(T - 1) / (2 n) nats for n pairs, so an untouched attribute reads slightly above 0.
-    ``min_width``: per attribute, the narrowest bin (see :func:`discrete_mutual_info`).
+    Plug-in MI from a few hundred pairs reads well above 0 for independent variables (about
+    (bins - 1)(T - 1) / 2n nats), so every figure is chance-adjusted like sklearn's adjusted MI:
+    (I - E0) / (H(S) - E0), with E0 the mean MI after ``shuffles`` seeded permutations of the steps,
+    clipped to [0, 1]. Latents with a NaN in any attribute are left out. ``min_width``: per attribute,
+    the narrowest bin. ``mi_nats`` holds the raw plug-in values.
     """
+    from sklearn.metrics import mutual_info_score
+
     t = np.asarray(t_values, dtype=np.float64)
     stacked = {k: np.asarray(v, dtype=np.float64) for k, v in changes.items()}
     if target not in stacked:
         raise ValueError(f"the target {target!r} is not among the measured attributes {sorted(stacked)}")
     ok = np.all([np.isfinite(v) for v in stacked.values()], axis=0)
     labels = np.broadcast_to(np.arange(len(t))[:, None], ok.shape)[ok]
-    from sklearn.metrics import mutual_info_score
-
     h = float(mutual_info_score(labels, labels)) if len(labels) else 0.0  # H(S)
     if h <= 0:
         raise ValueError("mi_control needs measurements at 2 or more steps")
+    rng = np.random.default_rng(seed)
+    perms = [rng.permutation(labels) for _ in range(shuffles)]
     widths = min_width or {}
-    mi = {k: discrete_mutual_info(labels, v[ok], bins, widths.get(k, 0.0)) / h for k, v in stacked.items()}
-    others = {k: v for k, v in mi.items() if k != target}
-    total = mi[target] + sum(others.values())
-    return {"mi_target": mi[target], "mi_other": others, "mi_leak_share": sum(others.values()) / total if total > 0 else 0.0,
-            "step_entropy_nats": h}  # fmt: skip
+    raw, adjusted = {}, {}
+    for k, v in stacked.items():
+        binned = discretize(v[ok], bins, widths.get(k, 0.0))
+        raw[k] = float(mutual_info_score(labels, binned))
+        chance = float(np.mean([mutual_info_score(p, binned) for p in perms])) if perms else 0.0
+        adjusted[k] = float(np.clip((raw[k] - chance) / max(h - chance, 1e-12), 0.0, 1.0))
+    others = {k: v for k, v in adjusted.items() if k != target}
+    total = adjusted[target] + sum(others.values())
+    return {"mi_target": adjusted[target], "mi_other": others, "mi_leak_share": sum(others.values()) / total if total > 0 else 0.0,
+            "step_entropy_nats": h, "mi_nats": raw}  # fmt: skip
 
 
 # ============================================================================================ total correlation

@@ -57,6 +57,9 @@ def test_mi_control_perfect_leaky_and_useless_directions():
     assert leaky["mi_leak_share"] == pytest.approx(0.5)
     useless = mi_control(T, {"pos_x": rng.normal(size=(9, n)), "pos_y": rng.normal(size=(9, n))}, "pos_x")
     assert useless["mi_target"] < 0.05
+    # few latents: the plug-in MI of independent variables is large, the chance-adjusted figure is not
+    few = mi_control(T, {"pos_x": rng.normal(size=(9, 12)), "pos_y": rng.normal(size=(9, 12))}, "pos_x")
+    assert few["mi_nats"]["pos_x"] / few["step_entropy_nats"] > 0.2 and few["mi_target"] < 0.08
     # a change far below the meter's resolution (float noise that follows the step) is no information
     tiny = {"pos_x": t.copy(), "pos_y": 1e-9 * t}
     assert mi_control(T, tiny, "pos_x")["mi_other"]["pos_y"] == pytest.approx(1.0)
