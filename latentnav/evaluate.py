@@ -198,7 +198,8 @@ def evaluate_direction(G, direction: Direction, *, target: str | None = None, at
 
     Returns:
         An :class:`Evaluation` whose ``metrics`` hold ``steerability``, ``leakage`` (rows per attribute,
-        normalised by each attribute's std over the n latents), ``mi``, ``control`` (when ``absolute``),
+        normalised by each attribute's std over the n latents, at least its meter's resolution, so an
+        attribute the model never varies does not blow up), ``mi``, ``control`` (when ``absolute``),
         ``blank_fraction`` and ``generator_evals``.
 
     Raises:
@@ -228,7 +229,7 @@ def evaluate_direction(G, direction: Direction, *, target: str | None = None, at
         moved = [_readings(G, direction.move(z, float(v)), direction.space, meters) for v in t]  # T x [A, N]
         changes = {m.name: np.stack([m.change(row[k], base[k]) for row in moved]) for k, m in enumerate(meters)}
         with np.errstate(all="ignore"):
-            scales = {m.name: float(np.nanstd(base[k])) for k, m in enumerate(meters)}
+            scales = {m.name: max(float(np.nanstd(base[k])), m.resolution) for k, m in enumerate(meters)}  # spread, at least the resolution
         metrics: dict[str, Any] = {
             "target": meter.name, "unit": meter.unit, "t_values": t.tolist(), "n": n,
             "steerability": steerability(t, changes[meter.name]),
