@@ -200,3 +200,17 @@ def test_calibration_by_meter_recovers_the_toy_s_known_curve():
     assert small.metrics["steerability"]["slope"] > s["slope"] and small.metrics["steerability"]["r2"] > 0.85
     assert ev.metrics["leakage"]["pos_y"]["ratio"] < 0.01 and ev.metrics["mi"]["mi_target"] > 0.7
     assert ev.metrics["mi"]["mi_other"]["pos_y"] < 0.1 and ev.metrics["mi"]["mi_leak_share"] < 0.1
+
+
+def test_evaluate_model_on_the_shipped_beta_vae_reads_its_position_latents(bvae):
+    from latentnav.disentanglement import evaluate_model, metrics_markdown
+
+    tiny = {"beta_vae": {"num_train": 150, "num_eval": 80, "batch_size": 8},
+            "factor_vae": {"num_train": 150, "num_eval": 80, "num_variance_estimate": 500, "batch_size": 8},
+            "mig": {"num_train": 1000}, "sap": {"num_train": 300, "num_test": 200},
+            "dci": {"num_train": 200, "num_test": 100, "n_estimators": 5}, "tc": {"num_train": 500, "num_sampled": 200}}  # fmt: skip
+    r = evaluate_model(bvae, preset=tiny)
+    assert r["beta_vae"]["eval_accuracy"] > 0.4  # chance: 0.2
+    assert r["mig"]["per_factor"]["pos_x"] > 0.1 and r["mig"]["per_factor"]["pos_y"] > 0.1
+    assert r["factor_vae"]["num_active_dims"] >= 2 and np.isfinite(r["total_correlation"]["sampled"])
+    assert metrics_markdown({"bvae-dsprites": r}).count("\n") == 3
