@@ -214,3 +214,16 @@ def test_evaluate_model_on_the_shipped_beta_vae_reads_its_position_latents(bvae)
     assert r["mig"]["per_factor"]["pos_x"] > 0.1 and r["mig"]["per_factor"]["pos_y"] > 0.1
     assert r["factor_vae"]["num_active_dims"] >= 2 and np.isfinite(r["total_correlation"]["sampled"])
     assert metrics_markdown({"bvae-dsprites": r}).count("\n") == 3
+
+
+def test_compare_reports_a_method_that_does_not_apply_instead_of_crashing():
+    from latentnav.evaluate import compare, compare_rows
+
+    from toys import BlobGenerator
+
+    runs = compare(BlobGenerator(), "pos_x", methods=["sefa", "interfacegan"], attributes=["pos_x", "pos_y"], n_eval=8,
+                   interfacegan_samples=600, interfacegan_ratio=0.1)  # fmt: skip
+    assert runs[0].evaluation is None and "SeFa needs the weight that first acts on the latent" in runs[0].note
+    assert runs[1].evaluation is not None and runs[1].evaluation.metrics["steerability"]["r2"] > 0.8
+    rows = compare_rows(runs, "pos_x")
+    assert rows[0].startswith("| pos_x | sefa | not applicable: SeFa needs") and rows[0].endswith("| - | - | - | - | - | - | - | - |")
