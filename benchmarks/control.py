@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 import latentnav as ln
-from latentnav.discover import discover
+from latentnav.discovery import discover
 from latentnav.metrics import TRANSFORM_METERS, control_report, oracle_direction
 from latentnav.trajectory import TrajectoryConfig
 

@@ -21,7 +21,7 @@ import torch
 
 import latentnav as ln
 from latentnav import measure, viz
-from latentnav.discover import discover
+from latentnav.discovery import discover
 from latentnav.directions import traverse
 from latentnav.transforms import get_transform
 

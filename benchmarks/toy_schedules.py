@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from toys import BlobGenerator  # noqa: E402
 
-from latentnav.discover import discover  # noqa: E402
+from latentnav.discovery import discover  # noqa: E402
 from latentnav.trajectory import TrajectoryConfig  # noqa: E402
 
 

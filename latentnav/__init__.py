@@ -21,7 +21,7 @@ _EXPORTS = {
     "SupportsEncode": "latentnav.generators.base",
     "resolve_device": "latentnav.devices",
     "LatentnavError": "latentnav.errors",
-    "discover": "latentnav.discover",
+    "discover": "latentnav.discovery",
     "Direction": "latentnav.directions",
     "load_direction": "latentnav.directions",
     "traverse": "latentnav.directions",

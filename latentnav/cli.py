@@ -273,7 +273,7 @@ def discover(model, transform, method, attribute, scorer, component, components,
     import torch
 
     from latentnav import viz
-    from latentnav.discover import discover as run_discover
+    from latentnav.discovery import discover as run_discover
     from latentnav.directions import traverse
     from latentnav.generators.registry import load_generator
     from latentnav.trajectory import TrajectoryConfig, config_dict

@@ -282,7 +282,7 @@ class MethodRun:
 def _candidates(G, method: str, meter: MeterSpec, settings: dict) -> tuple[list[Direction], str]:
     """The directions ``method`` offers for ``meter``'s attribute (one for the supervised methods)."""
     if method == "trajectory":
-        from latentnav.discover import discover
+        from latentnav.discovery import discover
         from latentnav.trajectory import TrajectoryConfig
 
         if meter.transform is None:

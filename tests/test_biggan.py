@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import latentnav as ln
 from latentnav.cli import main
-from latentnav.discover import discover  # not ln.discover: once the submodule is imported, it shadows the function
+from latentnav.discovery import discover
 from latentnav.errors import WeightsNotFoundError
 from latentnav.generators import biggan, hub, imagenet
 from latentnav.generators.registry import Registry, default_registry

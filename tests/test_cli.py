@@ -65,3 +65,16 @@ def test_train_bvae_writes_a_loadable_model_and_its_config(tmp_path):
 def test_parse_seeds():
     assert parse_seeds("0-3,7") == [0, 1, 2, 3, 7]
     assert parse_seeds("5") == [5]
+
+
+def test_every_lazy_export_survives_importing_every_submodule():
+    # A submodule named like an export (the old latentnav/discover.py) would replace the function on first import.
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.walk_packages(ln.__path__, "latentnav."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+    for name, module in ln._EXPORTS.items():
+        assert getattr(ln, name) is getattr(importlib.import_module(module), name), name
+    assert callable(ln.discover)

@@ -6,7 +6,7 @@ import torch
 
 from latentnav import measure
 from latentnav.directions import load_direction
-from latentnav.discover import discover
+from latentnav.discovery import discover
 from latentnav.errors import ConditionVanishedError, MethodNotApplicableError, ScorerError
 from latentnav.methods.ganspace import ganspace
 from latentnav.methods.interfacegan import interfacegan, project_orthogonal, train_boundary

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from latentnav import measure
-from latentnav.discover import discover
+from latentnav.discovery import discover
 from latentnav.errors import UnknownNameError
 from latentnav.trajectory import GeneratorNaNError, TrajectoryConfig, run_trajectories
 
