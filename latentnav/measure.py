@@ -54,7 +54,10 @@ def is_blank(images: torch.Tensor, threshold: float = BLANK_AREA) -> torch.Tenso
 
 
 def centroid(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Foreground centroid ``(x, y)`` as fractions of the width and height, each [N] (NaN when blank)."""
+    """Foreground centroid ``(x, y)`` as fractions of the width and height, each [N].
+
+    NaN for blank images (:func:`is_blank`): the centroid of a few faint pixels is noise, not a position.
+    """
     w = foreground(images)
     _, h, wd = w.shape
     xs = (torch.arange(wd, dtype=w.dtype, device=w.device) + 0.5) / wd
@@ -62,7 +65,7 @@ def centroid(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     mass = w.sum(dim=(1, 2))
     cx = (w.sum(dim=1) * xs).sum(dim=1) / mass
     cy = (w.sum(dim=2) * ys).sum(dim=1) / mass
-    blank = mass <= 0
+    blank = (mass <= 0) | (mass / (h * wd) < BLANK_AREA)
     return cx.masked_fill(blank, float("nan")), cy.masked_fill(blank, float("nan"))
 
 

@@ -119,10 +119,12 @@ def oracle_direction(G, factor: str, meter: Meter, *, n_renders: int = 5000, n_c
     for a in alphas:
         moved = z.clone()
         moved[:, k] = sign * a
-        readings.append(np.nanmean(meter(G(moved.to(G.device))).cpu().numpy()))
+        r = meter(G(moved.to(G.device))).cpu().numpy()
+        r = r[np.isfinite(r)]  # blank images have nothing to measure (NaN, or -inf in log units)
+        readings.append(r.mean() if r.size else np.nan)
     readings = np.array(readings)
     ok = np.isfinite(readings)
-    iso = IsotonicRegression(increasing=True).fit(alphas[ok], readings[ok])
+    iso = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(alphas[ok], readings[ok])
     values = iso.predict(alphas)
     values = values + np.linspace(0, 1e-3 * max(np.ptp(values), 1e-6), grid)  # strictly increasing (float32-resolvable), so g inverts
     values = values - np.interp(0.0, alphas, values)
@@ -135,7 +137,7 @@ def oracle_direction(G, factor: str, meter: Meter, *, n_renders: int = 5000, n_c
 TRANSFORM_METERS = {
     "shift-x": (measure.centroid_x, measure.centroid_y),
     "shift-y": (measure.centroid_y, measure.centroid_x),
-    "zoom": (measure.log_scale, measure.centroid_x),
+    "zoom": (measure.scale, measure.centroid_x),
 }
 
 

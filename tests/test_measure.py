@@ -44,3 +44,13 @@ def test_centroid_and_area_of_a_known_square():
     assert measure.area(img).item() == pytest.approx(100 / 4096)
     assert measure.is_blank(-torch.ones(2, 1, 64, 64)).all()
     assert torch.isnan(measure.centroid(-torch.ones(1, 1, 8, 8))[0]).all()
+
+
+def test_centroid_of_a_nearly_blank_image_is_nan_not_noise():
+    # a decoder's "blank" output: faint mass in a corner, far below one pixel of foreground
+    img = -torch.ones(2, 1, 64, 64)
+    img[0, 0, 60:64, 60:64] = -0.9999  # 16 pixels at 5e-5 foreground each: total 8e-4 of a pixel
+    img[1, 0, 30:33, 40:43] = 1.0  # a real 3x3 sprite
+    cx, cy = measure.centroid(img)
+    assert torch.isnan(cx[0]) and torch.isnan(cy[0])
+    assert cx[1].item() * 64 == pytest.approx(41.5) and cy[1].item() * 64 == pytest.approx(31.5)
