@@ -8,7 +8,8 @@
   (mean |change of the other meter| per unit of |achieved change|);
 - absolute mode (set the factor to t, the paper's protocol): the std across z0 of the measured value at
   each t (averaged over t) and whether the mean rises with t (Spearman rho of mean vs t);
-- blank images (no foreground) among everything generated.
+- blank images (no foreground) among everything generated; also split into blank starting latents (the
+  model's prior) and images that moving blanked although their start was not blank (the direction's doing).
 
 ``oracle_direction`` builds the reference a VAE allows: its best single latent axis for a factor (found
 with the encoder on renders with known factors), calibrated on its own images with isotonic regression.
@@ -39,14 +40,24 @@ def _linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 @torch.no_grad()
 def _measure_along(G, direction: Direction, z: torch.Tensor, t_values, mode: str, meters: list[Meter]):
+    """Meter readings along ``direction``: rows [T, M, N], base [M, N], and blank counts.
+
+    The counts are (blank images, images, blank moved images whose start was not blank, such images, blank
+    starts): the first pair counts every image (starts included), the second only what moving did.
+    """
     base = G(z.to(G.device))
-    rows, blanks = [], int(measure.is_blank(base).sum())
+    base_blank = measure.is_blank(base).cpu()
+    rows, blanks, moved_blanks = [], int(base_blank.sum()), 0
     for t in t_values:
         images = G(direction.move(z.to(G.device), float(t), mode))
-        blanks += int(measure.is_blank(images).sum())
+        blank = measure.is_blank(images).cpu()
+        blanks += int(blank.sum())
+        moved_blanks += int((blank & ~base_blank).sum())
         rows.append([m(images).cpu().numpy() for m in meters])
     base_vals = [m(base).cpu().numpy() for m in meters]
-    return np.array(rows), np.array(base_vals), blanks, (len(t_values) + 1) * len(z)
+    counts = (blanks, (len(t_values) + 1) * len(z), moved_blanks, len(t_values) * int((~base_blank).sum()),
+              int(base_blank.sum()))  # fmt: skip
+    return np.array(rows), np.array(base_vals), counts
 
 
 def control_report(
@@ -77,7 +88,7 @@ def control_report(
     response = response or (lambda new, old: new - old)
     meters = [meter] + ([cross_meter] if cross_meter else [])
     t_values = np.asarray(t_values, dtype=np.float64)
-    rel, base, blanks_rel, count_rel = _measure_along(G, direction, z, t_values, "relative", meters)
+    rel, base, counts_rel = _measure_along(G, direction, z, t_values, "relative", meters)
     achieved = response(rel[:, 0], base[0][None])  # [T, N]
     req = np.broadcast_to(t_values[:, None], achieved.shape)
     ok = np.isfinite(achieved)
@@ -88,12 +99,14 @@ def control_report(
         cross = np.abs(rel[:, 1] - base[1][None])
         moving = np.abs(t_values) > 0
         out["leakage"] = float(np.nanmean(cross[moving]) / max(np.nanmean(np.abs(achieved[moving])), 1e-12))
-    ab, _, blanks_abs, count_abs = _measure_along(G, direction, z, t_values, "absolute", meters)
+    ab, _, counts_abs = _measure_along(G, direction, z, t_values, "absolute", meters)
     values = ab[:, 0]
     means = np.nanmean(values, axis=1)
     out["absolute_std"] = float(np.nanmean(np.nanstd(values, axis=1)))
     out["absolute_monotone_rho"] = float(spearmanr(t_values, means)[0])
-    out["blank_fraction"] = (blanks_rel + blanks_abs) / (count_rel + count_abs)
+    out["blank_fraction"] = (counts_rel[0] + counts_abs[0]) / (counts_rel[1] + counts_abs[1])
+    out["blank_start_fraction"] = counts_rel[4] / len(z)
+    out["blank_moved_fraction"] = (counts_rel[2] + counts_abs[2]) / max(counts_rel[3] + counts_abs[3], 1)
     return out
 
 
