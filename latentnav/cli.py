@@ -230,14 +230,16 @@ def _finish_output_dir(tmp: Path, path: Path) -> None:
 @click.option("--loss", type=click.Choice(["fourier", "mse"]), default="fourier", help="Fit loss.")
 @click.option("--schedule", type=click.Choice(["default", "paper"]), default="default",
               help="paper: the reference code's settings (overrides the optimiser flags).")
+@click.option("--calibration", type=click.Choice(["trajectories", "matched"]), default="trajectories",
+              help="Fit g on the trajectories (paper eq. 6) or on renders along u matched to the transform.")
 @click.option("--space", default="z", help="Latent space: z, or w / w+ for StyleGAN2 (see `latentnav models`).")
 @click.option("--seed", type=int, default=0, help="First seed of the starting latents.")
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--force", is_flag=True, help="Replace an existing output directory.")
 @click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help="Output directory.")
 def discover(model, transform, method, attribute, scorer, component, components, samples, ratio, layers, feature,
-             conditions, trajectories, max_t, steps, lr, max_iters, sigma, loss, schedule, space, seed, device, force,
-             output) -> None:  # fmt: skip
+             conditions, trajectories, max_t, steps, lr, max_iters, sigma, loss, schedule, calibration, space, seed, device,
+             force, output) -> None:  # fmt: skip
     """Discover a direction: a calibrated one that performs an image transform (trajectory, Plumerault et al.
     2020), or with GANSpace, SeFa or InterFaceGAN.
 
@@ -281,7 +283,7 @@ def discover(model, transform, method, attribute, scorer, component, components,
 
     tf = get_transform(transform)
     config = TrajectoryConfig(n_trajectories=trajectories, max_t=max_t, n_steps=steps, lr=lr, max_iters=max_iters,
-                              sigma=sigma, loss=loss, schedule=schedule, seed=seed)  # fmt: skip
+                              sigma=sigma, loss=loss, schedule=schedule, seed=seed, calibration=calibration)  # fmt: skip
     out = Path(output)
     tmp = _prepare_output_dir(out, force)
     try:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from latentnav.directions import Direction, fit_direction
+from latentnav.directions import Direction, fit_calibration, fit_direction
 from latentnav.generators.base import Generator
-from latentnav.trajectory import Trajectories, TrajectoryConfig, config_dict, run_trajectories
+from latentnav.trajectory import Trajectories, TrajectoryConfig, config_dict, matched_calibration, run_trajectories
 from latentnav.transforms import Transform, get_transform
 
 
@@ -51,4 +51,10 @@ def discover(
     }  # fmt: skip
     direction = fit_direction(traj.z0[k], traj.zt[k], traj.t[k], n_knots=n_knots, space=space, model=G.name,
                               transform=tf.name, method="trajectory", meta=meta)  # fmt: skip
+    direction.meta["calibration"] = config.resolved().calibration
+    if direction.meta["calibration"] == "matched":
+        a0, at, t, evals = matched_calibration(G, tf, direction.u, traj, config, space=space, progress=progress)
+        direction.knots, direction.values, r2 = fit_calibration(a0, at, t, n_knots)
+        direction.meta.update(calibration_r2=r2, calibration_pairs=int(len(t)),
+                              generator_evals=traj.generator_evals + evals)  # fmt: skip
     return (direction, traj) if return_trajectories else direction

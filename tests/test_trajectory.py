@@ -29,6 +29,25 @@ def test_discovery_recovers_the_planted_direction_and_calibration():
     assert (back - base).mean().item() == pytest.approx(-0.1, abs=0.015)
 
 
+def test_matched_calibration_reads_what_moving_along_u_does():
+    G = BlobGenerator()
+    d = discover(G, "shift-x", dataclasses.replace(FAST, calibration="matched"), progress=False)
+    assert d.meta["calibration"] == "matched" and d.meta["calibration_pairs"] == 16 * 12
+    assert d.meta["calibration_r2"] > 0.95
+    # the blob's x centre is 0.5 + 0.25 tanh(<z, u_x>): g must bend like 0.25 tanh around a start at 0
+    alpha = torch.tensor([-0.8, -0.4, 0.4, 0.8])
+    sign = torch.sign(torch.dot(d.u, G.u_x)).item()
+    want = 0.25 * torch.tanh(sign * alpha * abs(torch.dot(d.u, G.u_x)))
+    got = d.t_of(alpha) - d.t_of(torch.zeros(1))
+    assert torch.allclose(got, want, atol=0.015)
+    z = G.sample_z(20, seed=500) * 0.3
+    with torch.no_grad():
+        moved = measure.centroid_x(G(d.move(z, 0.1))) - measure.centroid_x(G(z))
+    assert moved.mean().item() == pytest.approx(0.1, abs=0.01)
+    with pytest.raises(ValueError, match="unknown calibration 'x'; known: matched, trajectories"):
+        TrajectoryConfig(calibration="x")
+
+
 def test_trajectories_are_batched_both_signs_and_record_everything():
     G = BlobGenerator()
     traj = run_trajectories(G, "shift-y", dataclasses.replace(FAST, n_trajectories=5, n_steps=3), progress=False)
