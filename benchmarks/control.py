@@ -1,7 +1,8 @@
 """Control of discovered directions against the oracle axis on beta-VAEs (the README's control tables).
 
     python benchmarks/control.py [--models bvae-dsprites,bvae-dsprites-b1] [--transforms shift-x,shift-y,zoom]
-                                 [--schedules default,paper] [--json benchmarks/results/control.json]
+                                 [--schedules default,paper] [--calibration trajectories|matched]
+                                 [--json benchmarks/results/control.json]
 
 For each model, transform and schedule: discover a direction (trajectory method, seed 0), then traverse 50
 fresh latents (seeds from 50,000) in relative and absolute mode for t in [-0.15, 0.15] (7 values) and read
@@ -59,7 +60,7 @@ def check_targets(transform: str, found: dict, oracle: dict) -> list[str]:
     return miss
 
 
-def evaluate(G, transform: str, schedules: list[str]) -> dict:
+def evaluate(G, transform: str, schedules: list[str], calibration: str = "trajectories") -> dict:
     """Oracle and discovered (one per schedule) control figures of ``transform`` on ``G``."""
     meter, cross = TRANSFORM_METERS[transform]
     t_values = np.linspace(-T_MAX, T_MAX, 7)
@@ -69,7 +70,7 @@ def evaluate(G, transform: str, schedules: list[str]) -> dict:
     out["oracle"]["axis"] = oracle.meta["axis"]
     for schedule in schedules:
         t0 = time.perf_counter()
-        direction = discover(G, transform, TrajectoryConfig(schedule=schedule, seed=0), progress=False)
+        direction = discover(G, transform, TrajectoryConfig(schedule=schedule, seed=0, calibration=calibration), progress=False)
         seconds = time.perf_counter() - t0
         found = control_report(G, direction, meter, t_values, z, cross_meter=cross)
         found.update(generator_evals=direction.meta["generator_evals"], seconds=seconds,
@@ -105,6 +106,8 @@ def main() -> None:
     parser.add_argument("--models", default="bvae-dsprites,bvae-dsprites-b1", help="comma-separated registry names or paths")
     parser.add_argument("--transforms", default="shift-x,shift-y,zoom")
     parser.add_argument("--schedules", default="default", help="comma-separated: default, paper")
+    parser.add_argument("--calibration", default="trajectories", choices=["trajectories", "matched"],
+                        help="how discovery fits g (the paper schedule always uses the trajectories)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     args = parser.parse_args()
@@ -117,7 +120,7 @@ def main() -> None:
         G = ln.load_generator(model, device="cpu")
         results[model] = {}
         for tf in args.transforms.split(","):
-            res = evaluate(G, tf, schedules)
+            res = evaluate(G, tf, schedules, args.calibration)
             results[model][tf] = res
             for who in schedules:
                 print(row(model, tf, f"discovered ({who})", res[who]), flush=True)

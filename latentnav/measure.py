@@ -128,6 +128,19 @@ def phase_shift(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.T
     return sx / w, sy / h
 
 
+def grid_minimum(grid: torch.Tensor, err: torch.Tensor) -> torch.Tensor:
+    """Per row, the grid value where ``err`` [N, S] is least, refined by a parabola through its neighbours, [N].
+
+    ``grid`` [S] is evenly spaced; the refinement moves at most half a grid step.
+    """
+    k = err.argmin(dim=1).clamp(1, len(grid) - 2)
+    rows = torch.arange(len(k))
+    l, c, r = err[rows, k - 1], err[rows, k], err[rows, k + 1]
+    denom = l - 2 * c + r
+    off = torch.where(denom.abs() > 1e-12, 0.5 * (l - r) / denom, torch.zeros_like(c)).clamp(-0.5, 0.5)
+    return grid.to(err)[k] + off * (grid[1] - grid[0]).to(err)
+
+
 def zoom_between(a: torch.Tensor, b: torch.Tensor, max_log_scale: float = 0.7, steps: int = 57) -> torch.Tensor:
     """Log scale factor that best maps ``a`` onto ``b`` (zoom about the centre), by a grid search, [N].
 
@@ -142,13 +155,7 @@ def zoom_between(a: torch.Tensor, b: torch.Tensor, max_log_scale: float = 0.7, s
     for s in grid:
         z, mask = zoom(a, float(s))
         errs.append((((z - b) ** 2) * mask).sum(dim=(1, 2, 3)) / (mask.sum(dim=(1, 2, 3)) * a.shape[1]).clamp_min(1))
-    err = torch.stack(errs, dim=1)  # [N, S]
-    k = err.argmin(dim=1).clamp(1, steps - 2)
-    rows = torch.arange(len(k))
-    l, c, r = err[rows, k - 1], err[rows, k], err[rows, k + 1]
-    denom = l - 2 * c + r
-    off = torch.where(denom.abs() > 1e-12, 0.5 * (l - r) / denom, torch.zeros_like(c)).clamp(-0.5, 0.5)
-    return grid[k] + off * (grid[1] - grid[0])
+    return grid_minimum(grid, torch.stack(errs, dim=1))
 
 
 def rotation_between(a: torch.Tensor, b: torch.Tensor, max_degrees: float = 45.0, steps: int = 91) -> torch.Tensor:
@@ -166,13 +173,7 @@ def rotation_between(a: torch.Tensor, b: torch.Tensor, max_degrees: float = 45.0
     for deg in grid:
         r, mask = rotate(a, float(deg))
         errs.append((((r - b) ** 2) * mask).sum(dim=(1, 2, 3)) / (mask.sum(dim=(1, 2, 3)) * a.shape[1]).clamp_min(1))
-    err = torch.stack(errs, dim=1)
-    k = err.argmin(dim=1).clamp(1, steps - 2)
-    rows = torch.arange(len(k))
-    l, c, r = err[rows, k - 1], err[rows, k], err[rows, k + 1]
-    denom = l - 2 * c + r
-    off = torch.where(denom.abs() > 1e-12, 0.5 * (l - r) / denom, torch.zeros_like(c)).clamp(-0.5, 0.5)
-    return grid[k] + off * (grid[1] - grid[0])
+    return grid_minimum(grid, torch.stack(errs, dim=1))
 
 
 # ------------------------------------------------------------------------------------------- colour
