@@ -223,15 +223,16 @@ def _finish_output_dir(tmp: Path, path: Path) -> None:
               help="interfacegan: a direction file to keep unchanged (repeatable).")
 @click.option("--trajectories", type=click.IntRange(1), default=64, help="Number of starting latents.")
 @click.option("--max-t", type=float, default=None, help="Largest |t| followed (default: the transform's range).")
-@click.option("--steps", type=click.IntRange(1), default=6, help="Targets per sign between 0 and max-t.")
+@click.option("--steps", type=click.IntRange(1), default=4, help="Targets per sign between 0 and max-t.")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=0.05, help="Adam learning rate on z.")
-@click.option("--max-iters", type=click.IntRange(1), default=30, help="Iteration cap per target.")
+@click.option("--max-iters", type=click.IntRange(1), default=15, help="Iteration cap per target.")
 @click.option("--sigma", type=float, default=None, help="Low-pass width of the Fourier loss in pixels (default 3 px at 128 px).")
 @click.option("--loss", type=click.Choice(["fourier", "mse"]), default="fourier", help="Fit loss.")
 @click.option("--schedule", type=click.Choice(["default", "paper"]), default="default",
               help="paper: the reference code's settings (overrides the optimiser flags).")
-@click.option("--calibration", type=click.Choice(["trajectories", "matched"]), default="trajectories",
-              help="Fit g on the trajectories (paper eq. 6) or on renders along u matched to the transform.")
+@click.option("--calibration", type=click.Choice(["achieved", "trajectories", "matched"]), default="achieved",
+              help="Fit g on the trajectories with the t each fit reached (read back by matching), with the "
+                   "requested t (paper eq. 6), or on renders along u matched to the transform.")
 @click.option("--space", default="z", help="Latent space: z, or w / w+ for StyleGAN2 (see `latentnav models`).")
 @click.option("--seed", type=int, default=0, help="First seed of the starting latents.")
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")

@@ -6,7 +6,7 @@ from typing import Callable
 
 from latentnav.directions import Direction, fit_calibration, fit_direction
 from latentnav.generators.base import Generator
-from latentnav.trajectory import Trajectories, TrajectoryConfig, config_dict, matched_calibration, run_trajectories
+from latentnav.trajectory import Trajectories, TrajectoryConfig, achieved_t, config_dict, matched_calibration, run_trajectories
 from latentnav.transforms import Transform, get_transform
 
 
@@ -57,4 +57,9 @@ def discover(
         direction.knots, direction.values, r2 = fit_calibration(a0, at, t, n_knots)
         direction.meta.update(calibration_r2=r2, calibration_pairs=int(len(t)),
                               generator_evals=traj.generator_evals + evals)  # fmt: skip
+    elif direction.meta["calibration"] == "achieved":
+        t, evals = achieved_t(G, tf, traj, config, space=space, progress=progress)
+        direction.knots, direction.values, r2 = fit_calibration(traj.z0[k] @ direction.u, traj.zt[k] @ direction.u, t, n_knots)
+        direction.meta.update(calibration_r2=r2, generator_evals=traj.generator_evals + evals,
+                              achieved_over_requested=float((t * traj.t[k]).sum() / (traj.t[k] ** 2).sum()))  # fmt: skip
     return (direction, traj) if return_trajectories else direction

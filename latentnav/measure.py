@@ -131,13 +131,15 @@ def phase_shift(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.T
 def grid_minimum(grid: torch.Tensor, err: torch.Tensor) -> torch.Tensor:
     """Per row, the grid value where ``err`` [N, S] is least, refined by a parabola through its neighbours, [N].
 
-    ``grid`` [S] is evenly spaced; the refinement moves at most half a grid step.
+    ``grid`` [S] is evenly spaced; the refinement moves at most half a grid step, and none where a
+    neighbour's error is not finite (candidates ruled out with ``inf``).
     """
     k = err.argmin(dim=1).clamp(1, len(grid) - 2)
     rows = torch.arange(len(k))
     l, c, r = err[rows, k - 1], err[rows, k], err[rows, k + 1]
     denom = l - 2 * c + r
-    off = torch.where(denom.abs() > 1e-12, 0.5 * (l - r) / denom, torch.zeros_like(c)).clamp(-0.5, 0.5)
+    fit = (denom.abs() > 1e-12) & torch.isfinite(l) & torch.isfinite(r)
+    off = torch.where(fit, 0.5 * (l - r) / torch.where(fit, denom, torch.ones_like(denom)), torch.zeros_like(c)).clamp(-0.5, 0.5)
     return grid.to(err)[k] + off * (grid[1] - grid[0]).to(err)
 
 
@@ -271,7 +273,7 @@ METERS.update({name: spec.fn for name, spec in METER_SPECS.items() if name not i
 
 #: the meter that reads each transform's t (the attribute a transform changes)
 TRANSFORM_ATTRIBUTE: dict[str, str] = {"shift-x": "pos_x", "shift-y": "pos_y", "zoom": "scale",
-                                       "brightness": "brightness", "hue": "hue"}  # fmt: skip
+                                       "zoom-object": "scale", "brightness": "brightness", "hue": "hue"}  # fmt: skip
 
 
 def get_meter(name: str, G=None) -> MeterSpec:

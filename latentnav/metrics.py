@@ -9,7 +9,9 @@
 - absolute mode (set the factor to t, the paper's protocol): the std across z0 of the measured value at
   each t (averaged over t) and whether the mean rises with t (Spearman rho of mean vs t);
 - blank images (no foreground) among everything generated; also split into blank starting latents (the
-  model's prior) and images that moving blanked although their start was not blank (the direction's doing).
+  model's prior) and images that moving blanked although their start was not blank (the direction's doing);
+- with ``min_start_area``, starts whose foreground is smaller than that (a smudge, not an object the data
+  contains) are left out of the relative and absolute figures and counted as ``degenerate_start_fraction``.
 
 ``oracle_direction`` builds the reference a VAE allows: its best single latent axis for a factor (found
 with the encoder on renders with known factors), calibrated on its own images with isotonic regression.
@@ -69,6 +71,7 @@ def control_report(
     *,
     cross_meter: Meter | None = None,
     response: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    min_start_area: float | None = None,
 ) -> dict[str, float]:
     """Relative and absolute control of ``direction`` on latents ``z``.
 
@@ -81,6 +84,8 @@ def control_report(
         cross_meter: a factor that should not move (for leakage), e.g. centroid y for shift-x.
         response: maps (moved values, base values) to the achieved change in t units
             (default: their difference; zoom uses half the log area ratio).
+        min_start_area: starts with less foreground than this fraction of the image are left out of the
+            relative and absolute figures (and counted); ``None`` keeps every start.
 
     Returns:
         A dict of figures (see module docstring); NaN measurements (blank images) are left out.
@@ -89,6 +94,11 @@ def control_report(
     meters = [meter] + ([cross_meter] if cross_meter else [])
     t_values = np.asarray(t_values, dtype=np.float64)
     rel, base, counts_rel = _measure_along(G, direction, z, t_values, "relative", meters)
+    degenerate = np.zeros(len(z), dtype=bool)
+    if min_start_area is not None:
+        with torch.no_grad():
+            degenerate = (measure.area(G(z.to(G.device))) < min_start_area).cpu().numpy()
+    rel[:, :, degenerate] = np.nan
     achieved = response(rel[:, 0], base[0][None])  # [T, N]
     req = np.broadcast_to(t_values[:, None], achieved.shape)
     ok = np.isfinite(achieved)
@@ -101,12 +111,14 @@ def control_report(
         out["leakage"] = float(np.nanmean(cross[moving]) / max(np.nanmean(np.abs(achieved[moving])), 1e-12))
     ab, _, counts_abs = _measure_along(G, direction, z, t_values, "absolute", meters)
     values = ab[:, 0]
+    values[:, degenerate] = np.nan
     means = np.nanmean(values, axis=1)
     out["absolute_std"] = float(np.nanmean(np.nanstd(values, axis=1)))
     out["absolute_monotone_rho"] = float(spearmanr(t_values, means)[0])
     out["blank_fraction"] = (counts_rel[0] + counts_abs[0]) / (counts_rel[1] + counts_abs[1])
     out["blank_start_fraction"] = counts_rel[4] / len(z)
     out["blank_moved_fraction"] = (counts_rel[2] + counts_abs[2]) / max(counts_rel[3] + counts_abs[3], 1)
+    out["degenerate_start_fraction"] = float(degenerate.mean())
     return out
 
 
@@ -151,6 +163,7 @@ TRANSFORM_METERS = {
     "shift-x": (measure.centroid_x, measure.centroid_y),
     "shift-y": (measure.centroid_y, measure.centroid_x),
     "zoom": (measure.scale, measure.centroid_x),
+    "zoom-object": (measure.scale, measure.centroid_x),
 }
 
 

@@ -28,6 +28,7 @@ from latentnav.generators.base import Generator
 from latentnav.transforms import Transform, get_transform
 
 SCHEDULES = ("default", "paper")
+CALIBRATIONS = ("trajectories", "achieved", "matched")
 
 
 class GeneratorNaNError(LatentnavError):
@@ -58,7 +59,10 @@ class TrajectoryConfig:
             (StyleGAN2's W, W+) are never projected.
         seed: first seed of z0.
         calibration: how g is fitted once u is known: ``"trajectories"`` (default) fits g on the
-            trajectory rows (paper eq. 6); ``"matched"`` renders ``G(z0 + delta u)`` for a few starts and
+            trajectory rows (paper eq. 6) with the requested t; ``"achieved"`` fits it on the same rows with
+            the t each fit actually reached, re-read by matching ``G(z_t)`` against ``T_t(G(z0))`` over a
+            grid of t (the same loss; no labels), so fits that fell short, where the generator saturates,
+            do not steepen g; ``"matched"`` renders ``G(z0 + delta u)`` for a few starts and
             offsets and reads t as the transform of ``G(z0)`` it matches best (same loss, a 1-D search over
             t), so g describes moving along u itself. It is biased when moving along u only approximates
             the transform (a sprite that grows in place matches a zoom about the frame centre at a smaller
@@ -70,9 +74,9 @@ class TrajectoryConfig:
 
     n_trajectories: int = 64
     max_t: float | None = None
-    n_steps: int = 6
+    n_steps: int = 4
     lr: float = 0.05
-    max_iters: int = 30
+    max_iters: int = 15
     tol: float = 0.01
     patience: int = 3
     reset_optimizer: bool = False
@@ -83,7 +87,7 @@ class TrajectoryConfig:
     drop_worst: float = 0.1
     prior_radius: bool = True
     seed: int = 0
-    calibration: str = "trajectories"
+    calibration: str = "achieved"
     calibration_starts: int = 32
     calibration_offsets: int = 12
     schedule: str = "default"
@@ -101,8 +105,8 @@ class TrajectoryConfig:
             raise ValueError(f"max_t must be > 0, got {self.max_t}")
         if min(self.n_trajectories, self.n_steps, self.max_iters, self.patience) < 1 or not self.lr > 0:
             raise ValueError("n_trajectories, n_steps, max_iters and patience must be >= 1 and lr > 0")
-        if self.calibration not in ("matched", "trajectories"):
-            raise ValueError(f"unknown calibration {self.calibration!r}; known: matched, trajectories")
+        if self.calibration not in CALIBRATIONS:
+            raise ValueError(f"unknown calibration {self.calibration!r}; known: {', '.join(CALIBRATIONS)}")
         if min(self.calibration_starts, self.calibration_offsets) < 1:
             raise ValueError("calibration_starts and calibration_offsets must be >= 1")
         if not 0 <= self.drop_worst < 1:
@@ -332,6 +336,74 @@ def config_dict(config: TrajectoryConfig) -> dict:
 
 
 @torch.no_grad()
+def _t_grid(config: TrajectoryConfig, tf: Transform, grid: int) -> torch.Tensor:
+    """Candidate t for reading what an image does: ``grid`` values over +-1.5 max_t (within the limit)."""
+    max_t = config.max_t if config.max_t is not None else tf.default_max_t
+    reach = min(1.5 * max_t, tf.max_t)
+    return torch.linspace(-reach, reach, grid)
+
+
+def _read_t(x: torch.Tensor, x0: torch.Tensor, tf: Transform, loss_fn, t_grid: torch.Tensor,
+            near: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    """Per image, the t whose ``T_t(x0)`` matches ``x`` best under ``loss_fn``, [N] (on the CPU).
+
+    With ``near`` [N] (the requested t), only candidates on its side, from -0.5 to 1.5 times it, count: a
+    large transform the other way can leave almost nothing valid to compare, and so a spurious minimum.
+    """
+    n = len(x0)
+    err = []
+    for t in t_grid.tolist():
+        target, mask = tf(x0, torch.full((n,), t, device=x0.device, dtype=x0.dtype))
+        err.append(loss_fn(x, target, mask))
+    err = torch.stack(err, dim=1).cpu()
+    if near is not None:
+        ratio = t_grid[None, :] / near.cpu()[:, None]
+        err = err.masked_fill((ratio < -0.5) | (ratio > 1.5), math.inf)
+    return measure.grid_minimum(t_grid, err)
+
+
+def achieved_t(
+    G: Generator,
+    transform: str | Transform | Callable,
+    traj: Trajectories,
+    config: TrajectoryConfig = TrajectoryConfig(),
+    *,
+    space: str = "z",
+    grid: int = 61,
+    progress: bool = False,
+) -> tuple[torch.Tensor, int]:
+    """The t each kept trajectory fit actually reached, read back without labels, [M_kept].
+
+    For every kept row, ``G(z_t)`` is compared with ``T_t'(G(z0))`` for ``grid`` values of t' over +-1.5
+    max_t (those from -0.5 to 1.5 times the requested t) under the discovery loss; the best t' (refined by a parabola, :func:`latentnav.measure.grid_minimum`)
+    is what the fit achieved. Where the generator cannot follow the transform (a sprite already at its
+    largest size asked to grow), t' falls short of the requested t.
+
+    Returns:
+        ``(t [M_kept], generator_evals)``.
+    """
+    tf = get_transform(transform)
+    cfg = config.resolved()
+    loss_fn = _loss_fn(cfg, G.img_resolution)
+    t_grid = _t_grid(cfg, tf, grid)
+    k = traj.kept
+    _, first, row_start = np.unique(traj.seed[k].numpy(), return_index=True, return_inverse=True)
+    z0, zt = traj.z0[k][torch.as_tensor(first)].float(), traj.zt[k].float()
+    shape = G.latent_shape(space)
+    batch = max(1, 64 * 64 * 64 // max(G.img_resolution**2, 1))
+    rows = []
+    bar = tqdm(total=len(zt), disable=not progress, desc="reading achieved t", unit="fit")
+    with torch.no_grad():
+        starts = torch.cat([G(z0[i : i + batch].to(G.device).view(-1, *shape), space=space) for i in range(0, len(z0), batch)])
+        for b0 in range(0, len(zt), batch):
+            x = G(zt[b0 : b0 + batch].to(G.device).view(-1, *shape), space=space)
+            x0 = starts[torch.as_tensor(row_start[b0 : b0 + batch], device=starts.device)]
+            rows.append(_read_t(x, x0, tf, loss_fn, t_grid, near=traj.t[k][b0 : b0 + batch]))
+            bar.update(len(x))
+    bar.close()
+    return torch.cat(rows), len(z0) + len(zt)
+
+
 def matched_calibration(
     G: Generator,
     transform: str | Transform | Callable,
@@ -358,9 +430,7 @@ def matched_calibration(
     tf = get_transform(transform)
     cfg = config.resolved()
     loss_fn = _loss_fn(cfg, G.img_resolution)
-    max_t = cfg.max_t if cfg.max_t is not None else tf.default_max_t
-    reach = min(1.5 * max_t, tf.max_t)
-    t_grid = torch.linspace(-reach, reach, grid)
+    t_grid = _t_grid(cfg, tf, grid)
     u = u.float().cpu()
     k = traj.kept
     delta = ((traj.zt[k] - traj.z0[k]).float().cpu() @ u)
@@ -378,17 +448,11 @@ def matched_calibration(
         x0 = G(zb.view(-1, *shape), space=space)
         evals += len(zb)
         n = len(zb)
-        targets_, masks = [], []
-        for t in t_grid.tolist():
-            target, mask = tf(x0, torch.full((n,), t, device=x0.device))
-            targets_.append(target)
-            masks.append(mask)
         for d in offsets.tolist():
             moved = zb + d * u.to(zb)
             x = G(moved.view(-1, *shape), space=space)
             evals += n
-            err = torch.stack([loss_fn(x, tg, m) for tg, m in zip(targets_, masks)], dim=1).cpu()  # [n, grid]
-            t_rows.append(measure.grid_minimum(t_grid, err))
+            t_rows.append(_read_t(x, x0, tf, loss_fn, t_grid))
             a0_rows.append(zb.cpu() @ u)
             at_rows.append(moved.cpu() @ u)
             bar.update(n)

@@ -7,6 +7,8 @@ images. Conventions:
 
 - ``shift-x`` / ``shift-y``: t = fraction of the width / height; positive moves content right / down;
 - ``zoom``: t = natural log of the scale factor about the centre; positive makes content bigger;
+- ``zoom-object``: the same scale factor about each image's content centre (the centroid of its difference
+  from the border colour), so an off-centre object grows in place instead of also moving outwards;
 - ``rotate``: t in degrees, positive turns content counter-clockwise on screen;
 - ``brightness``: adds t (units of the [-1, 1] range); not clamped, so gradients never die;
 - RGB only: ``contrast`` (t = log factor about each image's mean) and ``hue`` (t in degrees, a rotation
@@ -68,6 +70,34 @@ def zoom(images: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     t = _per_image(t, images)
     s, zero = torch.exp(-t), torch.zeros_like(t)
     return _affine(images, s, zero, zero, s, zero, zero)
+
+
+def content_centre(images: torch.Tensor, min_weight: float = 1e-3) -> torch.Tensor:
+    """Centroid of each image's difference from its border colour, [N, 2] (x, y in normalised coordinates).
+
+    The border colour is the per-channel median of the outermost pixels; the weight of a pixel is its
+    absolute difference from it summed over channels. Images with (almost) no content, total weight below
+    ``min_weight`` per pixel, get the frame centre (0, 0). No gradient flows through the centre.
+    """
+    images = images.detach()
+    n, c, h, w = images.shape
+    border = torch.cat([images[..., 0, :], images[..., -1, :], images[..., :, 0], images[..., :, -1]], -1)
+    weight = (images - border.median(-1).values[..., None, None]).abs().sum(1)  # [N, H, W]
+    xs = (2 * torch.arange(w, dtype=images.dtype, device=images.device) + 1) / w - 1
+    ys = (2 * torch.arange(h, dtype=images.dtype, device=images.device) + 1) / h - 1
+    total = weight.sum((1, 2))
+    cx = (weight.sum(1) * xs).sum(1) / total.clamp_min(1e-12)
+    cy = (weight.sum(2) * ys).sum(1) / total.clamp_min(1e-12)
+    centre = torch.stack([cx, cy], 1)
+    return torch.where((total > min_weight * h * w)[:, None], centre, torch.zeros_like(centre))
+
+
+def zoom_object(images: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scale content by exp(t) about each image's content centre (:func:`content_centre`)."""
+    t = _per_image(t, images)
+    s, zero = torch.exp(-t), torch.zeros_like(t)
+    centre = content_centre(images)
+    return _affine(images, s, zero, zero, s, centre[:, 0] * (1 - s), centre[:, 1] * (1 - s))
 
 
 def rotate(images: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -160,6 +190,7 @@ TRANSFORMS: dict[str, Transform] = {
     "shift-x": Transform("shift-x", shift_x, 0.2, 0.999, "fraction of width"),
     "shift-y": Transform("shift-y", shift_y, 0.2, 0.999, "fraction of height"),
     "zoom": Transform("zoom", zoom, 0.4, math.log(4), "log of the scale factor"),
+    "zoom-object": Transform("zoom-object", zoom_object, 0.4, math.log(4), "log of the scale factor"),
     "rotate": Transform("rotate", rotate, 45.0, 180.0, "degrees"),
     "brightness": Transform("brightness", brightness, 0.5, 2.0, "units of the [-1, 1] range"),
     "contrast": Transform("contrast", contrast, 0.5, math.log(8), "log of the contrast factor", rgb_only=True),

@@ -7,7 +7,7 @@ import torch
 from latentnav import measure
 from latentnav.discovery import discover
 from latentnav.errors import UnknownNameError
-from latentnav.trajectory import GeneratorNaNError, TrajectoryConfig, run_trajectories
+from latentnav.trajectory import GeneratorNaNError, TrajectoryConfig, achieved_t, run_trajectories
 
 from toys import BlobGenerator
 
@@ -44,8 +44,28 @@ def test_matched_calibration_reads_what_moving_along_u_does():
     with torch.no_grad():
         moved = measure.centroid_x(G(d.move(z, 0.1))) - measure.centroid_x(G(z))
     assert moved.mean().item() == pytest.approx(0.1, abs=0.01)
-    with pytest.raises(ValueError, match="unknown calibration 'x'; known: matched, trajectories"):
+    with pytest.raises(ValueError, match="unknown calibration 'x'; known: trajectories, achieved, matched"):
         TrajectoryConfig(calibration="x")
+
+
+def test_achieved_t_reads_what_each_fit_reached_where_the_generator_saturates():
+    # the blob's x centre is 0.5 + 0.25 tanh(<z, u_x>): it never passes 0.75 of the width, so a blob that
+    # starts right of centre cannot follow a shift of +0.3; the requested t then overstates what the fit did
+    G = BlobGenerator()
+    config = dataclasses.replace(FAST, n_trajectories=12, max_t=0.3, calibration="achieved")
+    traj = run_trajectories(G, "shift-x", config, progress=False)
+    t, evals = achieved_t(G, "shift-x", traj, config)
+    k = traj.kept
+    assert evals == 12 + int(k.sum())
+    with torch.no_grad():
+        dx = (measure.centroid_x(G(traj.zt[k])) - measure.centroid_x(G(traj.z0[k]))).double()
+    req = traj.t[k].double()
+    short = (req - dx).abs() > 0.04  # fits that fell short of the target
+    assert short.sum() >= 5
+    assert (t.double() - dx).abs().max().item() < 0.02  # read back within 2% of the width of the truth
+    assert (t.double() - dx)[short].abs().mean() < 0.25 * (req - dx)[short].abs().mean()
+    d = discover(G, "shift-x", config, progress=False)
+    assert d.meta["calibration"] == "achieved" and d.meta["achieved_over_requested"] < 0.97
 
 
 def test_trajectories_are_batched_both_signs_and_record_everything():
