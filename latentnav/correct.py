@@ -1,0 +1,400 @@
+"""Correct a direction that drags a correlated attribute along (SC2GAN-style, Chen et al. 2023).
+
+A generator inherits the correlations of its data: on ``bvae-dsprites-corr`` sprites sit near the diagonal,
+so a direction that moves x also moves y. The corrector, one function per step:
+
+1. :func:`score_latents`: sample latents and read the target attribute A and the correlated ones B.
+2. :func:`low_density_targets`: where the joint density of (A, B) is thin: each chosen sample is asked to
+   move A *against* the correlation (up where B predicts a low A, down where it predicts a high one) while
+   B stays where it is, which lands it off the diagonal.
+3. :func:`synthesize`: move along A's direction and back against B's (linear) direction by the measured
+   leakage; where B has an image transform (position, size, brightness, hue), the image is then edited so
+   that B reads what it read before (the generator need not follow the edit).
+4. :func:`invert`: back into the latent space, by optimisation under the Fourier-weighted loss, from the
+   encoder's mean for VAEs, with the prior's ball constraint; re-score and keep the samples whose attributes
+   landed off the diagonal (:func:`landed`).
+5. :func:`refit`: a balanced logistic regression for A on the original and the re-projected samples
+   together, each weighted by the inverse of the estimated joint density of (A, B), so B no longer predicts A.
+
+:func:`correct` runs the five steps; :func:`direction_effect` measures a direction (A change per unit step and
+B change per unit A change) and :func:`correction_report` puts base, InterFaceGAN's orthogonal projection and
+the corrected direction side by side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from scipy.stats import gaussian_kde
+from sklearn.linear_model import LogisticRegression
+from tqdm.auto import tqdm
+
+from latentnav import losses, measure
+from latentnav.directions import Direction, identity_direction
+from latentnav.errors import LatentnavError
+from latentnav.measure import MeterSpec, get_meter
+from latentnav.methods.interfacegan import project_orthogonal, train_boundary
+from latentnav.transforms import get_transform
+
+
+@dataclass(frozen=True)
+class CorrectConfig:
+    """Settings of :func:`correct` (the CLI's flags map one to one onto them).
+
+    Attributes:
+        n_samples: latents scored to estimate the joint density (seeds ``seed ..``).
+        n_low: low-density samples synthesized (at most).
+        offset: how far each is asked to move A against the correlation, in standard deviations of A.
+        invert_steps: optimisation steps of the inversion.
+        invert_lr: Adam learning rate of the inversion.
+        keep: a re-projected sample is kept when it landed at least this fraction of the asked offset off the
+            diagonal (see :func:`landed`).
+        max_weight: cap of the inverse-density weights, relative to the median weight.
+        seed: first seed.
+        batch_size: images per generator call.
+    """
+
+    n_samples: int = 2000
+    n_low: int = 500
+    offset: float = 1.0
+    invert_steps: int = 150
+    invert_lr: float = 0.05
+    keep: float = 0.5
+    max_weight: float = 20.0
+    seed: int = 0
+    batch_size: int = 250
+
+    def __post_init__(self) -> None:
+        if min(self.n_samples, self.n_low, self.invert_steps, self.batch_size) < 1:
+            raise ValueError("n_samples, n_low, invert_steps and batch_size must be >= 1")
+        if not self.offset > 0 or not self.invert_lr > 0 or not self.max_weight >= 1:
+            raise ValueError("offset and invert_lr must be > 0 and max_weight >= 1")
+        if not 0 <= self.keep < 1:
+            raise ValueError(f"keep must lie in [0, 1), got {self.keep}")
+
+
+# ------------------------------------------------------------------------------------ 1. scores
+@torch.no_grad()
+def render(G, z: torch.Tensor, space: str = "z", batch_size: int = 250) -> torch.Tensor:
+    """``G``'s images of latents ``z`` [N, D] (flattened), on the CPU."""
+    shape = G.latent_shape(space)
+    return torch.cat([G(z[i : i + batch_size].to(G.device).view(-1, *shape), space=space).cpu()
+                      for i in range(0, len(z), batch_size)])  # fmt: skip
+
+
+def read(images: torch.Tensor, meters: Sequence[MeterSpec]) -> np.ndarray:
+    """[N, len(meters)] readings of ``images``."""
+    return np.stack([m(images).detach().cpu().numpy().astype(np.float64) for m in meters], axis=1)
+
+
+def score_latents(G, meters: Sequence[MeterSpec], n: int, *, space: str = "z", seed: int = 0,
+                  batch_size: int = 250) -> tuple[torch.Tensor, np.ndarray]:  # fmt: skip
+    """Latents (seeds ``seed .. seed + n - 1``) whose images every meter can read, and their readings [M, K]."""
+    z = G.sample_latent(range(seed, seed + n), space)
+    scores = read(render(G, z, space, batch_size), meters)
+    ok = np.isfinite(scores).all(axis=1)
+    if ok.sum() < 10:
+        raise LatentnavError(f"only {int(ok.sum())} of {n} images could be measured (blank images?)")
+    return z[torch.as_tensor(ok)], scores[ok]
+
+
+# ------------------------------------------------------------------------------- 2. where to go
+def low_density_targets(scores: np.ndarray, n_low: int, offset: float = 1.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Which samples to move, and the change of A asked of each (B stays).
+
+    A's value expected from B is its linear regression on B; a sample whose A lies above that moves down by
+    ``offset`` standard deviations of A, one below it moves up: both land where the data are thin (against
+    the correlation). The ``n_low`` samples are drawn at random (seeded) from those with the largest |B - mean|,
+    where the correlation pushes hardest.
+
+    Args:
+        scores: [N, 1 + K] readings, A first.
+        n_low: how many samples to move (at most N).
+        offset: size of the asked change of A, in standard deviations of A.
+
+    Returns:
+        ``(index [n], delta_a [n])``.
+    """
+    a, b = scores[:, 0], scores[:, 1:]
+    bz = (b - b.mean(0)) / np.maximum(b.std(0), 1e-12)
+    coef, *_ = np.linalg.lstsq(np.c_[np.ones(len(a)), bz], a, rcond=None)
+    expected = np.c_[np.ones(len(a)), bz] @ coef
+    extreme = np.argsort(-np.abs(bz @ coef[1:]))[: max(n_low, len(a) // 2)]
+    rng = np.random.default_rng(seed)
+    index = rng.permutation(extreme)[:n_low]
+    direction = np.where(a[index] >= expected[index], -1.0, 1.0)
+    return index, direction * offset * a.std()
+
+
+def joint_density(scores: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
+    """Gaussian kernel density of the standardized readings ``scores`` [N, K], evaluated at ``at`` (default: them)."""
+    mu, sd = scores.mean(0), np.maximum(scores.std(0), 1e-12)
+    kde = gaussian_kde(((scores - mu) / sd).T)
+    return kde((((at if at is not None else scores) - mu) / sd).T)
+
+
+def density_percentile(scores: np.ndarray, points: np.ndarray) -> float:
+    """Median, over ``points``, of the percentage of the population ``scores`` whose joint density is lower."""
+    population = np.sort(joint_density(scores))
+    return float(np.median(np.searchsorted(population, joint_density(scores, points)) / len(population) * 100))
+
+
+# ----------------------------------------------------------------------------------- 3. synthesis
+def linear_gradients(z: torch.Tensor, scores: np.ndarray, ridge: float = 1e-3) -> np.ndarray:
+    """Ridge-regression gradients of each reading on the latents, [K, D] (how each attribute moves with z)."""
+    x = z.double().numpy()
+    x = x - x.mean(0)
+    y = scores - scores.mean(0)
+    return np.linalg.solve(x.T @ x + ridge * len(x) * np.eye(x.shape[1]), x.T @ y).T
+
+
+def holding_step(u: np.ndarray, grads: np.ndarray) -> np.ndarray:
+    """The latent step ``dz = u + V beta`` (V: the held attributes' gradients) that leaves them unchanged to first
+    order and changes A by the same amount as ``u`` does, scaled so that it changes A by one unit.
+
+    Args:
+        u: [D] A's direction.
+        grads: [1 + K, D] gradients of A (first) and of the held attributes.
+    """
+    ga, gb = grads[0], grads[1:]
+    beta = -np.linalg.lstsq(gb @ gb.T, gb @ u, rcond=None)[0]  # gb . (u + gb^T beta) = 0
+    step = u + gb.T @ beta
+    rate = ga @ step
+    if abs(rate) < 1e-12:
+        raise LatentnavError("holding the other attributes leaves nothing of the target's change")
+    return step / rate
+
+
+def edit_back(images: torch.Tensor, wanted: np.ndarray, now: np.ndarray, meters: Sequence[MeterSpec]) -> torch.Tensor:
+    """Images edited so that each held attribute that has an image transform reads ``wanted`` again."""
+    for k, m in enumerate(meters):
+        if not m.transform:
+            continue
+        t = np.nan_to_num(wanted[:, k] - now[:, k])
+        tf = get_transform(m.transform)
+        t = np.clip(t, -tf.max_t, tf.max_t)
+        edited, mask = tf(images, torch.as_tensor(t, dtype=images.dtype))
+        fill = images.amin(dim=(1, 2, 3), keepdim=True)  # outside the frame: the darkest, as the background
+        images = torch.where(mask > 0, edited, fill)
+    return images
+
+
+def synthesize(G, z: torch.Tensor, delta_a: np.ndarray, step: np.ndarray, held: np.ndarray,
+               meters_b: Sequence[MeterSpec], *, space: str = "z", batch_size: int = 250) -> torch.Tensor:  # fmt: skip
+    """Images of the low-density combinations: ``z + delta_a * step``, then held attributes edited back.
+
+    Args:
+        z: [n, D] starts; delta_a: [n] asked change of A; step: [D] latent step per unit of A
+            (:func:`holding_step`); held: [n, K] readings of B at the starts; meters_b: B's meters.
+    """
+    moved = z + torch.as_tensor(delta_a[:, None] * step[None], dtype=z.dtype)
+    if G.prior_radius(space):
+        moved = moved * (G.prior_radius(space) / moved.norm(dim=1, keepdim=True)).clamp(max=1.0)
+    images = render(G, moved, space, batch_size)
+    return edit_back(images, held, read(images, meters_b), meters_b)
+
+
+# ------------------------------------------------------------------------------------ 4. inversion
+def invert(G, images: torch.Tensor, *, start: torch.Tensor | None = None, steps: int = 150, lr: float = 0.05,
+           space: str = "z", batch_size: int = 250, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Latents whose images match ``images`` under the Fourier-weighted loss, and the final losses [N].
+
+    Starts from the encoder's posterior mean when ``G`` has one, else from ``start``; Adam on z, projected
+    into the prior's ball after each step where the space has one.
+    """
+    sigma = losses.default_sigma(G.img_resolution)
+    radius = G.prior_radius(space)
+    shape = G.latent_shape(space)
+    out, final = [], []
+    bar = tqdm(total=len(images), disable=not progress, desc="inverting", unit="image")
+    for i in range(0, len(images), batch_size):
+        target = images[i : i + batch_size].to(G.device)
+        if hasattr(G, "encode"):
+            with torch.no_grad():
+                z0 = G.encode(target).reshape(len(target), -1)
+        elif start is not None:
+            z0 = start[i : i + batch_size].to(G.device)
+        else:
+            z0 = G.sample_latent(range(len(target)), space).to(G.device)
+        z = z0.clone().requires_grad_(True)
+        opt = torch.optim.Adam([z], lr=lr)
+        for _ in range(steps):
+            loss = losses.fourier_texture_loss(G(z.view(-1, *shape), space=space), target, None, sigma=sigma)
+            opt.zero_grad()
+            loss.sum().backward()
+            opt.step()
+            if radius:
+                with torch.no_grad():
+                    z.mul_((radius / z.norm(dim=1, keepdim=True).clamp_min(1e-12)).clamp(max=1.0))
+        with torch.no_grad():
+            final.append(losses.fourier_texture_loss(G(z.view(-1, *shape), space=space), target, None, sigma=sigma).cpu())
+        out.append(z.detach().cpu())
+        bar.update(len(target))
+    bar.close()
+    return torch.cat(out), torch.cat(final)
+
+
+def landed(start: np.ndarray, now: np.ndarray, delta_a: np.ndarray, scores: np.ndarray, keep: float = 0.5) -> np.ndarray:
+    """Which re-projected samples landed off the diagonal: bool [n].
+
+    In readings standardized by the population ``scores``, the asked move is ``(delta_a, 0, ...)``; a sample is
+    kept when its achieved move, measured off the population's A-on-B regression line (A minus what B
+    predicts), goes the asked way by at least ``keep`` of the asked amount.
+    """
+    a, b = scores[:, 0], scores[:, 1:]
+    coef, *_ = np.linalg.lstsq(np.c_[np.ones(len(a)), b], a, rcond=None)
+
+    def residual(s):
+        return s[:, 0] - np.c_[np.ones(len(s)), s[:, 1:]] @ coef
+
+    moved = residual(now) - residual(start)
+    return np.isfinite(moved) & (moved * np.sign(delta_a) >= keep * np.abs(delta_a))
+
+
+# ------------------------------------------------------------------------------------------ 5. re-fit
+def refit(z: torch.Tensor, scores: np.ndarray, *, max_weight: float = 20.0, seed: int = 0) -> tuple[np.ndarray, dict]:
+    """A's direction from a balanced logistic regression (A above / below its median) on latents ``z``, each
+    sample weighted by the inverse of the joint density of its readings (capped at ``max_weight`` x the median
+    weight), so the classes are balanced and B no longer predicts A. Returns ``(u [D] unit, info)``."""
+    a = scores[:, 0]
+    label = (a > np.median(a)).astype(int)
+    weight = 1.0 / np.maximum(joint_density(scores), 1e-12)
+    weight = np.minimum(weight, max_weight * np.median(weight))
+    weight = weight / weight.mean()
+    clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000, random_state=seed)
+    x = z.double().numpy()
+    clf.fit(x, label, sample_weight=weight)
+    u = clf.coef_[0]
+    w = weight / weight.sum()
+    cov = np.cov(scores.T, aweights=w)
+    corr_after = float(np.max(np.abs(cov[0, 1:]) / np.sqrt(cov[0, 0] * np.diag(cov)[1:])))
+    return u / np.linalg.norm(u), {"accuracy": float(clf.score(x, label)), "weighted_corr": corr_after}
+
+
+# --------------------------------------------------------------------------------------- measuring
+def direction_effect(G, u: torch.Tensor, meter_a: MeterSpec, meters_b: Sequence[MeterSpec], z: torch.Tensor, *,
+                     alphas: Sequence[float] = (-1.0, -0.5, 0.5, 1.0), space: str = "z") -> dict[str, Any]:  # fmt: skip
+    """What moving by raw steps ``alphas`` along unit ``u`` does to A and to B on latents ``z``.
+
+    Returns:
+        ``on_target``: least-squares slope of A's change on the step (A per unit step);
+        ``leakage``: for each B, |slope through the origin of B's change on A's change| (B per unit of A);
+        ``leakage_max``: the largest of those.
+    """
+    meters = [meter_a, *meters_b]
+    base = read(render(G, z, space), meters)
+    rows = [read(render(G, z + float(a) * u[None].to(z), space), meters) - base for a in alphas]
+    changes = np.stack(rows)  # [T, N, K]
+    steps = np.broadcast_to(np.asarray(alphas, dtype=np.float64)[:, None], changes.shape[:2])
+    da = changes[..., 0]
+    ok = np.isfinite(da)
+    on_target = float((steps[ok] * da[ok]).sum() / (steps[ok] ** 2).sum())
+    leak = {}
+    for k, m in enumerate(meters_b, start=1):
+        db = changes[..., k]
+        good = ok & np.isfinite(db)
+        leak[m.name] = abs(float((da[good] * db[good]).sum() / max((da[good] ** 2).sum(), 1e-24)))
+    return {"on_target": on_target, "leakage": leak, "leakage_max": max(leak.values()) if leak else 0.0}
+
+
+# ------------------------------------------------------------------------------------------- the job
+@dataclass
+class Correction:
+    """The result of :func:`correct`: the corrected direction, InterFaceGAN's projection, and a report."""
+
+    direction: Direction
+    projection: Direction
+    report: dict[str, Any] = field(default_factory=dict)
+    samples: dict[str, Any] = field(default_factory=dict)
+
+
+def _oriented(u: np.ndarray | torch.Tensor, grad_a: np.ndarray) -> torch.Tensor:
+    u = torch.as_tensor(np.asarray(u, dtype=np.float64)).float()
+    return u if float(u.double().numpy() @ grad_a) >= 0 else -u
+
+
+def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, against: Sequence[str | MeterSpec],
+            config: CorrectConfig = CorrectConfig(), *, space: str | None = None, eval_n: int = 50,
+            eval_seed: int = 50_000, progress: bool = False) -> Correction:  # fmt: skip
+    """Remove from ``direction`` what it does to the ``against`` attributes (SC2GAN-style; see module docstring).
+
+    Args:
+        G: the generator.
+        direction: the base direction (a :class:`Direction` or a plain [D] vector).
+        attribute: A, the attribute the direction should change (a meter name or spec).
+        against: B, the attributes it should leave alone.
+        config: see :class:`CorrectConfig`.
+        space: latent space (default: the direction's, or ``"z"`` for a plain vector).
+        eval_n, eval_seed: fresh latents on which the report measures base, projection and corrected directions.
+
+    Returns:
+        A :class:`Correction`; its directions are unit vectors oriented to make A grow, uncalibrated (calibrate
+        them with :func:`latentnav.evaluate.calibrate_direction` to step in A's units).
+    """
+    if isinstance(direction, Direction):
+        direction.check_compatible(G, space)
+        space, base_u, base_method = direction.space, direction.u, direction.method
+    else:
+        space, base_u, base_method = space or "z", torch.as_tensor(direction).flatten().float(), "vector"
+        base_u = base_u / base_u.norm()
+    meter_a = get_meter(attribute, G) if isinstance(attribute, str) else attribute
+    meters_b = [get_meter(b, G) if isinstance(b, str) else b for b in against]
+    if not meters_b:
+        raise ValueError("give at least one attribute to correct against (--against)")
+    if meter_a.name in {m.name for m in meters_b}:
+        raise ValueError(f"the target {meter_a.name!r} cannot also be an attribute to hold")
+    meters = [meter_a, *meters_b]
+    cfg = config
+    # 1. scores
+    z, scores = score_latents(G, meters, cfg.n_samples, space=space, seed=cfg.seed, batch_size=cfg.batch_size)
+    grads = linear_gradients(z, scores)
+    u = _oriented(base_u, grads[0])
+    # 2. where to go, 3. synthesis
+    index, delta_a = low_density_targets(scores, cfg.n_low, cfg.offset, cfg.seed)
+    step = holding_step(u.double().numpy(), grads)
+    images = synthesize(G, z[index], delta_a, step, scores[index, 1:], meters_b, space=space, batch_size=cfg.batch_size)
+    # 4. inversion, re-scoring
+    z_inv, inv_loss = invert(G, images, start=z[index], steps=cfg.invert_steps, lr=cfg.invert_lr, space=space,
+                             batch_size=cfg.batch_size, progress=progress)  # fmt: skip
+    rescored = read(render(G, z_inv, space, cfg.batch_size), meters)
+    kept = landed(scores[index], rescored, delta_a, scores, cfg.keep)
+    if kept.sum() < 5:
+        raise LatentnavError(f"only {int(kept.sum())} of {len(index)} synthesized samples landed off the diagonal after "
+                             "inversion: the generator cannot draw those combinations")  # fmt: skip
+    # 5. re-fit on both together
+    union_z = torch.cat([z, z_inv[torch.as_tensor(kept)]])
+    union_s = np.concatenate([scores, rescored[kept]])
+    new_u, fit = refit(union_z, union_s, max_weight=cfg.max_weight, seed=cfg.seed)
+    corrected = _oriented(new_u, grads[0])
+    boundaries = [train_boundary(z, scores[:, k], ratio=0.1, seed=cfg.seed).normal for k in range(1, scores.shape[1])]
+    projected = _oriented(project_orthogonal(u, boundaries), grads[0])
+
+    def made(v, method):
+        return identity_direction(v, space, model=G.name, method=method)
+
+    out_dir, proj_dir = made(corrected, f"corrected:{base_method}"), made(projected, f"projected:{base_method}")
+    z_eval = G.sample_latent(range(eval_seed, eval_seed + eval_n), space)
+    measured = {name: direction_effect(G, v, meter_a, meters_b, z_eval, space=space)
+                for name, v in (("base", u), ("projection", projected), ("corrected", corrected))}  # fmt: skip
+    asked = scores[index].copy()
+    asked[:, 0] += delta_a
+    report = {
+        "attribute": meter_a.name, "against": [m.name for m in meters_b], "config": asdict(cfg),
+        "base_method": base_method, "samples_scored": int(len(z)),
+        "correlation": [float(np.corrcoef(scores[:, 0], scores[:, k])[0, 1]) for k in range(1, scores.shape[1])],
+        "low_density_made": int(len(index)), "low_density_kept": int(kept.sum()),
+        "target_density_percentile": density_percentile(scores, asked),
+        "inversion_loss_mean": float(inv_loss.mean()), "inversion_loss_kept": float(inv_loss[torch.as_tensor(kept)].mean()),
+        "refit": fit, "cos_base_corrected": float(u @ corrected), "cos_base_projection": float(u @ projected),
+        "eval": {"n": eval_n, "seed": eval_seed, **measured},
+    }  # fmt: skip
+    for d in (out_dir, proj_dir):
+        d.meta = {"attribute": meter_a.name, "against": report["against"], "base_method": base_method}
+    out_dir.meta.update(low_density_kept=report["low_density_kept"], leakage_before=measured["base"]["leakage_max"],
+                        leakage_after=measured["corrected"]["leakage_max"])  # fmt: skip
+    samples = {"z": z, "scores": scores, "index": index, "delta_a": delta_a, "z_inverted": z_inv,
+               "rescored": rescored, "kept": kept, "base_u": u, "images": images}  # fmt: skip
+    return Correction(out_dir, proj_dir, report, samples)
