@@ -13,6 +13,11 @@ calls these helpers unconditionally:
   :func:`concat` is the common case of concatenating sample rows; :func:`all_reduce_sum` adds tensors
   (sample statistics); :func:`gather_to_main` and :func:`broadcast` move objects to and from rank 0;
   :func:`on_main` runs a function on rank 0 only and hands its result to all.
+- :func:`map_jobs` spreads whole jobs (one direction per class or transform) over the ranks.
+
+These helpers are generic: any stage that draws one sample per seed shards with :func:`shard` and
+gathers with :func:`exchange` / :func:`concat` (the corrector's low-density synthesis and inversion can
+use them the same way).
 
 Failures: every collective first exchanges each rank's outcome, so an error raised on one rank (a scorer
 that fails on its shard) is raised on every rank as :class:`RankError`, carrying the failing rank's
@@ -35,8 +40,11 @@ import torch
 from latentnav.errors import LatentnavError
 
 T = TypeVar("T")
+J = TypeVar("J")
 
 _logger = logging.getLogger("latentnav")
+#: errors a user can cause (the CLI prints them as one line): reported by message alone, without a traceback
+USER_ERRORS = (LatentnavError, ValueError, FileNotFoundError)
 _alone = 0  # depth of local() blocks
 
 
@@ -137,6 +145,12 @@ def setup(device: str | torch.device = "auto") -> torch.device:
     return resolved
 
 
+def barrier() -> None:
+    """Wait until every rank gets here (nothing when alone)."""
+    if world().distributed:
+        torch.distributed.barrier()
+
+
 def teardown() -> None:
     """Leave the process group (if one was initialised)."""
     if _initialised():
@@ -173,9 +187,9 @@ def _outcome(fn: Callable[[], T]) -> tuple[bool, Any]:
     try:
         return True, fn()
     except Exception as err:  # noqa: BLE001 - every failure is reported to the other ranks
-        if not isinstance(err, LatentnavError):  # a bug, not a user error: keep its traceback on this rank's stderr
+        if not isinstance(err, USER_ERRORS):  # a bug, not a user error: keep its traceback on this rank's stderr
             traceback.print_exc(file=sys.stderr)
-        message = str(err) if isinstance(err, LatentnavError) else f"{type(err).__name__}: {err}"
+        message = str(err) if isinstance(err, USER_ERRORS) else f"{type(err).__name__}: {err}"
         return False, (message, getattr(err, "exit_code", 1))
 
 
@@ -276,3 +290,43 @@ def on_main(fn: Callable[[], T]) -> T:
     if not ok:
         raise RankError(0, w.size, *payload)
     return payload
+
+
+def map_jobs(jobs: Sequence[J], fn: Callable[[J], T], *, label: Callable[[J], str] = str,
+             progress: Callable[[J], None] | None = None) -> list[T]:  # fmt: skip
+    """``[fn(job) for job in jobs]`` with whole jobs spread over the ranks, results on every rank in job order.
+
+    Each rank runs its contiguous block of the jobs as a single process (inside :func:`local`, so the
+    stages within a job do not shard further). A job that raises stops every rank; the message names it.
+
+    Args:
+        jobs: the jobs (picklable).
+        fn: runs one job; its result must be picklable (directions, dicts, CPU tensors).
+        label: a job's name in error messages.
+        progress: called after each job on this rank (e.g. a progress bar's update).
+
+    Raises:
+        LatentnavError (alone) or :class:`RankError`: ``job <label>: <message>``.
+    """
+
+    def run_mine() -> list[T]:
+        out = []
+        with local():
+            for job in shard(jobs):
+                try:
+                    out.append(fn(job))
+                except USER_ERRORS as err:
+                    raise JobError(label(job), err) from err
+                if progress is not None:
+                    progress(job)
+        return out
+
+    return [result for part in exchange(run_mine) for result in part]
+
+
+class JobError(LatentnavError):
+    """One job of a batch failed (its name, then its error's message)."""
+
+    def __init__(self, job: str, err: Exception) -> None:
+        self.exit_code = getattr(err, "exit_code", 1)
+        super().__init__(f"job {job}: {err}")
