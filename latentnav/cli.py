@@ -419,7 +419,7 @@ def _discover_batch(*, model, transforms, classes, config, space, device, force,
 
     from tqdm.auto import tqdm
 
-    from latentnav.discovery import Job, discover_jobs
+    from latentnav.discovery import Job, check_jobs, discover_jobs
     from latentnav.trajectory import config_dict
 
     if not transforms:
@@ -430,6 +430,7 @@ def _discover_batch(*, model, transforms, classes, config, space, device, force,
     G = _load_for(model, device, space, force, out)
     from latentnav import distributed
 
+    check_jobs(G, jobs)
     w = distributed.world()
     bar = tqdm(total=len(distributed.shard(jobs, w)), disable=not w.is_main, unit="job",
                desc="directions" + (f" (rank 0 of {w.size})" if w.distributed else ""))  # fmt: skip

@@ -80,6 +80,21 @@ class Job:
         return self.transform if self.class_index is None else f"class-{self.class_index:04d}-{self.transform}"
 
 
+def check_jobs(G: Generator, jobs: list[Job]) -> None:
+    """Refuse, before any work, unknown transforms and classes the model does not have.
+
+    Raises:
+        UnknownNameError: an unknown transform; ValueError: a class for an unconditional model, or out of range.
+    """
+    for tf in dict.fromkeys(job.transform for job in jobs):
+        get_transform(tf)
+    classes = sorted({job.class_index for job in jobs if job.class_index is not None})
+    if classes and not G.num_classes:
+        G.bind_class(classes[0])  # raises the model's own "not class-conditional" message
+    if classes and not 0 <= classes[0] <= classes[-1] < G.num_classes:
+        raise ValueError(f"classes must lie in 0..{G.num_classes - 1} for {G.name}, got {classes[0]}..{classes[-1]}")
+
+
 def discover_jobs(G: Generator, jobs: list[Job], config: TrajectoryConfig | None = None, *, space: str = "z",
                   n_knots: int = 101, progress: Callable[[Job], None] | None = None) -> list[Direction]:  # fmt: skip
     """One direction per job (``latentnav discover --classes 0-999 --transforms shift-x,zoom``).
@@ -98,10 +113,7 @@ def discover_jobs(G: Generator, jobs: list[Job], config: TrajectoryConfig | None
         ValueError: a class for a model that has none (before any work); a job's error names the job.
     """
     config = config or TrajectoryConfig()
-    for tf in dict.fromkeys(job.transform for job in jobs):
-        get_transform(tf)
-    if any(job.class_index is not None for job in jobs) and not G.num_classes:
-        G.bind_class(0)  # raises the model's own "not class-conditional" message
+    check_jobs(G, jobs)
 
     def run(job: Job) -> Direction:
         if job.class_index is not None:
