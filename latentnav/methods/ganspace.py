@@ -186,7 +186,7 @@ def ganspace(
         z = G.sample_latent(seeds, base)
         return (z if feature is None else capture_feature(G, z, base, feature)), z
 
-    ref_y, ref_z = samples([seed])
+    ref_y, ref_z = distributed.on_main(lambda: samples([seed]))  # the first sample: width, and the moments' shift
     feature_width = ref_y.shape[1]
     if incremental is None:
         incremental = feature_width > MOMENTS_MAX_WIDTH
