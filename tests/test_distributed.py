@@ -166,3 +166,24 @@ def test_batch_spreads_whole_jobs_over_two_processes(tmp_path):
         assert b.transform == row["transform"] and b.meta["class_index"] is None
         assert cos(a.u, b.u) >= 0.9999 and torch.allclose(a.values, b.values, atol=1e-4), row["job"]
         assert a.meta["generator_evals"] == b.meta["generator_evals"]
+
+
+def test_a_batch_of_classes_binds_each_class(tmp_path):
+    from latentnav.discovery import Job, discover, discover_jobs
+    from latentnav.generators import biggan
+
+    layers = [[False, 16, 16], [True, 16, 8], [False, 8, 4], [True, 4, 2], [False, 2, 1], [True, 1, 1]]
+    cfg = biggan.BigGANConfig.from_dict(dict(output_dim=32, z_dim=16, class_embed_dim=16, channel_width=8, num_classes=4,
+                                             layers=layers, attention_layer_position=3))  # fmt: skip
+    model = biggan.write_checkpoint(tmp_path / "tiny", cfg, biggan.random_checkpoint(cfg, seed=1))
+    quick = dict(n_trajectories=3, n_steps=1, max_iters=2)
+    G = ln.load_generator(model, device="cpu", class_index=0)
+    jobs = [Job("zoom", 1), Job("zoom", 2)]
+    batch = discover_jobs(G, jobs, ln.TrajectoryConfig(**quick))
+    assert [j.name for j in jobs] == ["class-0001-zoom", "class-0002-zoom"]
+    assert [d.meta["class_index"] for d in batch] == [1, 2]
+    alone = discover(ln.load_generator(model, device="cpu", class_index=2), "zoom", progress=False, **quick)
+    assert cos(alone.u, batch[1].u) >= 0.9999 and cos(batch[0].u, batch[1].u) < 0.9999  # each job had its own class
+    tiny = ["--trajectories", "3", "--steps", "1", "--max-iters", "2", "--device", "cpu"]
+    res = run("discover", "--model", model, "--classes", "3-4", "--transform", "zoom", *tiny, "-o", tmp_path / "x")
+    assert res.exit_code == 1 and "classes must lie in 0..3 for" in res.stderr and not (tmp_path / "x").exists()
