@@ -42,9 +42,9 @@ def worker(args: argparse.Namespace) -> None:
 
     device = distributed.setup("cpu")
     G = ln.load_generator(args.model, device=device)
+    config = TrajectoryConfig(n_trajectories=args.trajectories)
     stages = {
-        "trajectory discovery": lambda: discover(G, "shift-x", TrajectoryConfig(n_trajectories=args.trajectories),
-                                                 progress=False).u,  # fmt: skip
+        "trajectory discovery": lambda: discover(G, "shift-x", config, progress=False).u,
         "GANSpace sampling": lambda: ganspace(G, n_samples=args.samples, n_components=10).directions[0].u,
     }
     out = {"world_size": distributed.world().size, "threads": torch.get_num_threads(), "stages": {}}
@@ -93,7 +93,7 @@ def main() -> None:
         for n in counts:
             runs[n] = launch(n, args, Path(tmp) / f"{n}.json")
     rows = []
-    print("| stage | processes | seconds (best of %d) | speed-up | cosine with 1 process |" % args.repeats)
+    print(f"| stage | processes | seconds (best of {args.repeats}) | speed-up | cosine with 1 process |")
     print("|---|---|---|---|---|")
     for stage in runs[counts[0]]["stages"]:
         ref = runs[counts[0]]["stages"][stage]

@@ -357,8 +357,8 @@ def discover(model, transform, method, attribute, scorer, component, components,
     import numpy as np
 
     from latentnav import viz
-    from latentnav.discovery import discover as run_discover
     from latentnav.directions import traverse
+    from latentnav.discovery import discover as run_discover
     from latentnav.trajectory import config_dict
     from latentnav.transforms import get_transform
 

@@ -77,7 +77,7 @@ class Moments:
         self.saa += a.T @ a
         self.sab += a.T @ b
 
-    def all_reduce(self) -> "Moments":
+    def all_reduce(self) -> Moments:
         """Sum every rank's moments (in place; alone, nothing changes)."""
         self.n, self.sa, self.sb, self.saa, self.sab = distributed.all_reduce_sum([self.n, self.sa, self.sb, self.saa, self.sab])
         return self
@@ -117,7 +117,7 @@ def fit_incremental_pca(chunk_fn: Callable[[int], np.ndarray], n_chunks: int, n_
     model = IncrementalPCA(n_components=n_components) if w.is_main else None
     for first in range(0, n_chunks, w.size):
         i = first + w.rank
-        parts = distributed.gather_to_main(lambda: chunk_fn(i) if i < n_chunks else None)
+        parts = distributed.gather_to_main(lambda i=i: chunk_fn(i) if i < n_chunks else None)
         if model is not None:
             for part in parts:
                 if part is not None:
