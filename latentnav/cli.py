@@ -71,14 +71,28 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except click.UsageError as err:  # includes BadParameter: one line, exit 2
-            click.echo(f"error: {err.format_message()}", err=True)
-            sys.exit(err.exit_code)
+            _fail(err.format_message(), err.exit_code)
         except LatentnavError as err:
-            click.echo(f"error: {err}", err=True)
-            sys.exit(err.exit_code)
+            _fail(str(err), err.exit_code, reported_by_main=type(err).__name__ == "RankError")
         except (ValueError, FileNotFoundError) as err:
-            click.echo(f"error: {err}", err=True)
-            sys.exit(1)
+            _fail(str(err), 1)
+        finally:
+            if "latentnav.distributed" in sys.modules:  # only commands that ran data-parallel imported it
+                sys.modules["latentnav.distributed"].teardown()
+
+
+def _fail(message: str, code: int, reported_by_main: bool = False) -> None:
+    """Print ``error: message`` (once per run: an error every rank raised is printed by rank 0) and exit."""
+    w = sys.modules["latentnav.distributed"].world() if "latentnav.distributed" in sys.modules else None
+    if w is None or not w.distributed:
+        click.echo(f"error: {message}", err=True)
+    elif reported_by_main:  # every rank raised it: rank 0 prints, and the others wait for that before exiting
+        if w.is_main:
+            click.echo(f"error: {message}", err=True)
+        sys.modules["latentnav.distributed"].barrier()
+    else:
+        click.echo(f"error: rank {w.rank} of {w.size}: {message}", err=True)
+    sys.exit(code)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -184,6 +198,52 @@ def env(device: str) -> None:
         click.echo(f"{k:15s} {v}")
 
 
+def _launch(device: str):
+    """Join a torchrun run if there is one (:func:`latentnav.distributed.setup`); the device this rank uses."""
+    from latentnav import distributed
+
+    return distributed.setup(device)
+
+
+def _is_main() -> bool:
+    from latentnav import distributed
+
+    return distributed.world().is_main
+
+
+def _check_output_dir(path: Path, force: bool) -> None:
+    """Refuse an existing, non-empty ``path`` unless ``force`` (checked on rank 0, raised on every rank)."""
+    from latentnav import distributed
+    from latentnav.errors import OutputExistsError
+
+    def check() -> None:
+        if path.exists() and any(path.iterdir()) and not force:
+            raise OutputExistsError(f"{path} exists and is not empty; choose another -o or pass --force")
+
+    distributed.on_main(check)
+
+
+def _write_output_dir(path: Path, write) -> None:
+    """On rank 0 only: ``write(tmp)`` into a temporary directory beside ``path``, then rename it to ``path``.
+
+    Called after every collective of the run, so a rank that fails or is stopped earlier leaves nothing
+    behind; a failure while writing removes the temporary directory.
+    """
+    import shutil
+    import tempfile
+
+    if not _is_main():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}-", dir=path.parent))
+    try:
+        write(tmp)
+        _finish_output_dir(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def _prepare_output_dir(path: Path, force: bool) -> Path:
     """A fresh temporary directory beside ``path``; refuses to overwrite unless ``force``."""
     import tempfile
@@ -221,6 +281,10 @@ def _finish_output_dir(tmp: Path, path: Path) -> None:
 @click.option("--feature", default="auto", help="ganspace: module of G.net analysed ('latent' = the latent itself).")
 @click.option("--condition", "conditions", multiple=True, type=click.Path(dir_okay=False),
               help="interfacegan: a direction file to keep unchanged (repeatable).")
+@click.option("--transforms", default=None,
+              help="Batch: several transforms, e.g. shift-x,zoom,brightness (one direction each, DIR/<transform>/).")
+@click.option("--classes", default=None,
+              help="Batch, class-conditional models: classes, e.g. 0-999 (one direction per class and transform).")
 @click.option("--trajectories", type=click.IntRange(1), default=64, help="Number of starting latents.")
 @click.option("--max-t", type=float, default=None, help="Largest |t| followed (default: the transform's range).")
 @click.option("--steps", type=click.IntRange(1), default=4, help="Targets per sign between 0 and max-t.")
@@ -239,14 +303,18 @@ def _finish_output_dir(tmp: Path, path: Path) -> None:
 @click.option("--force", is_flag=True, help="Replace an existing output directory.")
 @click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help="Output directory.")
 def discover(model, transform, method, attribute, scorer, component, components, samples, ratio, layers, feature,
-             conditions, trajectories, max_t, steps, lr, max_iters, sigma, loss, schedule, calibration, space, seed, device,
-             force, output) -> None:  # fmt: skip
+             conditions, transforms, classes, trajectories, max_t, steps, lr, max_iters, sigma, loss, schedule,
+             calibration, space, seed, device, force, output) -> None:  # fmt: skip
     """Discover a direction: a calibrated one that performs an image transform (trajectory, Plumerault et al.
     2020), or with GANSpace, SeFa or InterFaceGAN.
 
     Writes DIR/direction.safetensors (+ .json), config.json, metrics.json, traverse.png and traverse.gif;
     the trajectory method adds trajectories.npz, GANSpace and SeFa add components/ (every component) and
-    components.png.
+    components.png. A batch (--transforms, --classes) writes DIR/<job>/direction.safetensors per job,
+    DIR/jobs.json and DIR/config.json.
+
+    Under torchrun the sampling-heavy stages run data-parallel (same result as one process); a batch
+    spreads whole jobs over the processes. Only rank 0 writes files.
 
     \b
     Example:
@@ -257,8 +325,12 @@ def discover(model, transform, method, attribute, scorer, component, components,
       latentnav discover --method ganspace --components 5 -o runs/ganspace
       latentnav discover --method interfacegan --attribute scale -o runs/ifg-scale
       latentnav discover --method interfacegan --scorer my_scorers:smile --model dcgan-digiface -o runs/smile
+      latentnav discover --transforms shift-x,zoom,brightness -o runs/all
+      torchrun --nproc_per_node=8 -m latentnav discover --model biggan-deep-128 --classes 0-999 --transform zoom -o runs/zoom
     """
     if method != "trajectory":
+        if transforms is not None or classes is not None:
+            raise click.UsageError(f"--transforms and --classes belong to --method trajectory, not {method}")
         if transform is not None:
             from latentnav.measure import TRANSFORM_ATTRIBUTE
 
@@ -268,56 +340,122 @@ def discover(model, transform, method, attribute, scorer, component, components,
                        components=components, samples=samples, ratio=ratio, layers=layers, feature=feature,
                        conditions=conditions, space=space, seed=seed, device=device, force=force, output=output)  # fmt: skip
         return
+    from latentnav.trajectory import TrajectoryConfig
+
+    config = TrajectoryConfig(n_trajectories=trajectories, max_t=max_t, n_steps=steps, lr=lr, max_iters=max_iters,
+                              sigma=sigma, loss=loss, schedule=schedule, seed=seed, calibration=calibration)  # fmt: skip
+    if transforms is not None or classes is not None:
+        if transform is not None and transforms is not None:
+            raise click.UsageError("give --transform or --transforms, not both")
+        _discover_batch(model=model, transforms=parse_names(transforms) or ([transform] if transform else []),
+                        classes=None if classes is None else parse_seeds(classes), config=config, space=space,
+                        device=device, force=force, output=output)  # fmt: skip
+        return
     if transform is None:
         raise click.UsageError("--method trajectory needs --transform (shift-x, shift-y, zoom, rotate, brightness, contrast, hue)")
     import time
 
     import numpy as np
-    import torch
 
     from latentnav import viz
-    from latentnav.discovery import discover as run_discover
     from latentnav.directions import traverse
-    from latentnav.generators.registry import load_generator
-    from latentnav.trajectory import TrajectoryConfig, config_dict
+    from latentnav.discovery import discover as run_discover
+    from latentnav.trajectory import config_dict
     from latentnav.transforms import get_transform
 
     tf = get_transform(transform)
-    config = TrajectoryConfig(n_trajectories=trajectories, max_t=max_t, n_steps=steps, lr=lr, max_iters=max_iters,
-                              sigma=sigma, loss=loss, schedule=schedule, seed=seed, calibration=calibration)  # fmt: skip
     out = Path(output)
-    tmp = _prepare_output_dir(out, force)
-    try:
-        t0 = time.perf_counter()
-        G = load_generator(model, device=device)
-        if space not in G.latent_spaces:
-            from latentnav.errors import UnknownNameError
+    t0 = time.perf_counter()
+    G = _load_for(model, device, space, force, out)
+    direction, traj = run_discover(G, tf, config, space=space, return_trajectories=True)
+    metrics = {k: direction.meta[k] for k in ("fit_r2", "generator_evals", "trajectory_seconds", "mean_final_loss",
+                                             "fits", "fits_kept")}  # fmt: skip
 
-            raise UnknownNameError("latent space", space, G.latent_spaces, f" (of {G.name})")
-        direction, traj = run_discover(G, tf, config, space=space, return_trajectories=True)
+    def write(tmp: Path) -> None:
         direction.save(tmp / "direction.safetensors")
         np.savez(tmp / "trajectories.npz", **traj.to_numpy())
         (tmp / "config.json").write_text(json.dumps({
             "command": "discover", "model": model, "transform": tf.name, "method": method, "space": space,
             "device": device, "latentnav_version": __version__, "trajectory": config_dict(config),
+            "processes": _processes(),
         }, indent=2))  # fmt: skip
         max_show = config.max_t if config.max_t is not None else tf.default_max_t
         t_show = np.linspace(-max_show, max_show, 9)
         images = traverse(G, direction, G.sample_latent(range(10_000, 10_006), space), t=t_show.tolist())
         viz.save_image(viz.traversal_grid(images), tmp / "traverse.png")
         viz.save_gif(images, tmp / "traverse.gif")
-        metrics = {k: direction.meta[k] for k in ("fit_r2", "generator_evals", "trajectory_seconds", "mean_final_loss",
-                                                 "fits", "fits_kept")}  # fmt: skip
         metrics["wall_seconds"] = round(time.perf_counter() - t0, 3)
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        _finish_output_dir(tmp, out)
-    except BaseException:
-        import shutil
 
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    click.echo(f"wrote {out}/ (fit R^2 {metrics['fit_r2']:.3f}, {metrics['generator_evals']} generator evaluations, "
-               f"{metrics['wall_seconds']:.1f} s)")  # fmt: skip
+    _write_output_dir(out, write)
+    if _is_main():
+        click.echo(f"wrote {out}/ (fit R^2 {metrics['fit_r2']:.3f}, {metrics['generator_evals']} generator evaluations, "
+                   f"{metrics['wall_seconds']:.1f} s)")  # fmt: skip
+
+
+def _processes() -> int:
+    """How many processes the run had (1 without torchrun)."""
+    from latentnav import distributed
+
+    return distributed.world().size
+
+
+def _load_for(model: str, device: str, space: str, force: bool, out: Path):
+    """Join the run, check the output directory and load the generator (checking it has ``space``)."""
+    from latentnav.generators.registry import load_generator
+
+    device = _launch(device)
+    _check_output_dir(out, force)
+    G = load_generator(model, device=device)
+    if space not in G.latent_spaces:
+        from latentnav.errors import UnknownNameError
+
+        raise UnknownNameError("latent space", space, G.latent_spaces, f" (of {G.name})")
+    return G
+
+
+def _discover_batch(*, model, transforms, classes, config, space, device, force, output) -> None:
+    """``latentnav discover --transforms A,B --classes 0-999``: one direction per (class, transform) job."""
+    import time
+
+    from tqdm.auto import tqdm
+
+    from latentnav.discovery import Job, check_jobs, discover_jobs
+    from latentnav.trajectory import config_dict
+
+    if not transforms:
+        raise click.UsageError("a batch needs --transforms A,B (or --transform with --classes)")
+    jobs = [Job(tf, c) for c in (classes if classes is not None else [None]) for tf in transforms]
+    out = Path(output)
+    t0 = time.perf_counter()
+    G = _load_for(model, device, space, force, out)
+    from latentnav import distributed
+
+    check_jobs(G, jobs)
+    w = distributed.world()
+    bar = tqdm(total=len(distributed.shard(jobs, w)), disable=not w.is_main, unit="job",
+               desc="directions" + (f" (rank 0 of {w.size})" if w.distributed else ""))  # fmt: skip
+    directions = discover_jobs(G, jobs, config, space=space, progress=lambda job: bar.update(1))
+    bar.close()
+    rows = [{"job": job.name, "transform": job.transform, "class_index": job.class_index, "fit_r2": d.meta["fit_r2"],
+             "generator_evals": d.meta["generator_evals"], "trajectory_seconds": d.meta["trajectory_seconds"],
+             "mean_final_loss": d.meta["mean_final_loss"]} for job, d in zip(jobs, directions)]  # fmt: skip
+
+    def write(tmp: Path) -> None:
+        for job, d in zip(jobs, directions):
+            (tmp / job.name).mkdir()
+            d.save(tmp / job.name / "direction.safetensors")
+        (tmp / "jobs.json").write_text(json.dumps(rows, indent=2))
+        (tmp / "config.json").write_text(json.dumps({
+            "command": "discover", "model": model, "transforms": transforms, "classes": classes, "method": "trajectory",
+            "space": space, "device": device, "latentnav_version": __version__, "trajectory": config_dict(config),
+            "processes": w.size, "wall_seconds": round(time.perf_counter() - t0, 3),
+        }, indent=2))  # fmt: skip
+
+    _write_output_dir(out, write)
+    if w.is_main:
+        click.echo(f"wrote {out}/ ({len(jobs)} directions on {w.size} process{'es' if w.size > 1 else ''}, "
+                   f"{time.perf_counter() - t0:.1f} s)")  # fmt: skip
 
 
 def parse_layers(text: str | None) -> list[int] | None:
@@ -338,32 +476,27 @@ def _discover_with(method, *, model, attribute, scorer, component, components, s
 
     from latentnav import viz
     from latentnav.directions import load_direction, traverse
-    from latentnav.generators.registry import load_generator
     from latentnav.measure import load_scorer
     from latentnav.methods.find import find_direction
 
     scorer_fn = load_scorer(scorer) if scorer else None
     out = Path(output)
-    tmp = _prepare_output_dir(out, force)
-    try:
-        G = load_generator(model, device=device)
-        if space not in G.latent_spaces:
-            from latentnav.errors import UnknownNameError
+    G = _load_for(model, device, space, force, out)
+    conds = [load_direction(c) for c in conditions]
+    for c in conds:
+        c.check_compatible(G, space)
+    direction, candidates, info = find_direction(
+        G, method, space=space, attribute=attribute, scorer=scorer_fn, scorer_name=scorer or "scorer",
+        component=component, n_components=components, n_samples=samples, ratio=ratio, layers=parse_layers(layers),
+        feature=None if feature == "latent" else feature, conditions=conds, seed=seed)  # fmt: skip
 
-            raise UnknownNameError("latent space", space, G.latent_spaces, f" (of {G.name})")
-        conds = [load_direction(c) for c in conditions]
-        for c in conds:
-            c.check_compatible(G, space)
-        direction, candidates, info = find_direction(
-            G, method, space=space, attribute=attribute, scorer=scorer_fn, scorer_name=scorer or "scorer",
-            component=component, n_components=components, n_samples=samples, ratio=ratio, layers=parse_layers(layers),
-            feature=None if feature == "latent" else feature, conditions=conds, seed=seed)  # fmt: skip
+    def write(tmp: Path) -> None:
         direction.save(tmp / "direction.safetensors")
         (tmp / "config.json").write_text(json.dumps({
             "command": "discover", "model": model, "method": method, "space": space, "attribute": attribute,
             "scorer": scorer, "component": component, "components": components, "samples": samples, "ratio": ratio,
             "layers": layers, "feature": feature, "conditions": list(conditions), "seed": seed, "device": device,
-            "latentnav_version": __version__}, indent=2))  # fmt: skip
+            "latentnav_version": __version__, "processes": _processes()}, indent=2))  # fmt: skip
         (tmp / "metrics.json").write_text(json.dumps(info, indent=2, default=float))
         seeds = G.sample_latent(range(10_000, 10_006), direction.space)
         if direction.calibrated:
@@ -380,12 +513,10 @@ def _discover_with(method, *, model, attribute, scorer, component, components, s
                 d.save(tmp / "components" / f"{k:02d}.safetensors")
                 rows.append(traverse(G, d, seeds[:1], alpha=np.linspace(-3, 3, 9).tolist())[:, 0])
             viz.save_image(viz.traversal_grid(torch.stack(rows, dim=1)), tmp / "components.png")
-        _finish_output_dir(tmp, out)
-    except BaseException:
-        import shutil
 
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    _write_output_dir(out, write)
+    if not _is_main():
+        return
     what = f"{method} direction" + (f" for {info['attribute']}" if info.get("attribute") else f" (component {info.get('choice', 0)})")
     click.echo(f"wrote {out}/ ({what}, {info['generator_evals']} generator evaluations, {info['seconds']:.1f} s)")
 
@@ -532,17 +663,13 @@ def evaluate_cmd(model, direction_path, target, attributes, t_range, steps, n, s
             raise click.BadParameter(f"expected LO < HI, got {t_range!r}", param_hint="--t")
         t_values = np.linspace(lo, hi, steps)
     out = Path(output)
-    tmp = _prepare_output_dir(out, force)
-    try:
-        G = load_generator(model, device=device)
-        ev = evaluate_direction(G, d, target=target, attributes=parse_names(attributes), t_values=t_values, n=n, seed=seed)
-        write_evaluation(ev, tmp)
-        _finish_output_dir(tmp, out)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    device = _launch(device)
+    _check_output_dir(out, force)
+    G = load_generator(model, device=device)
+    ev = evaluate_direction(G, d, target=target, attributes=parse_names(attributes), t_values=t_values, n=n, seed=seed)
+    _write_output_dir(out, lambda tmp: write_evaluation(ev, tmp))
+    if not _is_main():
+        return
     s = ev.metrics["steerability"]
     click.echo(f"wrote {out}/ ({ev.target}: R^2 {s['r2']:.3f}, slope {s['slope']:.3f}, spread {s['spread']:.4f}, "
                f"MI {ev.metrics['mi']['mi_target']:.2f})")  # fmt: skip
@@ -597,20 +724,19 @@ def compare_cmd(model, target, methods, attributes, t_range, steps, n, candidate
         lo, hi = parse_range(t_range, "--t")
         t_values = np.linspace(lo, hi, steps)
     out = Path(output)
-    tmp = _prepare_output_dir(out, force)
-    try:
-        G = load_generator(model, device=device)
-        meter = get_meter(target, G)
-        runs = compare(G, meter.name, methods=chosen, attributes=parse_names(attributes), t_values=t_values, n_eval=n,
-                       progress=lambda line: click.echo(line, err=True), n_candidates=candidates, ganspace_samples=samples,
-                       interfacegan_samples=samples, trajectory_config=TrajectoryConfig(n_trajectories=trajectories))  # fmt: skip
-        table = write_comparison(runs, meter.name, tmp)
-        _finish_output_dir(tmp, out)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    device = _launch(device)
+    _check_output_dir(out, force)
+    G = load_generator(model, device=device)
+    meter = get_meter(target, G)
+    say = (lambda line: click.echo(line, err=True)) if _is_main() else None
+    runs = compare(G, meter.name, methods=chosen, attributes=parse_names(attributes), t_values=t_values, n_eval=n,
+                   progress=say, n_candidates=candidates, ganspace_samples=samples, interfacegan_samples=samples,
+                   trajectory_config=TrajectoryConfig(n_trajectories=trajectories))  # fmt: skip
+    tables = []
+    _write_output_dir(out, lambda tmp: tables.append(write_comparison(runs, meter.name, tmp)))
+    if not _is_main():
+        return
+    table = tables[0]
     click.echo(table, nl=False)
     click.echo(f"wrote {out}/")
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
+from latentnav import distributed
 from latentnav.directions import Direction, fit_calibration, fit_direction
 from latentnav.generators.base import Generator
 from latentnav.trajectory import Trajectories, TrajectoryConfig, achieved_t, config_dict, matched_calibration, run_trajectories
@@ -63,3 +65,66 @@ def discover(
         direction.meta.update(calibration_r2=r2, generator_evals=traj.generator_evals + evals,
                               achieved_over_requested=float((t * traj.t[k]).sum() / (traj.t[k] ** 2).sum()))  # fmt: skip
     return (direction, traj) if return_trajectories else direction
+
+
+@dataclass(frozen=True)
+class Job:
+    """One direction of a batch: a transform, and the class to generate for class-conditional models.
+
+    Attributes:
+        transform: a transform name.
+        class_index: the class bound to the generator for this job (``None``: the generator's own).
+    """
+
+    transform: str
+    class_index: int | None = None
+
+    @property
+    def name(self) -> str:
+        """A file-system name: ``zoom`` or ``class-0207-zoom``."""
+        return self.transform if self.class_index is None else f"class-{self.class_index:04d}-{self.transform}"
+
+
+def check_jobs(G: Generator, jobs: list[Job]) -> None:
+    """Refuse, before any work, unknown transforms and classes the model does not have.
+
+    Raises:
+        UnknownNameError: an unknown transform; ValueError: a class for an unconditional model, or out of range.
+    """
+    for tf in dict.fromkeys(job.transform for job in jobs):
+        get_transform(tf)
+    classes = sorted({job.class_index for job in jobs if job.class_index is not None})
+    if classes and not G.num_classes:
+        G.bind_class(classes[0])  # raises the model's own "not class-conditional" message
+    if classes and not 0 <= classes[0] <= classes[-1] < G.num_classes:
+        raise ValueError(f"classes must lie in 0..{G.num_classes - 1} for {G.name}, got {classes[0]}..{classes[-1]}")
+
+
+def discover_jobs(G: Generator, jobs: list[Job], config: TrajectoryConfig | None = None, *, space: str = "z",
+                  n_knots: int = 101, progress: Callable[[Job], None] | None = None) -> list[Direction]:  # fmt: skip
+    """One direction per job (``latentnav discover --classes 0-999 --transforms shift-x,zoom``).
+
+    In a distributed run whole jobs are spread over the ranks (:func:`latentnav.distributed.map_jobs`),
+    each job running on its rank alone, and every rank gets every direction, in job order. Each
+    direction records its class in ``meta["class_index"]``.
+
+    Args:
+        G: the generator (each rank's own copy); the class of each job is bound with ``G.bind_class``.
+        jobs: the jobs.
+        config, space, n_knots: as :func:`discover`.
+        progress: called after each job on this rank.
+
+    Raises:
+        ValueError: a class for a model that has none (before any work); a job's error names the job.
+    """
+    config = config or TrajectoryConfig()
+    check_jobs(G, jobs)
+
+    def run(job: Job) -> Direction:
+        if job.class_index is not None:
+            G.bind_class(job.class_index)
+        d = discover(G, job.transform, config, space=space, n_knots=n_knots, progress=False)
+        d.meta["class_index"] = job.class_index
+        return d
+
+    return distributed.map_jobs(jobs, run, label=lambda job: job.name, progress=progress)

@@ -45,3 +45,9 @@ class ScorerError(LatentnavError, ValueError):
 
 class ConditionVanishedError(LatentnavError, ValueError):
     """A conditional direction that vanishes: the primal direction lies in the span of its conditions."""
+
+
+class OutputExistsError(LatentnavError):
+    """An output directory that exists and is not empty, without ``--force``."""
+
+    exit_code = 2

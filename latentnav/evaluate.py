@@ -24,7 +24,7 @@ import torch
 from scipy.stats import spearmanr
 from sklearn.isotonic import IsotonicRegression
 
-from latentnav import measure
+from latentnav import distributed, measure
 from latentnav.directions import Direction
 from latentnav.errors import AttributeNotMeasurableError, LatentnavError, MethodNotApplicableError
 from latentnav.measure import MeterSpec, get_meter
@@ -65,10 +65,25 @@ def default_attributes(G) -> list[str]:
 
 
 def _readings(G, z: torch.Tensor, space: str, meters: Sequence[MeterSpec]) -> np.ndarray:
-    """[len(meters), N] meter readings of ``G``'s images of latents z (flattened), without gradients."""
-    with torch.no_grad():
-        images = G(z.to(G.device).view(-1, *G.latent_shape(space)), space=space)
-        return np.stack([m(images).detach().cpu().numpy().astype(np.float64) for m in meters])
+    """[len(meters), N] meter readings of ``G``'s images of latents z (flattened), without gradients.
+
+    In a distributed run each rank renders and measures its block of the rows; the readings are gathered.
+    """
+    rows = distributed.shard_range(len(z))
+
+    def mine() -> np.ndarray:
+        if not len(rows):
+            return np.empty((len(meters), 0))
+        with torch.no_grad():
+            images = G(z[rows.start : rows.stop].to(G.device).view(-1, *G.latent_shape(space)), space=space)
+            return np.stack([m(images).detach().cpu().numpy().astype(np.float64) for m in meters])
+
+    return np.concatenate(distributed.exchange(mine), axis=1)
+
+
+def total_evals(counter: dict[str, int]) -> int:
+    """The generator evaluations a :func:`count_evals` block counted, summed over the ranks of a distributed run."""
+    return sum(distributed.exchange(lambda: counter["n"]))
 
 
 def calibrate_direction(G, direction: Direction, meter: MeterSpec | str, *, n: int = 64, grid: int = 41,
@@ -243,7 +258,7 @@ def evaluate_direction(G, direction: Direction, *, target: str | None = None, at
             cross = [m for m in meters if m.name != meter.name]
             metrics["control"] = control_report(G, direction, meter.fn, t, z, cross_meter=_cross_meter(meter, cross),
                                                 response=meter.change)  # fmt: skip
-    metrics["generator_evals"] = evals["n"]
+    metrics["generator_evals"] = total_evals(evals)
     return Evaluation(direction, meter.name, t, changes, metrics)
 
 
@@ -354,7 +369,7 @@ def compare(G, target: str, *, methods: Sequence[str] | None = None, attributes:
             runs.append(run)
             continue
         run.seconds = time.perf_counter() - t0
-        run.find_evals, run.pick_evals = found["n"], picked["n"]
+        run.find_evals, run.pick_evals = total_evals(found), total_evals(picked)
         run.choice = (f"component {k} of {len(candidates)}" + (f", {how}" if how else "")) if scores else how
         run.direction = direction
         say(f"{method}: evaluating on {n_eval} fresh latents")

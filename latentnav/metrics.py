@@ -26,7 +26,7 @@ import torch
 from scipy.stats import spearmanr
 from sklearn.isotonic import IsotonicRegression
 
-from latentnav import measure
+from latentnav import distributed, measure
 from latentnav.directions import Direction
 
 Meter = Callable[[torch.Tensor], torch.Tensor]
@@ -40,13 +40,26 @@ def _linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(slope), float(r2)
 
 
-@torch.no_grad()
 def _measure_along(G, direction: Direction, z: torch.Tensor, t_values, mode: str, meters: list[Meter]):
     """Meter readings along ``direction``: rows [T, M, N], base [M, N], and blank counts.
 
     The counts are (blank images, images, blank moved images whose start was not blank, such images, blank
-    starts): the first pair counts every image (starts included), the second only what moving did.
+    starts): the first pair counts every image (starts included), the second only what moving did. In a
+    distributed run each rank measures its block of the latents; readings and counts are gathered.
     """
+    block = distributed.shard_range(len(z))
+    parts = distributed.exchange(lambda: _measure_block(G, direction, z[block.start : block.stop], t_values, mode, meters))
+    rows = np.concatenate([p[0] for p in parts], axis=2)
+    base = np.concatenate([p[1] for p in parts], axis=1)
+    counts = tuple(int(sum(c)) for c in zip(*(p[2] for p in parts)))
+    return rows, base, counts
+
+
+@torch.no_grad()
+def _measure_block(G, direction: Direction, z: torch.Tensor, t_values, mode: str, meters: list[Meter]):
+    """:func:`_measure_along` on one block of latents, on this process."""
+    if not len(z):
+        return np.empty((len(t_values), len(meters), 0)), np.empty((len(meters), 0)), (0, 0, 0, 0, 0)
     base = G(z.to(G.device))
     base_blank = measure.is_blank(base).cpu()
     rows, blanks, moved_blanks = [], int(base_blank.sum()), 0

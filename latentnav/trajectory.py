@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from latentnav import losses, measure
+from latentnav import distributed, losses, measure
 from latentnav.errors import LatentnavError
 from latentnav.generators.base import Generator
 from latentnav.transforms import Transform, get_transform
@@ -272,7 +272,11 @@ def run_trajectories(
             ``(images, t) -> (images, mask)``.
         config: see :class:`TrajectoryConfig`.
         space: latent space to optimise in.
-        progress: show a progress bar.
+        progress: show a progress bar (on rank 0 only, in a distributed run).
+
+    Under torchrun (after :func:`latentnav.distributed.setup`) each rank follows a contiguous block of the
+    seeds; the rows are gathered on every rank and put in the single-process order, so the result is the
+    single-process one (each trajectory depends only on its own seed: convergence is tested per latent).
 
     Returns:
         :class:`Trajectories` with every (z0, z_t, t, loss) and the worst fits flagged.
@@ -280,15 +284,31 @@ def run_trajectories(
     tf = get_transform(transform)
     cfg = config.resolved()
     steps = targets(cfg, tf)
+    w = distributed.world()
+    seeds = list(range(cfg.seed, cfg.seed + cfg.n_trajectories))
+    t_start = time.perf_counter()
+    mine = distributed.shard(seeds, w)
+    bar = tqdm(total=len(mine) * len(steps), disable=not (progress and w.is_main), unit="fit",
+               desc=f"trajectories {tf.name}" + (f" (rank 0 of {w.size})" if w.distributed else ""))  # fmt: skip
+    parts = distributed.exchange(lambda: _follow(G, tf, cfg, steps, mine, space, bar))
+    bar.close()
+    filled = [rows for rows, _ in parts if len(rows["seed"])]  # a rank may have had no seeds
+    out = {k: torch.cat([rows[k] for rows in filled]) for k in filled[0]}
+    out = {k: v[_canonical_order(out, cfg)] for k, v in out.items() if k != "step"}
+    kept = _keep_best(out["loss"], out["t"], cfg.drop_worst)
+    evals = sum(p[1] for p in parts)
+    return Trajectories(**out, kept=kept, generator_evals=evals, wall_time=time.perf_counter() - t_start)
+
+
+def _follow(G, tf, cfg, steps, seeds, space, bar) -> tuple[dict[str, torch.Tensor], int]:
+    """Fit every step of the trajectories starting at ``seeds`` (one rank's share); rows on the CPU, and evals."""
     loss_fn = _loss_fn(cfg, G.img_resolution)
     batch = cfg.batch_size or cfg.n_trajectories
     radius = G.prior_radius(space) if cfg.prior_radius else None
-    seeds = list(range(cfg.seed, cfg.seed + cfg.n_trajectories))
-    rows: dict[str, list[torch.Tensor]] = {k: [] for k in ("z0", "zt", "t", "loss", "seed")}
-    evals, t_start = 0, time.perf_counter()
-    bar = tqdm(total=len(seeds) * len(steps), disable=not progress, desc=f"trajectories {tf.name}", unit="fit")
+    rows: dict[str, list[torch.Tensor]] = {k: [] for k in ("z0", "zt", "t", "loss", "seed", "step")}
+    evals = 0
     for b0 in range(0, len(seeds), batch):
-        chunk = seeds[b0 : b0 + batch]
+        chunk = list(seeds[b0 : b0 + batch])
         z0 = G.sample_latent(chunk, space).to(G.device)
         if radius is not None:
             z0 = _project(z0, radius)
@@ -308,12 +328,22 @@ def run_trajectories(
             evals += used
             for key, val in (("z0", z0_both), ("zt", z), ("t", t), ("loss", loss), ("seed", seed_both)):
                 rows[key].append(val.detach().cpu())
+            rows["step"].append(torch.full((2 * len(chunk),), k))
             bar.update(len(chunk))
             bar.set_postfix(loss=f"{loss.mean().item():.4g}")
-    bar.close()
-    out = {k: torch.cat(v) for k, v in rows.items()}
-    kept = _keep_best(out["loss"], out["t"], cfg.drop_worst)
-    return Trajectories(**out, kept=kept, generator_evals=evals, wall_time=time.perf_counter() - t_start)
+    return {k: torch.cat(v) if v else torch.empty(0) for k, v in rows.items()}, evals
+
+
+def _canonical_order(rows: dict[str, torch.Tensor], cfg: TrajectoryConfig) -> torch.Tensor:
+    """The row order of a single-process run: by batch of seeds, then step, then sign (+ first), then seed.
+
+    Each row depends only on its own seed, so rows gathered from any split of the seeds, put in this
+    order, are the single-process run's.
+    """
+    batch = cfg.batch_size or cfg.n_trajectories
+    seed = rows["seed"].numpy()
+    keys = (seed, (rows["t"] < 0).numpy(), rows["step"].numpy(), (seed - cfg.seed) // batch)  # last key sorts first
+    return torch.from_numpy(np.lexsort(keys))
 
 
 def _keep_best(loss: torch.Tensor, t: torch.Tensor, drop: float) -> torch.Tensor:

@@ -59,6 +59,16 @@ class Generator(ABC):
         self._check_space(space)
         return (self.z_dim,)
 
+    def bind_class(self, class_index: int) -> None:
+        """Make ``class_index`` the class every later call generates (class-conditional models).
+
+        Raises:
+            ValueError: the model is not class-conditional, or the index is outside ``0 .. num_classes - 1``.
+        """
+        if not self.num_classes:
+            raise ValueError(f"{self.name} is not class-conditional: it has no classes to choose from")
+        raise NotImplementedError(f"{type(self).__name__} cannot bind a class")
+
     def sample_z(self, n: int | None = None, seed: int = 0, *, seeds: Sequence[int] | None = None) -> torch.Tensor:
         """Draw latents from the prior, one seed per sample.
 

@@ -419,6 +419,10 @@ class BigGANGenerator(Generator):
         self.dtype = _resolve_dtype(dtype, self.device)
         self.net = net.to(self.device, self.dtype).eval().requires_grad_(False)
 
+    def bind_class(self, class_index: int | str) -> None:
+        """Make ``class_index`` (an index or an ImageNet class name) the class every later call generates."""
+        self.class_vector = one_hot(class_index, self.num_classes).to(self.device)
+
     # ----------------------------------------------------------------- latents
     def _draw_z(self, generator: torch.Generator) -> torch.Tensor:
         """``truncation * truncnorm.rvs(-2, 2, random_state=RandomState(seed))`` as the reference draws it.

@@ -478,6 +478,14 @@ class StyleGAN2Generator(Generator):
         self.class_idx = None if class_idx is None else int(class_idx)
         self.source_format = source_format
 
+    def bind_class(self, class_index: int) -> None:
+        """Make ``class_index`` the class z is mapped with when no ``c`` is given (conditional models)."""
+        if not self.num_classes:
+            super().bind_class(class_index)
+        if not 0 <= int(class_index) < max(self.num_classes, 0):
+            raise ValueError(f"class index {class_index} is out of range: {self.name} has {self.num_classes} classes")
+        self.class_idx = int(class_index)
+
     # ----------------------------------------------------------------------------------- latents
     def latent_shape(self, space: str = "z") -> tuple[int, ...]:
         """z: (z_dim,); w: (w_dim,); w+: (num_ws, w_dim)."""

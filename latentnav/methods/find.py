@@ -46,7 +46,7 @@ def find_direction(G, method: str, *, space: str = "z", attribute: str | None = 
         ``(direction, candidates, info)``: the chosen direction, every direction the method offered (GANSpace,
         SeFa) and a JSON-ready record (choice, scores, generator evaluations, seconds).
     """
-    from latentnav.evaluate import calibrate_direction, count_evals, default_attributes, pick_direction
+    from latentnav.evaluate import calibrate_direction, count_evals, default_attributes, pick_direction, total_evals
     from latentnav.measure import get_meter
 
     if method not in METHODS or method == "trajectory":
@@ -92,6 +92,6 @@ def find_direction(G, method: str, *, space: str = "z", attribute: str | None = 
             direction = calibrate_direction(G, raw, meter) if meter is not None else raw
             info.update(val_accuracy=raw.meta["val_accuracy"], remaining_accuracy=raw.meta["remaining_accuracy"],
                         conditions=raw.meta["conditions"])  # fmt: skip
-    info.update(generator_evals=evals["n"], seconds=round(time.perf_counter() - t0, 3), calibrated=direction.calibrated)
+    info.update(generator_evals=total_evals(evals), seconds=round(time.perf_counter() - t0, 3), calibrated=direction.calibrated)
     direction.meta = {**direction.meta, "seed": seed}
     return direction, candidates, info

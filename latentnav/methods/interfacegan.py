@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from sklearn.svm import LinearSVC
 
+from latentnav import distributed
 from latentnav.directions import Direction, identity_direction
 from latentnav.errors import ConditionVanishedError
 from latentnav.measure import checked_scores
@@ -151,6 +152,23 @@ def train_boundary(latents: torch.Tensor | np.ndarray, scores: torch.Tensor | np
     return Boundary(normal / normal.norm(), float(svm.score(z[val], label[val])), rest_acc, len(train), len(val))
 
 
+def score_latents(G, scorer: Callable[[torch.Tensor], torch.Tensor], seeds: Sequence[int], *, space: str = "z",
+                  name: str = "", allow_nan: bool = False, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Latents of ``seeds`` and the scores of their images: ``(z [n, D], scores [n])`` on the CPU.
+
+    Raises:
+        ScorerError: the scorer returned the wrong shape, non-numbers, infinities or (unless ``allow_nan``) NaN.
+    """
+    z = G.sample_latent(seeds, space)
+    shape = G.latent_shape(space)
+    parts = [torch.empty(0)]
+    with torch.no_grad():
+        for i in range(0, len(z), batch_size):
+            images = G(z[i : i + batch_size].view(-1, *shape), space=space)
+            parts.append(checked_scores(scorer(images), len(images), name or "scorer", allow_nan=allow_nan).cpu())
+    return z, torch.cat(parts)
+
+
 def interfacegan(G, scorer: Callable[[torch.Tensor], torch.Tensor], *, space: str = "z", n_samples: int = 10_000,
                  ratio: float = 0.02, conditions: Sequence[Direction | torch.Tensor] = (), name: str = "",
                  allow_nan: bool = False, seed: int = 0, batch_size: int = 500) -> Direction:  # fmt: skip
@@ -169,18 +187,16 @@ def interfacegan(G, scorer: Callable[[torch.Tensor], torch.Tensor], *, space: st
         seed: first seed.
         batch_size: images scored per call.
 
+    In a distributed run (:mod:`latentnav.distributed`) each rank scores its own block of the seeds and
+    the scores are gathered; a scorer that fails on any rank stops every rank with its message.
+
     Returns:
         An uncalibrated :class:`Direction` (``method="interfacegan"``), towards higher scores.
     """
-    z = G.sample_latent(range(seed, seed + n_samples), space)
-    shape = G.latent_shape(space)
-    parts = []
-    with torch.no_grad():
-        for i in range(0, n_samples, batch_size):
-            images = G(z[i : i + batch_size].view(-1, *shape), space=space)
-            raw = scorer(images)
-            parts.append(checked_scores(raw, len(images), name or "scorer", allow_nan=allow_nan).cpu())
-    scores = torch.cat(parts)
+    mine = distributed.shard(range(seed, seed + n_samples))
+    parts = distributed.exchange(lambda: score_latents(G, scorer, mine, space=space, name=name, allow_nan=allow_nan,
+                                                       batch_size=batch_size))  # fmt: skip
+    z, scores = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
     ok = torch.isfinite(scores)
     boundary = train_boundary(z[ok], scores[ok], ratio=ratio, seed=seed)
     u = boundary.normal
