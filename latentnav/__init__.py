@@ -22,6 +22,8 @@ _EXPORTS = {
     "resolve_device": "latentnav.devices",
     "LatentnavError": "latentnav.errors",
     "discover": "latentnav.discovery",
+    "correct": "latentnav.correction",
+    "CorrectConfig": "latentnav.correction",
     "Direction": "latentnav.directions",
     "load_direction": "latentnav.directions",
     "traverse": "latentnav.directions",
