@@ -23,16 +23,9 @@ from pathlib import Path
 import torch
 
 import latentnav as ln
+from readme_table import ROOT, update_readme, write_json
 from latentnav.evaluate import COMPARE_HEADER, compare, compare_rows, run_summary
 
-ROOT = Path(__file__).resolve().parents[1]
-START, END = "<!-- compare-table:start -->", "<!-- compare-table:end -->"
-
-
-def replace_between(text: str, start: str, end: str, body: str) -> str:
-    """``text`` with what lies between the ``start`` and ``end`` markers replaced by ``body``."""
-    i, j = text.index(start) + len(start), text.index(end)
-    return text[:i] + "\n" + body + text[j:]
 
 
 def rows_from_json(summary: dict) -> list[str]:
@@ -75,16 +68,11 @@ def main() -> None:
             runs = compare(G, target, progress=lambda line, t0=t0: print(f"[{time.perf_counter() - t0:.0f} s] {line}", flush=True))
             rows += compare_rows(runs, target)
             summary["targets"][target] = [run_summary(r) for r in runs]
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            tmp = args.json.with_name(".tmp-" + args.json.name)
-            tmp.write_text(json.dumps(summary, indent=2, default=float))
-            tmp.replace(args.json)
+            write_json(args.json, summary)
     table = "\n".join([COMPARE_HEADER, "|---" * (COMPARE_HEADER.count("|") - 1) + "|", *rows]) + "\n"
     print(table, end="")
     if args.update_readme:
-        readme = ROOT / "README.md"
-        readme.write_text(replace_between(readme.read_text(), START, END, table))
-        print(f"updated {readme}")
+        update_readme("compare-table", table)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     python benchmarks/control.py [--models bvae-dsprites,bvae-dsprites-b1] [--transforms shift-x,shift-y,zoom]
                                  [--schedules default,paper] [--calibration trajectories|achieved|matched]
-                                 [--json benchmarks/results/control.json]
+                                 [--json benchmarks/results/control.json] [--update-readme]
 
 For each model, transform and schedule: discover a direction (trajectory method, seed 0), then traverse 50
 fresh latents (seeds from 50,000) in relative and absolute mode for t in [-0.15, 0.15] (7 values) and read
@@ -20,7 +20,6 @@ ones are listed.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from functools import partial
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 import torch
 
 import latentnav as ln
+from readme_table import update_readme, write_json
 from latentnav.discovery import discover
 from latentnav.metrics import TRANSFORM_METERS, control_report, oracle_direction
 from latentnav.trajectory import TrajectoryConfig
@@ -129,27 +129,26 @@ def main() -> None:
                         help="how discovery fits g (the paper schedule always uses the trajectories)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    parser.add_argument("--update-readme", action="store_true", help="rewrite the README's control table")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     schedules = args.schedules.split(",")
     results: dict = {}
-    print(HEADER)
-    print("|---" * (HEADER.count("|") - 1) + "|")
+    lines = [HEADER, "|---" * (HEADER.count("|") - 1) + "|"]
+    print("\n".join(lines))
     for model in args.models.split(","):
         G = ln.load_generator(model, device="cpu")
         results[model] = {}
         for tf in args.transforms.split(","):
             res = evaluate(G, tf, schedules, args.calibration)
             results[model][tf] = res
-            for who in schedules:
-                print(row(model, tf, f"discovered ({who})", res[who]), flush=True)
-            axis = res["oracle"]["axis"]
-            print(row(model, tf, f"oracle (axis {axis})", res["oracle"]), flush=True)
+            lines += [row(model, tf, f"discovered ({who})", res[who]) for who in schedules]
+            lines.append(row(model, tf, f"oracle (axis {res['oracle']['axis']})", res["oracle"]))
+            print("\n".join(lines[-len(schedules) - 1 :]), flush=True)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.json.with_name(".tmp-" + args.json.name)
-        tmp.write_text(json.dumps({"n_eval": N_EVAL, "eval_seed": EVAL_SEED, "t_max": T_MAX, "results": results}, indent=2))
-        tmp.replace(args.json)
+        write_json(args.json, {"n_eval": N_EVAL, "eval_seed": EVAL_SEED, "t_max": T_MAX, "results": results})
+    if args.update_readme:
+        update_readme("control-table", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -21,23 +21,9 @@ from pathlib import Path
 import torch
 
 import latentnav as ln
+from readme_table import ROOT, update_readme, write_json
 from latentnav.disentanglement import evaluate_model, metrics_markdown
 
-ROOT = Path(__file__).resolve().parents[1]
-START, END = "<!-- disentanglement-table:start -->", "<!-- disentanglement-table:end -->"
-
-
-def replace_between(text: str, start: str, end: str, body: str) -> str:
-    """``text`` with what lies between the ``start`` and ``end`` markers replaced by ``body``."""
-    i, j = text.index(start) + len(start), text.index(end)
-    return text[:i] + "\n" + body + text[j:]
-
-
-def write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(".tmp-" + path.name)
-    tmp.write_text(json.dumps(data, indent=2, default=float))
-    tmp.replace(path)
 
 
 def main() -> None:
@@ -68,9 +54,7 @@ def main() -> None:
     table = metrics_markdown(results)
     print(table, end="")
     if args.update_readme:
-        readme = ROOT / "README.md"
-        readme.write_text(replace_between(readme.read_text(), START, END, table))
-        print(f"updated {readme}")
+        update_readme("disentanglement-table", table)
 
 
 if __name__ == "__main__":

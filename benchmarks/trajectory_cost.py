@@ -17,7 +17,7 @@ import torch
 
 import latentnav as ln
 from latentnav import losses
-from latentnav.trajectory import RowAdam, _project
+from latentnav.trajectory import RowAdam, project_to_ball
 from latentnav.transforms import get_transform
 
 
@@ -60,7 +60,7 @@ def main() -> None:
         (g,) = torch.autograd.grad(loss.sum(), zz)
         with torch.no_grad():
             opt.step(state, g, rows)
-            state.copy_(_project(state, math.sqrt(G.z_dim)))
+            state.copy_(project_to_ball(state, math.sqrt(G.z_dim)))
 
     t_bare, t_step = best_of(bare, args.repeats), best_of(step, args.repeats)
     print(f"{args.model}, batch {args.batch}, {args.threads} threads: bare forward+backward {1000 * t_bare:.1f} ms, "

@@ -265,7 +265,7 @@ def _finish_output_dir(tmp: Path, path: Path) -> None:
 @main.command()
 @click.option("--model", "-m", default="bvae-dsprites", help="Registry name or checkpoint path.")
 @click.option("--transform", "-t", "transform", default=None,
-              help="shift-x, shift-y, zoom, rotate, brightness, contrast, hue (the trajectory method).")
+              help="shift-x, shift-y, zoom, zoom-object, rotate, brightness, contrast, hue (the trajectory method).")
 @click.option("--method", type=click.Choice(["trajectory", "ganspace", "sefa", "interfacegan"]), default="trajectory",
               help="How to find the direction.")
 @click.option("--attribute", default=None,
@@ -352,7 +352,7 @@ def discover(model, transform, method, attribute, scorer, component, components,
                         device=device, force=force, output=output)  # fmt: skip
         return
     if transform is None:
-        raise click.UsageError("--method trajectory needs --transform (shift-x, shift-y, zoom, rotate, brightness, contrast, hue)")
+        raise click.UsageError("--method trajectory needs --transform (shift-x, shift-y, zoom, zoom-object, rotate, brightness, contrast, hue)")
     import time
 
     import numpy as np
@@ -858,12 +858,15 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
       latentnav correct --model bvae-dsprites-corr --direction runs/x/direction.safetensors \\
           --attribute pos_x --against pos_y -o runs/x-corrected.safetensors
     """
+    import shutil
+    import tempfile
+
     import torch
 
     from latentnav import viz
     from latentnav.correction import CorrectConfig, correct
     from latentnav.directions import load_direction, traverse
-    from latentnav.evaluate import calibrate_direction
+    from latentnav.evaluate import calibrate_direction, in_units_of
     from latentnav.generators.registry import load_generator
     from latentnav.measure import get_meter
 
@@ -882,17 +885,21 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
     result = correct(G, d, meter, list(against), config, progress=True)
     corrected = calibrate_direction(G, result.direction, meter)
     projected = calibrate_direction(G, result.projection, meter)
-    base = d if d.calibrated and d.transform == meter.transform else calibrate_direction(G, d, meter)
+    base = d if in_units_of(d, meter) else calibrate_direction(G, d, meter)
     z = G.sample_latent(range(50_000, 50_006), corrected.space)
     t = torch.linspace(-0.15, 0.15, 7).tolist()
     grids = torch.cat([traverse(G, v, z, t=t, mode="relative") for v in (base, projected, corrected)], dim=1)
     out.parent.mkdir(parents=True, exist_ok=True)
-    corrected.save(out)
-    projected.save(extras[0])
-    tmp = extras[1].with_name(".tmp-" + extras[1].name)
-    tmp.write_text(json.dumps(result.report, indent=2, default=float))
-    tmp.replace(extras[1])
-    viz.save_image(viz.traversal_grid(grids), extras[2])
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.stem}-", dir=out.parent))
+    try:  # everything written under a temporary folder first, then moved into place
+        corrected.save(tmp / out.name)
+        projected.save(tmp / extras[0].name)
+        (tmp / extras[1].name).write_text(json.dumps(result.report, indent=2, default=float))
+        viz.save_image(viz.traversal_grid(grids), tmp / extras[2].name)
+        for f in tmp.iterdir():
+            f.replace(out.parent / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     ev = result.report["eval"]
     click.echo(f"wrote {out} (leakage into {', '.join(against)}: base {ev['base']['leakage_max']:.3f}, projection "
                f"{ev['projection']['leakage_max']:.3f}, corrected {ev['corrected']['leakage_max']:.3f}; "

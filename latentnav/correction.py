@@ -32,11 +32,13 @@ from scipy.stats import gaussian_kde
 from sklearn.linear_model import LogisticRegression
 from tqdm.auto import tqdm
 
-from latentnav import losses, measure
+from latentnav import losses
 from latentnav.directions import Direction, identity_direction
 from latentnav.errors import LatentnavError
+from latentnav.evaluate import read_latents
 from latentnav.measure import MeterSpec, get_meter
 from latentnav.methods.interfacegan import project_orthogonal, train_boundary
+from latentnav.trajectory import project_to_ball
 from latentnav.transforms import get_transform
 
 
@@ -54,7 +56,7 @@ class CorrectConfig:
             diagonal (see :func:`landed`).
         max_weight: cap of the inverse-density weights, relative to the median weight.
         seed: first seed.
-        batch_size: images per generator call.
+        batch_size: images inverted together (one optimisation batch).
     """
 
     n_samples: int = 2000
@@ -77,24 +79,15 @@ class CorrectConfig:
 
 
 # ------------------------------------------------------------------------------------ 1. scores
-@torch.no_grad()
-def render(G, z: torch.Tensor, space: str = "z", batch_size: int = 250) -> torch.Tensor:
-    """``G``'s images of latents ``z`` [N, D] (flattened), on the CPU."""
-    shape = G.latent_shape(space)
-    return torch.cat([G(z[i : i + batch_size].to(G.device).view(-1, *shape), space=space).cpu()
-                      for i in range(0, len(z), batch_size)])  # fmt: skip
-
-
 def read(images: torch.Tensor, meters: Sequence[MeterSpec]) -> np.ndarray:
     """[N, len(meters)] readings of ``images``."""
     return np.stack([m(images).detach().cpu().numpy().astype(np.float64) for m in meters], axis=1)
 
 
-def score_latents(G, meters: Sequence[MeterSpec], n: int, *, space: str = "z", seed: int = 0,
-                  batch_size: int = 250) -> tuple[torch.Tensor, np.ndarray]:  # fmt: skip
+def score_latents(G, meters: Sequence[MeterSpec], n: int, *, space: str = "z", seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
     """Latents (seeds ``seed .. seed + n - 1``) whose images every meter can read, and their readings [M, K]."""
     z = G.sample_latent(range(seed, seed + n), space)
-    scores = read(render(G, z, space, batch_size), meters)
+    scores = read_latents(G, z, space, meters).T
     ok = np.isfinite(scores).all(axis=1)
     if ok.sum() < 10:
         raise LatentnavError(f"only {int(ok.sum())} of {n} images could be measured (blank images?)")
@@ -182,8 +175,9 @@ def edit_back(images: torch.Tensor, wanted: np.ndarray, now: np.ndarray, meters:
     return images
 
 
+@torch.no_grad()
 def synthesize(G, z: torch.Tensor, delta_a: np.ndarray, step: np.ndarray, held: np.ndarray,
-               meters_b: Sequence[MeterSpec], *, space: str = "z", batch_size: int = 250) -> torch.Tensor:  # fmt: skip
+               meters_b: Sequence[MeterSpec], *, space: str = "z") -> torch.Tensor:  # fmt: skip
     """Images of the low-density combinations: ``z + delta_a * step``, then held attributes edited back.
 
     Args:
@@ -192,8 +186,8 @@ def synthesize(G, z: torch.Tensor, delta_a: np.ndarray, step: np.ndarray, held: 
     """
     moved = z + torch.as_tensor(delta_a[:, None] * step[None], dtype=z.dtype)
     if G.prior_radius(space):
-        moved = moved * (G.prior_radius(space) / moved.norm(dim=1, keepdim=True)).clamp(max=1.0)
-    images = render(G, moved, space, batch_size)
+        moved = project_to_ball(moved, G.prior_radius(space))
+    images = G(moved.to(G.device).view(-1, *G.latent_shape(space)), space=space).cpu()
     return edit_back(images, held, read(images, meters_b), meters_b)
 
 
@@ -228,7 +222,7 @@ def invert(G, images: torch.Tensor, *, start: torch.Tensor | None = None, steps:
             opt.step()
             if radius:
                 with torch.no_grad():
-                    z.mul_((radius / z.norm(dim=1, keepdim=True).clamp_min(1e-12)).clamp(max=1.0))
+                    z.copy_(project_to_ball(z, radius))
         with torch.no_grad():
             final.append(losses.fourier_texture_loss(G(z.view(-1, *shape), space=space), target, None, sigma=sigma).cpu())
         out.append(z.detach().cpu())
@@ -276,8 +270,11 @@ def refit(z: torch.Tensor, scores: np.ndarray, *, max_weight: float = 20.0, seed
 
 # --------------------------------------------------------------------------------------- measuring
 def direction_effect(G, u: torch.Tensor, meter_a: MeterSpec, meters_b: Sequence[MeterSpec], z: torch.Tensor, *,
-                     alphas: Sequence[float] = (-1.0, -0.5, 0.5, 1.0), space: str = "z") -> dict[str, Any]:  # fmt: skip
+                     alphas: Sequence[float] = (-1.0, -0.5, 0.5, 1.0), space: str = "z",
+                     base: np.ndarray | None = None) -> dict[str, Any]:  # fmt: skip
     """What moving by raw steps ``alphas`` along unit ``u`` does to A and to B on latents ``z``.
+
+    ``base`` [N, 1 + K]: the readings at ``z`` when already known (saves rendering them again).
 
     Returns:
         ``on_target``: least-squares slope of A's change on the step (A per unit step);
@@ -285,8 +282,9 @@ def direction_effect(G, u: torch.Tensor, meter_a: MeterSpec, meters_b: Sequence[
         ``leakage_max``: the largest of those.
     """
     meters = [meter_a, *meters_b]
-    base = read(render(G, z, space), meters)
-    rows = [read(render(G, z + float(a) * u[None].to(z), space), meters) - base for a in alphas]
+    if base is None:
+        base = read_latents(G, z, space, meters).T
+    rows = [read_latents(G, z + float(a) * u[None].to(z), space, meters).T - base for a in alphas]
     changes = np.stack(rows)  # [T, N, K]
     steps = np.broadcast_to(np.asarray(alphas, dtype=np.float64)[:, None], changes.shape[:2])
     da = changes[..., 0]
@@ -349,17 +347,17 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
     meters = [meter_a, *meters_b]
     cfg = config
     # 1. scores
-    z, scores = score_latents(G, meters, cfg.n_samples, space=space, seed=cfg.seed, batch_size=cfg.batch_size)
+    z, scores = score_latents(G, meters, cfg.n_samples, space=space, seed=cfg.seed)
     grads = linear_gradients(z, scores)
     u = _oriented(base_u, grads[0])
     # 2. where to go, 3. synthesis
     index, delta_a = low_density_targets(scores, cfg.n_low, cfg.offset, cfg.seed)
     step = holding_step(u.double().numpy(), grads)
-    images = synthesize(G, z[index], delta_a, step, scores[index, 1:], meters_b, space=space, batch_size=cfg.batch_size)
+    images = synthesize(G, z[index], delta_a, step, scores[index, 1:], meters_b, space=space)
     # 4. inversion, re-scoring
     z_inv, inv_loss = invert(G, images, start=z[index], steps=cfg.invert_steps, lr=cfg.invert_lr, space=space,
                              batch_size=cfg.batch_size, progress=progress)  # fmt: skip
-    rescored = read(render(G, z_inv, space, cfg.batch_size), meters)
+    rescored = read_latents(G, z_inv, space, meters).T
     kept = landed(scores[index], rescored, delta_a, scores, cfg.keep)
     if kept.sum() < 5:
         raise LatentnavError(f"only {int(kept.sum())} of {len(index)} synthesized samples landed off the diagonal after "
@@ -377,7 +375,8 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
 
     out_dir, proj_dir = made(corrected, f"corrected:{base_method}"), made(projected, f"projected:{base_method}")
     z_eval = G.sample_latent(range(eval_seed, eval_seed + eval_n), space)
-    measured = {name: direction_effect(G, v, meter_a, meters_b, z_eval, space=space)
+    base = read_latents(G, z_eval, space, meters).T
+    measured = {name: direction_effect(G, v, meter_a, meters_b, z_eval, space=space, base=base)
                 for name, v in (("base", u), ("projection", projected), ("corrected", corrected))}  # fmt: skip
     asked = scores[index].copy()
     asked[:, 0] += delta_a

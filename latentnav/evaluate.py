@@ -64,7 +64,7 @@ def default_attributes(G) -> list[str]:
     return names
 
 
-def _readings(G, z: torch.Tensor, space: str, meters: Sequence[MeterSpec]) -> np.ndarray:
+def read_latents(G, z: torch.Tensor, space: str, meters: Sequence[MeterSpec]) -> np.ndarray:
     """[len(meters), N] meter readings of ``G``'s images of latents z (flattened), without gradients.
 
     In a distributed run each rank renders and measures its block of the rows; the readings are gathered.
@@ -107,7 +107,7 @@ def calibrate_direction(G, direction: Direction, meter: MeterSpec | str, *, n: i
     a0 = z @ u
     centre, scale = a0.mean().item(), max(a0.std().item(), 1e-6)
     alphas = centre + scale * np.linspace(-span, span, grid)
-    rows = [_readings(G, z + (float(a) - a0)[:, None] * u, direction.space, [meter])[0] for a in alphas]
+    rows = [read_latents(G, z + (float(a) - a0)[:, None] * u, direction.space, [meter])[0] for a in alphas]
     readings = np.stack(rows)  # [grid, n]
     if meter.circular:
         readings = np.degrees(np.unwrap(np.radians(readings), axis=0))
@@ -155,12 +155,12 @@ def pick_direction(G, candidates: Sequence[Direction], meter: MeterSpec, others:
     scores = []
     for d in candidates:
         z = G.sample_latent(range(seed, seed + n), d.space)
-        base = _readings(G, z, d.space, meters)  # [A, n]
+        base = read_latents(G, z, d.space, meters)  # [A, n]
         with np.errstate(all="ignore"):
             spread = np.nanstd(base, axis=1)
         scale = max((z @ d.u).std().item(), 1e-6)
         alphas = scale * np.linspace(-span, span, steps)
-        moved = [_readings(G, z + float(a) * d.u, d.space, meters) for a in alphas]
+        moved = [read_latents(G, z + float(a) * d.u, d.space, meters) for a in alphas]
         change = np.stack([[m.change(row[k], base[k]) for k, m in enumerate(meters)] for row in moved])  # [S, A, n]
         target = change[:, 0]
         req = np.broadcast_to(alphas[:, None], target.shape)
@@ -237,11 +237,11 @@ def evaluate_direction(G, direction: Direction, *, target: str | None = None, at
             t_values = np.linspace(-30, 30, 9) if meter.circular else np.linspace(-0.15, 0.15, 9)
         t = np.asarray(t_values, dtype=np.float64)
         z = G.sample_latent(range(seed, seed + n), direction.space)
-        base = _readings(G, z, direction.space, meters)
+        base = read_latents(G, z, direction.space, meters)
         for m, row in zip(meters, base):
             if not np.isfinite(row).any():
                 raise AttributeNotMeasurableError(f"attribute {m.name!r} reads NaN on every image of {G.name}")
-        moved = [_readings(G, direction.move(z, float(v)), direction.space, meters) for v in t]  # T x [A, N]
+        moved = [read_latents(G, direction.move(z, float(v)), direction.space, meters) for v in t]  # T x [A, N]
         changes = {m.name: np.stack([m.change(row[k], base[k]) for row in moved]) for k, m in enumerate(meters)}
         with np.errstate(all="ignore"):
             scales = {m.name: max(float(np.nanstd(base[k])), m.resolution) for k, m in enumerate(meters)}  # spread, at least the resolution

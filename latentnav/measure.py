@@ -143,6 +143,24 @@ def grid_minimum(grid: torch.Tensor, err: torch.Tensor) -> torch.Tensor:
     return grid.to(err)[k] + off * (grid[1] - grid[0]).to(err)
 
 
+def transform_errors(source: torch.Tensor, target: torch.Tensor, fn, grid: torch.Tensor, loss=None) -> torch.Tensor:
+    """How well each candidate ``fn(source, t)`` for t in ``grid`` [S] matches ``target``, [N, S].
+
+    ``fn`` is a transform ``(images, t) -> (images, mask)``; ``loss(moved, target, mask)`` -> [N] compares over
+    the pixels the transform keeps valid (default: :func:`latentnav.losses.masked_mse`). With
+    :func:`grid_minimum` this reads which transform maps one image onto another.
+    """
+    from latentnav.losses import masked_mse
+
+    loss = loss or masked_mse
+    n = len(source)
+    errs = []
+    for t in grid.tolist():
+        moved, mask = fn(source, torch.full((n,), t, dtype=source.dtype, device=source.device))
+        errs.append(loss(moved, target, mask))
+    return torch.stack(errs, dim=1)
+
+
 def zoom_between(a: torch.Tensor, b: torch.Tensor, max_log_scale: float = 0.7, steps: int = 57) -> torch.Tensor:
     """Log scale factor that best maps ``a`` onto ``b`` (zoom about the centre), by a grid search, [N].
 
@@ -153,11 +171,7 @@ def zoom_between(a: torch.Tensor, b: torch.Tensor, max_log_scale: float = 0.7, s
 
     a, b = _check(a), _check(b)
     grid = torch.linspace(-max_log_scale, max_log_scale, steps, dtype=a.dtype)
-    errs = []
-    for s in grid:
-        z, mask = zoom(a, float(s))
-        errs.append((((z - b) ** 2) * mask).sum(dim=(1, 2, 3)) / (mask.sum(dim=(1, 2, 3)) * a.shape[1]).clamp_min(1))
-    return grid_minimum(grid, torch.stack(errs, dim=1))
+    return grid_minimum(grid, transform_errors(a, b, zoom, grid))
 
 
 def rotation_between(a: torch.Tensor, b: torch.Tensor, max_degrees: float = 45.0, steps: int = 91) -> torch.Tensor:
@@ -171,11 +185,7 @@ def rotation_between(a: torch.Tensor, b: torch.Tensor, max_degrees: float = 45.0
 
     a, b = _check(a), _check(b)
     grid = torch.linspace(-max_degrees, max_degrees, steps, dtype=a.dtype)
-    errs = []
-    for deg in grid:
-        r, mask = rotate(a, float(deg))
-        errs.append((((r - b) ** 2) * mask).sum(dim=(1, 2, 3)) / (mask.sum(dim=(1, 2, 3)) * a.shape[1]).clamp_min(1))
-    return grid_minimum(grid, torch.stack(errs, dim=1))
+    return grid_minimum(grid, transform_errors(a, b, rotate, grid))
 
 
 # ------------------------------------------------------------------------------------------- colour

@@ -104,13 +104,10 @@ def control_report(
         A dict of figures (see module docstring); NaN measurements (blank images) are left out.
     """
     response = response or (lambda new, old: new - old)
-    meters = [meter] + ([cross_meter] if cross_meter else [])
+    meters = [meter] + ([cross_meter] if cross_meter else []) + [measure.area]  # area last: the starts' foreground
     t_values = np.asarray(t_values, dtype=np.float64)
     rel, base, counts_rel = _measure_along(G, direction, z, t_values, "relative", meters)
-    degenerate = np.zeros(len(z), dtype=bool)
-    if min_start_area is not None:
-        with torch.no_grad():
-            degenerate = (measure.area(G(z.to(G.device))) < min_start_area).cpu().numpy()
+    degenerate = base[-1] < min_start_area if min_start_area is not None else np.zeros(len(z), dtype=bool)
     rel[:, :, degenerate] = np.nan
     achieved = response(rel[:, 0], base[0][None])  # [T, N]
     req = np.broadcast_to(t_values[:, None], achieved.shape)

@@ -160,7 +160,8 @@ def targets(config: TrajectoryConfig, transform: Transform) -> np.ndarray:
     return max_t * np.arange(1, config.n_steps + 1) / config.n_steps
 
 
-def _project(z: torch.Tensor, radius: float) -> torch.Tensor:
+def project_to_ball(z: torch.Tensor, radius: float) -> torch.Tensor:
+    """Rows of ``z`` [N, D] pulled back onto the ball of ``radius`` where they lie outside it."""
     norm = z.norm(dim=1, keepdim=True).clamp_min(1e-12)
     return z * (radius / norm).clamp(max=1.0)
 
@@ -244,7 +245,7 @@ def _fit_step(G, z, target, mask, loss_fn, config, opt, space, radius, step_labe
             last = current
             opt.step(z, grad, idx)
             if radius is not None:
-                z[idx] = _project(z[idx], radius)
+                z[idx] = project_to_ball(z[idx], radius)
             history.append(current)
             if config.tol > 0 and len(history) > config.patience:
                 old = history[-1 - config.patience]
@@ -311,7 +312,7 @@ def _follow(G, tf, cfg, steps, seeds, space, bar) -> tuple[dict[str, torch.Tenso
         chunk = list(seeds[b0 : b0 + batch])
         z0 = G.sample_latent(chunk, space).to(G.device)
         if radius is not None:
-            z0 = _project(z0, radius)
+            z0 = project_to_ball(z0, radius)
         with torch.no_grad():
             x0 = G(z0.view(-1, *G.latent_shape(space)), space=space)
         evals += len(chunk)
@@ -380,12 +381,7 @@ def _read_t(x: torch.Tensor, x0: torch.Tensor, tf: Transform, loss_fn, t_grid: t
     With ``near`` [N] (the requested t), only candidates on its side, from -0.5 to 1.5 times it, count: a
     large transform the other way can leave almost nothing valid to compare, and so a spurious minimum.
     """
-    n = len(x0)
-    err = []
-    for t in t_grid.tolist():
-        target, mask = tf(x0, torch.full((n,), t, device=x0.device, dtype=x0.dtype))
-        err.append(loss_fn(x, target, mask))
-    err = torch.stack(err, dim=1).cpu()
+    err = measure.transform_errors(x0, x, tf, t_grid, loss_fn).cpu()
     if near is not None:
         ratio = t_grid[None, :] / near.cpu()[:, None]
         err = err.masked_fill((ratio < -0.5) | (ratio > 1.5), math.inf)

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -51,3 +53,56 @@ def test_config_refuses_nonsense():
         CorrectConfig(keep=1.5)
     with pytest.raises(ValueError, match=">= 1"):
         CorrectConfig(n_low=0)
+
+
+# ------------------------------------------------------------------------------- the command line
+def run(*args):
+    from click.testing import CliRunner
+
+    from latentnav.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def x_vector(tmp_path_factory):
+    """InterFaceGAN's supervised x direction on the correlated model (it drags y along)."""
+    import latentnav as ln
+    from latentnav.measure import get_meter
+
+    G = ln.load_generator("bvae-dsprites-corr", device="cpu")
+    d = ln.interfacegan(G, get_meter("pos_x", G), n_samples=2000, ratio=0.1, name="pos_x", allow_nan=True)
+    return d.save(tmp_path_factory.mktemp("dir") / "x.safetensors")
+
+
+def test_correct_refuses_bad_input_in_one_line_and_writes_nothing(tmp_path, x_vector):
+    args = ["correct", "--model", "bvae-dsprites-corr", "--direction", x_vector]
+    res = run(*args, "--attribute", "pos_x", "--against", "pos_y", "-o", tmp_path / "out.npy")
+    assert res.exit_code == 2 and "must end in .safetensors" in res.output
+    res = run(*args, "--attribute", "size_of_it", "--against", "pos_y", "-o", tmp_path / "out.safetensors")
+    assert res.exit_code != 0 and "size_of_it" in res.output and "pos_x" in res.output  # lists the known ones
+    assert len(res.output.strip().splitlines()) == 1
+    res = run(*args, "--attribute", "pos_x", "--against", "pos_x", "-o", tmp_path / "out.safetensors")
+    assert res.exit_code == 1 and "cannot also be an attribute to hold" in res.output
+    (tmp_path / "taken.safetensors").write_text("keep me")
+    res = run(*args, "--attribute", "pos_x", "--against", "pos_y", "-o", tmp_path / "taken.safetensors")
+    assert res.exit_code == 2 and "--force" in res.output
+    assert (tmp_path / "taken.safetensors").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.safetensors"]
+
+
+def test_correct_writes_direction_projection_report_and_grids(tmp_path, x_vector):
+    out = tmp_path / "x-corrected.safetensors"
+    res = run("correct", "--model", "bvae-dsprites-corr", "--direction", x_vector, "--attribute", "pos_x",
+              "--against", "pos_y", "--scored", 400, "--samples", 80, "--invert-steps", 20, "-o", out)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["x-corrected.grids.png", "x-corrected.json", "x-corrected.projection.json",
+                     "x-corrected.projection.safetensors", "x-corrected.report.json", "x-corrected.safetensors"]  # fmt: skip
+    report = json.loads((tmp_path / "x-corrected.report.json").read_text())
+    ev = report["eval"]
+    assert report["correlation"][0] > 0.6  # the model keeps the data's x-y correlation
+    assert 5 <= report["low_density_kept"] <= report["low_density_made"] == 80
+    assert ev["base"]["on_target"] > 0.02
+    # the orthogonal projection (the baseline) leaks less y per unit x than the base axis
+    assert ev["projection"]["leakage_max"] < ev["base"]["leakage_max"]

@@ -1,11 +1,9 @@
 import json
 
 import numpy as np
-import torch
 from click.testing import CliRunner
 from PIL import Image
 
-import latentnav as ln
 from latentnav.cli import main
 from latentnav.directions import load_direction
 from latentnav.train.report import factor_axes

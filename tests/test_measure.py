@@ -2,7 +2,6 @@ import pytest
 import torch
 
 from latentnav import measure
-from latentnav.data import dsprites
 from latentnav.transforms import get_transform
 
 

@@ -39,7 +39,6 @@ def test_a_few_hundred_steps_learn_to_reconstruct(tmp_path):
 
 
 def test_correlated_training_data_has_the_requested_rho():
-    from latentnav.data import dsprites
     from latentnav import measure
 
     cfg = BVAEConfig(batch_size=512, correlate="pos_x:pos_y:0.8")
