@@ -665,6 +665,8 @@ def train() -> None:
 @click.option("--capacity", type=click.FloatRange(0), default=None, help="Capacity objective: target KL in nats (Burgess et al.).")
 @click.option("--capacity-steps", type=click.IntRange(1), default=20000, help="Steps over which the capacity grows.")
 @click.option("--gamma", type=click.FloatRange(0), default=100.0, help="Weight of |KL - C| (capacity objective).")
+@click.option("--tc-weight", type=click.FloatRange(0), default=None,
+              help="Weight of the total correlation (beta-TCVAE: loss = recon + beta (KL - TC) + tc_weight TC).")
 @click.option("--checkpoint-every", type=click.IntRange(1), default=500, help="Steps between checkpoints.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for torch (default: torch's choice).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output .safetensors.")
@@ -675,6 +677,7 @@ def train_bvae(threads: int | None, output: str, **fields) -> None:
     Example:
       latentnav train bvae --beta 4 --steps 30000 --seed 0 -o bvae.safetensors
       latentnav train bvae --correlate pos_x:pos_y:0.8 -o bvae-corr.safetensors
+      latentnav train bvae --beta 1 --tc-weight 6 --steps 10000 -o tcvae.safetensors   # beta-TCVAE
     """
     import torch
 

@@ -45,3 +45,13 @@ class ScorerError(LatentnavError, ValueError):
 
 class ConditionVanishedError(LatentnavError, ValueError):
     """A conditional direction that vanishes: the primal direction lies in the span of its conditions."""
+
+
+class TrainingDivergedError(LatentnavError):
+    """A training loss that became NaN or infinite: training stops and the last good checkpoint is kept."""
+
+
+class BadSpecError(LatentnavError, ValueError):
+    """A malformed specification a user wrote (a code spec such as ``cat:0``, a factor a data set lacks)."""
+
+    exit_code = 2
