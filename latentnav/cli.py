@@ -667,6 +667,7 @@ def train() -> None:
 @click.option("--gamma", type=click.FloatRange(0), default=100.0, help="Weight of |KL - C| (capacity objective).")
 @click.option("--tc-weight", type=click.FloatRange(0), default=None,
               help="Weight of the total correlation (beta-TCVAE: loss = recon + beta (KL - TC) + tc_weight TC).")
+@click.option("--tc-warmup", type=click.IntRange(0), default=0, help="Steps over which the TC weight rises from beta to --tc-weight.")
 @click.option("--checkpoint-every", type=click.IntRange(1), default=500, help="Steps between checkpoints.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for torch (default: torch's choice).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output .safetensors.")
@@ -677,7 +678,7 @@ def train_bvae(threads: int | None, output: str, **fields) -> None:
     Example:
       latentnav train bvae --beta 4 --steps 30000 --seed 0 -o bvae.safetensors
       latentnav train bvae --correlate pos_x:pos_y:0.8 -o bvae-corr.safetensors
-      latentnav train bvae --beta 1 --tc-weight 6 --steps 10000 -o tcvae.safetensors   # beta-TCVAE
+      latentnav train bvae --beta 1 --tc-weight 6 --tc-warmup 2000 --steps 10000 -o tcvae.safetensors   # beta-TCVAE
     """
     import torch
 
@@ -694,6 +695,52 @@ def train_bvae(threads: int | None, output: str, **fields) -> None:
     cfg_path = out.with_name(out.stem + ".config.json")
     tmp = cfg_path.with_name(".tmp-" + cfg_path.name)
     tmp.write_text(json.dumps({"command": "train bvae", **dataclasses.asdict(config)}, indent=2))
+    tmp.replace(cfg_path)
+    path = run(config, out)
+    click.echo(f"wrote {path}")
+
+
+
+@train.command("cmivae")
+@click.option("--specified", default="colour", help="The factor z2 carries (colour, shape, scale, orientation, pos_x, pos_y).")
+@click.option("--z1-dim", type=click.IntRange(1), default=8, help="Coordinates of the complementary code z1.")
+@click.option("--z2-dim", type=click.IntRange(1), default=3, help="Coordinates of the specified code z2.")
+@click.option("--beta", type=click.FloatRange(0), default=4.0, help="KL weight of both codes.")
+@click.option("--mi-weight", type=click.FloatRange(0), default=10.0, help="Weight of the conditional-MI lower bounds.")
+@click.option("--label-weight", type=click.FloatRange(0), default=10.0, help="Weight of the specified factor's likelihood from z2.")
+@click.option("--steps", type=click.IntRange(1), default=6000, help="Optimizer steps.")
+@click.option("--seed", type=int, default=0, help="Seed of the weights and the data stream.")
+@click.option("--batch-size", type=click.IntRange(1), default=64, help="Images per step.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, help="Adam learning rate.")
+@click.option("--checkpoint-every", type=click.IntRange(1), default=500, help="Steps between checkpoints.")
+@click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for torch (default: torch's choice).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output .safetensors.")
+def train_cmivae(threads: int | None, output: str, **fields) -> None:
+    """Train a two-code VAE with conditional-MI bounds on colour dSprites (resumes if interrupted).
+
+    \b
+    Example:
+      latentnav train cmivae --specified colour --steps 6000 -o cmivae-colour.safetensors
+    """
+    from latentnav.train.cmivae import CMIVAEConfig
+    from latentnav.train.cmivae import train as run
+
+    _run_training("train cmivae", CMIVAEConfig(**fields), run, output, threads)
+
+
+def _run_training(command: str, config, run, output: str, threads: int | None) -> None:
+    """Check the output name, write ``<stem>.config.json`` (atomically), train, say where the model is."""
+    import torch
+
+    if not output.endswith(".safetensors"):
+        raise click.BadParameter("the output must end in .safetensors", param_hint="--output")
+    if threads:
+        torch.set_num_threads(threads)
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cfg_path = out.with_name(out.stem + ".config.json")
+    tmp = cfg_path.with_name(".tmp-" + cfg_path.name)
+    tmp.write_text(json.dumps({"command": command, **dataclasses.asdict(config)}, indent=2))
     tmp.replace(cfg_path)
     path = run(config, out)
     click.echo(f"wrote {path}")

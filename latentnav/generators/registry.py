@@ -24,6 +24,7 @@ from latentnav.generators.base import Generator
 ARCHITECTURES: Mapping[str, str] = MappingProxyType({
     "betavae": "latentnav.generators.betavae",
     "biggan-deep": "latentnav.generators.biggan",
+    "cmivae": "latentnav.generators.cmivae",
     "dcgan": "latentnav.generators.dcgan",
     "stylegan2": "latentnav.generators.stylegan2",
 })  # fmt: skip

@@ -56,6 +56,9 @@ class BVAEConfig:
         capacity_steps: steps over which the capacity grows from 0 to ``capacity``.
         gamma: weight of ``|KL - C|`` in the capacity objective.
         tc_weight: weight of the total correlation (beta-TCVAE objective; ``None``: no TC penalty).
+        tc_warmup: steps over which the TC weight rises linearly from ``beta`` to ``tc_weight`` (0: from the
+            start). A small batch overestimates TC once several latents turn active, and the full penalty
+            from step 0 can keep the model in its collapsed start (KL near 0) for good.
         checkpoint_every: steps between checkpoints (and model snapshots).
     """
 
@@ -70,6 +73,7 @@ class BVAEConfig:
     capacity_steps: int = 20000
     gamma: float = 100.0
     tc_weight: float | None = None
+    tc_warmup: int = 0
     checkpoint_every: int = 500
 
     def __post_init__(self) -> None:
@@ -77,6 +81,8 @@ class BVAEConfig:
             raise ValueError("steps, batch_size, z_dim and checkpoint_every must be positive")
         if self.beta < 0 or self.lr <= 0 or self.gamma < 0:
             raise ValueError("beta and gamma must be >= 0 and lr > 0")
+        if self.tc_warmup < 0:
+            raise ValueError("tc_warmup must be >= 0")
         if self.tc_weight is not None and (self.tc_weight < 0 or self.capacity is not None):
             raise ValueError("tc_weight must be >= 0 and cannot be combined with the capacity objective")
         if self.correlate is not None:
@@ -129,7 +135,9 @@ def loss_of(config: BVAEConfig, terms: dict[str, torch.Tensor], step: int) -> tu
     with torch.set_grad_enabled(config.tc_weight is not None and torch.is_grad_enabled()):
         tc = minibatch_total_correlation(terms["z"], terms["mu"], terms["logvar"])
     if config.tc_weight is not None:
-        return recon + config.beta * (kl - tc) + config.tc_weight * tc, tc
+        ramp = min(1.0, step / config.tc_warmup) if config.tc_warmup else 1.0
+        weight = config.beta + (config.tc_weight - config.beta) * ramp
+        return recon + config.beta * (kl - tc) + weight * tc, tc
     if config.capacity is None:
         return recon + config.beta * kl, tc.detach()
     c = config.capacity * min(1.0, step / config.capacity_steps)
