@@ -728,6 +728,31 @@ def train_cmivae(threads: int | None, output: str, **fields) -> None:
     _run_training("train cmivae", CMIVAEConfig(**fields), run, output, threads)
 
 
+
+@train.command("infogan")
+@click.option("--codes", default="cat:3,cont:4", help="Control codes: cat:K (K values) and cont:N (N continuous), comma-separated.")
+@click.option("--noise-dim", type=click.IntRange(1), default=8, help="Incompressible noise coordinates.")
+@click.option("--info-weight", type=click.FloatRange(0), default=1.0, help="Weight of the codes' NLL under Q (InfoGAN's lambda).")
+@click.option("--resolution", type=click.Choice(["32", "64"]), default="32", help="Image side in pixels.")
+@click.option("--steps", type=click.IntRange(1), default=5000, help="Steps (one D and one G update each).")
+@click.option("--seed", type=int, default=0, help="Seed of the weights and the data stream.")
+@click.option("--batch-size", type=click.IntRange(1), default=64, help="Real and fake images per step.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-4, help="Adam learning rate.")
+@click.option("--checkpoint-every", type=click.IntRange(1), default=500, help="Steps between checkpoints.")
+@click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for torch (default: torch's choice).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output .safetensors.")
+def train_infogan(threads: int | None, output: str, resolution: str, **fields) -> None:
+    """Train a style-based InfoGAN on procedural dSprites (resumes if interrupted).
+
+    \b
+    Example:
+      latentnav train infogan --codes cat:3,cont:4 --steps 5000 -o infogan-dsprites.safetensors
+    """
+    from latentnav.train.infogan import InfoGANConfig
+    from latentnav.train.infogan import train as run
+
+    _run_training("train infogan", InfoGANConfig(resolution=int(resolution), **fields), run, output, threads)
+
 def _run_training(command: str, config, run, output: str, threads: int | None) -> None:
     """Check the output name, write ``<stem>.config.json`` (atomically), train, say where the model is."""
     import torch

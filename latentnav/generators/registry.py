@@ -26,6 +26,7 @@ ARCHITECTURES: Mapping[str, str] = MappingProxyType({
     "biggan-deep": "latentnav.generators.biggan",
     "cmivae": "latentnav.generators.cmivae",
     "dcgan": "latentnav.generators.dcgan",
+    "infogan": "latentnav.generators.infogan",
     "stylegan2": "latentnav.generators.stylegan2",
 })  # fmt: skip
 
