@@ -491,8 +491,9 @@ def parse_names(text: str | None) -> list[str] | None:
 
 @main.command("evaluate")
 @click.option("--model", "-m", default="bvae-dsprites", help="Registry name or checkpoint path.")
-@click.option("--direction", "direction_path", type=click.Path(dir_okay=False), required=True,
+@click.option("--direction", "direction_path", type=click.Path(dir_okay=False), default=None,
               help="A direction file (.safetensors, or .npy with --space).")
+@click.option("--code", default=None, help="Instead of a file: one of the model's own codes, z<k> (latent axis k) or an InfoGAN code (cont0).")
 @click.option("--target", default=None, help="Attribute it should change (default: the one its transform changes).")
 @click.option("--attributes", default=None, help="Attributes measured for leakage, e.g. pos_x,pos_y,scale (default: all that apply).")
 @click.option("--t", "t_range", default=None, help="LO,HI requested change in the target's units (default -0.15,0.15; hue -30,30).")
@@ -503,7 +504,7 @@ def parse_names(text: str | None) -> list[str] | None:
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--force", is_flag=True, help="Replace an existing output directory.")
 @click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help="Output directory.")
-def evaluate_cmd(model, direction_path, target, attributes, t_range, steps, n, seed, space, device, force, output) -> None:
+def evaluate_cmd(model, direction_path, code, target, attributes, t_range, steps, n, seed, space, device, force, output) -> None:
     """Measure how well a direction controls its attribute and what else it moves.
 
     Steerability (achieved vs requested change: R^2, slope, usable range, spread per step), the leakage
@@ -516,14 +517,18 @@ def evaluate_cmd(model, direction_path, target, attributes, t_range, steps, n, s
       latentnav evaluate --direction runs/shift-x/direction.safetensors -o runs/shift-x-eval
       latentnav evaluate --direction runs/sefa/direction.safetensors --target scale -o runs/sefa-eval
       latentnav evaluate --direction boundary.npy --space z --target pos_x --attributes pos_x,pos_y -o runs/npy-eval
+      latentnav evaluate --model infogan-dsprites --code cont0 --target pos_x -o runs/code-eval
     """
     import numpy as np
 
-    from latentnav.directions import load_direction
+    from latentnav.directions import code_direction, load_direction
     from latentnav.evaluate import evaluate_direction, write_evaluation
     from latentnav.generators.registry import load_generator
 
-    d = load_direction(direction_path, space=space)
+    if (direction_path is None) == (code is None):
+        raise click.UsageError("give either --direction FILE or --code NAME")
+    G = load_generator(model, device=device) if code is not None else None
+    d = code_direction(G, code) if code is not None else load_direction(direction_path, space=space)
     t_values = None
     if t_range is not None:
         lo, hi = parse_range(t_range, "--t")
@@ -533,7 +538,8 @@ def evaluate_cmd(model, direction_path, target, attributes, t_range, steps, n, s
     out = Path(output)
     tmp = _prepare_output_dir(out, force)
     try:
-        G = load_generator(model, device=device)
+        if G is None:
+            G = load_generator(model, device=device)
         ev = evaluate_direction(G, d, target=target, attributes=parse_names(attributes), t_values=t_values, n=n, seed=seed)
         write_evaluation(ev, tmp)
         _finish_output_dir(tmp, out)

@@ -85,3 +85,20 @@ def test_nan_loss_stops_the_gan_naming_the_step(tmp_path, monkeypatch):
     with pytest.raises(TrainingDivergedError, match=r"at step 1 \(loss_d=nan\).*no checkpoint"):
         train(InfoGANConfig(steps=3, batch_size=4), tmp_path / "g.safetensors", progress=False)
     assert not (tmp_path / "g.safetensors").exists()
+
+
+def test_a_models_own_codes_are_directions_and_unknown_codes_exit_2(tmp_path):
+    """`evaluate --code` takes z<k> or an InfoGAN code name; unknown ones exit 2 before anything is written."""
+    import latentnav as ln
+    from latentnav.directions import code_direction
+
+    small = dict(batch_size=4, checkpoint_every=1, codes="cat:2,cont:2", noise_dim=3)
+    model = train(InfoGANConfig(steps=1, **small), tmp_path / "g.safetensors", progress=False)
+    G = ln.load_generator(model, device="cpu")
+    assert code_direction(G, "cont1").u.argmax().item() == 6 and code_direction(G, "z2").u.argmax().item() == 2
+    assert not code_direction(G, "z2").calibrated
+    args = ["evaluate", "--model", str(model), "--target", "pos_x", "--device", "cpu"]
+    res = CliRunner().invoke(main, [*args, "--code", "cont7", "-o", str(tmp_path / "ev2")])
+    assert res.exit_code == 2 and "unknown code 'cont7'" in res.output and not (tmp_path / "ev2").exists()
+    res = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "ev3")])
+    assert res.exit_code == 2 and "--direction FILE or --code NAME" in res.output
