@@ -713,8 +713,9 @@ def train_bvae(threads: int | None, output: str, **fields) -> None:
 @click.option("--z2-dim", type=click.IntRange(1), default=3, help="Coordinates of the specified code z2.")
 @click.option("--beta", type=click.FloatRange(0), default=4.0, help="KL weight of both codes.")
 @click.option("--mi-weight", type=click.FloatRange(0), default=10.0, help="Weight of the conditional-MI lower bounds.")
+@click.option("--mi-warmup", type=click.IntRange(0), default=1000, help="Steps over which the MI weight rises from 0.")
 @click.option("--label-weight", type=click.FloatRange(0), default=10.0, help="Weight of the specified factor's likelihood from z2.")
-@click.option("--steps", type=click.IntRange(1), default=6000, help="Optimizer steps.")
+@click.option("--steps", type=click.IntRange(1), default=3000, help="Optimizer steps.")
 @click.option("--seed", type=int, default=0, help="Seed of the weights and the data stream.")
 @click.option("--batch-size", type=click.IntRange(1), default=64, help="Images per step.")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, help="Adam learning rate.")
@@ -726,7 +727,7 @@ def train_cmivae(threads: int | None, output: str, **fields) -> None:
 
     \b
     Example:
-      latentnav train cmivae --specified colour --steps 6000 -o cmivae-colour.safetensors
+      latentnav train cmivae --specified colour --steps 3000 -o cmivae-colour.safetensors
     """
     from latentnav.train.cmivae import CMIVAEConfig
     from latentnav.train.cmivae import train as run
