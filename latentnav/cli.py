@@ -741,7 +741,7 @@ def train_cmivae(threads: int | None, output: str, **fields) -> None:
 @click.option("--noise-dim", type=click.IntRange(1), default=8, help="Incompressible noise coordinates.")
 @click.option("--info-weight", type=click.FloatRange(0), default=1.0, help="Weight of the codes' NLL under Q (InfoGAN's lambda).")
 @click.option("--resolution", type=click.Choice(["32", "64"]), default="32", help="Image side in pixels.")
-@click.option("--steps", type=click.IntRange(1), default=5000, help="Steps (one D and one G update each).")
+@click.option("--steps", type=click.IntRange(1), default=4000, help="Steps (one D and one G update each).")
 @click.option("--seed", type=int, default=0, help="Seed of the weights and the data stream.")
 @click.option("--batch-size", type=click.IntRange(1), default=64, help="Real and fake images per step.")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-4, help="Adam learning rate.")
@@ -753,7 +753,7 @@ def train_infogan(threads: int | None, output: str, resolution: str, **fields) -
 
     \b
     Example:
-      latentnav train infogan --codes cat:3,cont:4 --steps 5000 -o infogan-dsprites.safetensors
+      latentnav train infogan --codes cat:3,cont:4 --steps 4000 -o infogan-dsprites.safetensors
     """
     from latentnav.train.infogan import InfoGANConfig
     from latentnav.train.infogan import train as run

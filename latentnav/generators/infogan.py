@@ -88,9 +88,8 @@ class AdaIN(nn.Module):
 
     def __init__(self, channels: int, w_dim: int) -> None:
         super().__init__()
-        self.affine = nn.Linear(w_dim, 2 * channels)
-        nn.init.zeros_(self.affine.weight)
-        nn.init.zeros_(self.affine.bias)
+        self.affine = nn.Linear(w_dim, 2 * channels)  # random weights: the codes must move the image from step 0
+        nn.init.zeros_(self.affine.bias)  # so Q has something to read and its gradient something to follow
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         gamma, beta = self.affine(w).chunk(2, dim=1)

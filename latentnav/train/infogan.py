@@ -50,7 +50,7 @@ class InfoGANConfig:
     noise_dim: int = 8
     info_weight: float = 1.0
     resolution: int = 32
-    steps: int = 5000
+    steps: int = 4000
     seed: int = 0
     batch_size: int = 64
     lr: float = 2e-4
