@@ -714,7 +714,7 @@ def train_bvae(threads: int | None, output: str, **fields) -> None:
 @click.option("--beta", type=click.FloatRange(0), default=4.0, help="KL weight of both codes.")
 @click.option("--mi-weight", type=click.FloatRange(0), default=10.0, help="Weight of the conditional-MI lower bounds.")
 @click.option("--mi-warmup", type=click.IntRange(0), default=1000, help="Steps over which the MI weight rises from 0.")
-@click.option("--label-weight", type=click.FloatRange(0), default=10.0, help="Weight of the specified factor's likelihood from z2.")
+@click.option("--label-weight", type=click.FloatRange(0), default=20.0, help="Weight of the specified factor's likelihood from z2.")
 @click.option("--steps", type=click.IntRange(1), default=3000, help="Optimizer steps.")
 @click.option("--seed", type=int, default=0, help="Seed of the weights and the data stream.")
 @click.option("--batch-size", type=click.IntRange(1), default=64, help="Images per step.")
