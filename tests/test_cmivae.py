@@ -114,3 +114,18 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_checkpoint(tmp_path, monke
 
     with safe_open(str(out), "pt") as f:
         assert json.loads(f.metadata()["steps_done"]) == 2
+
+
+def test_swap_measurement_on_planted_images():
+    """An image that copies b's colour and a's position follows z2 (b) in colour and z1 (a) in x, y and size."""
+    from latentnav.train.report import SWAP_METERS, _follows
+
+    gen = torch.Generator().manual_seed(5)
+    fa, fb = dsprites.sample_factors(200, gen), dsprites.sample_factors(200, gen)
+    ca, cb = torch.randint(6, (200,), generator=gen), torch.randint(6, (200,), generator=gen)
+    a, b = dsprites.colourize(dsprites.render(fa), ca), dsprites.colourize(dsprites.render(fb), cb)
+    made = dsprites.colourize(dsprites.render(fa), cb)
+    assert _follows(SWAP_METERS["colour"], made, a, b)["follows_z2"] == 1.0
+    for name in ("pos_x", "pos_y", "scale"):
+        r = _follows(SWAP_METERS[name], made, a, b)
+        assert r["follows_z2"] < 0.02 and r["err_z1"] < 1e-6 < r["err_z2"]

@@ -167,7 +167,8 @@ def swap_report(G, n: int = 500, seed: int = EVAL_SEED) -> dict:
     For ``n`` pairs of colour-dSprites renders (a, b), decode ``[z1(a), z2(b)]`` (z2 swapped) and
     ``[z1(b), z2(a)]`` (z1 swapped) from the encoder means, then read each factor with the meters:
     colour (nearest palette hue of :func:`latentnav.measure.hue`), x and y (centroid) and size (half log
-    area). A factor "follows" the image it reads closest to: colour should follow z2's image and the
+    area), the last three on the brightest channel (a red sprite's mean intensity is lower than a
+    yellow one's, which would otherwise read as a smaller area). A factor "follows" the image it reads closest to: colour should follow z2's image and the
     rest z1's when the specified factor is colour.
 
     Returns:
@@ -196,7 +197,13 @@ def palette_index(images: torch.Tensor) -> torch.Tensor:
     return torch.where(torch.isfinite(h), d.argmin(1), torch.full_like(h, -1, dtype=torch.long))
 
 
-SWAP_METERS = {"colour": palette_index, "pos_x": measure.centroid_x, "pos_y": measure.centroid_y, "scale": measure.scale}
+def _shape_only(meter):
+    """``meter`` read on the brightest channel, so a sprite's colour does not change its position or area."""
+    return lambda images: meter(images.amax(1, keepdim=True))
+
+
+SWAP_METERS = {"colour": palette_index, "pos_x": _shape_only(measure.centroid_x), "pos_y": _shape_only(measure.centroid_y),
+               "scale": _shape_only(measure.scale)}  # fmt: skip
 
 
 def _follows(meter, made: torch.Tensor, src1: torch.Tensor, src2: torch.Tensor) -> dict[str, float]:
