@@ -36,7 +36,7 @@ class CodeSpec:
     continuous: int = 0
 
     @classmethod
-    def parse(cls, text: str) -> "CodeSpec":
+    def parse(cls, text: str) -> CodeSpec:
         """Parse ``"cat:3,cont:4"``; a malformed or empty spec raises :class:`BadSpecError` (one line)."""
         cats, cont = [], 0
         for part in (p.strip() for p in text.split(",")):

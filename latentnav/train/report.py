@@ -46,7 +46,7 @@ def codes_of(G, images: torch.Tensor, chunk: int = 500) -> np.ndarray:
             out = np.zeros((len(images), G.z_dim), dtype=np.float32)
             for i in range(0, len(images), chunk):
                 cats, cont = G.read_codes(images[i : i + chunk])
-                sl = G.code_slice(f"cont0") if G.spec.continuous else None
+                sl = G.code_slice("cont0") if G.spec.continuous else None
                 start = G.noise_dim
                 for c, k in zip(cats, G.spec.categorical):
                     out[i : i + chunk, start : start + k] = np.eye(k, dtype=np.float32)[c.cpu().numpy()]
