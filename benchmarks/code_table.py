@@ -1,7 +1,7 @@
 """The README's information table: trained codes (beta-TCVAE, InfoGAN; any two-code VAE) against discovered directions.
 
     python benchmarks/code_table.py [--models tcvae-dsprites,infogan-dsprites]
-        [--json benchmarks/results/code_table.json] [--update-readme] [--from-json]
+        [--json benchmarks/results/code_table.json] [--update-readme] [--from-json] [--merge]
 
 Two tables, each figure from this one command (1 thread):
 
@@ -119,12 +119,15 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "code_table.json")
     parser.add_argument("--update-readme", action="store_true")
     parser.add_argument("--from-json", action="store_true")
+    parser.add_argument("--merge", action="store_true", help="keep the models already in --json, measure and add --models")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.from_json:
         results = json.loads(args.json.read_text())
     else:
         results = {"torch": torch.__version__, "threads": args.threads, "b4": best_b4(args.compare_json), "models": {}}
+        if args.merge:
+            results["models"] = json.loads(args.json.read_text())["models"]
         for name in args.models.split(","):
             results["models"][name] = measure_model(name)
         args.json.parent.mkdir(parents=True, exist_ok=True)
