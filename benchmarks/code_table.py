@@ -86,8 +86,9 @@ def _cells(s: dict, mi: dict, c: dict) -> str:
 
 
 def tables(results: dict) -> str:
-    lines = ["| model | steps | TC Gaussian / sampled (nats) | code information (nats) | precision / recall (renders: p / r) "
-             "| grey pixels | swap z2: colour follows z2 / x, y, size follow z1 |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    header = ("| model | steps | TC Gaussian / sampled (nats) | code information (nats) | precision / recall (renders: p / r) "
+              "| grey pixels | swap z2: colour follows z2 / x, y, size follow z1 |")  # fmt: skip
+    lines = [header, "|---|---|---|---|---|---|---|"]
     for name, r in results["models"].items():
         i, q = r["info"], r["realism"]
         tc = f"{i['tc_gaussian']:.2f} / {i['tc_sampled']:.2f}" if "tc_gaussian" in i else "-"
