@@ -1,6 +1,6 @@
-"""The README's information table: trained codes (beta-TCVAE, InfoGAN; any two-code VAE) against discovered directions.
+"""The README's information table: trained codes (beta-TCVAE, two-code VAE, InfoGAN) against discovered directions.
 
-    python benchmarks/code_table.py [--models tcvae-dsprites,infogan-dsprites]
+    python benchmarks/code_table.py [--models tcvae-dsprites,cmivae-colour,infogan-dsprites]
         [--json benchmarks/results/code_table.json] [--update-readme] [--from-json] [--merge]
 
 Two tables, each figure from this one command (1 thread):
@@ -114,7 +114,7 @@ def tables(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="tcvae-dsprites,infogan-dsprites")
+    parser.add_argument("--models", default="tcvae-dsprites,cmivae-colour,infogan-dsprites")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--compare-json", type=Path, default=ROOT / "benchmarks" / "results" / "compare.json")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "code_table.json")
