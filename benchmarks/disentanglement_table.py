@@ -1,7 +1,7 @@
 """Disentanglement metrics of the shipped beta-VAEs (the README's disentanglement table), by one command.
 
     python benchmarks/disentanglement_table.py [--models bvae-dsprites-b4,bvae-dsprites-b1,bvae-dsprites-corr]
-        [--preset default] [--json benchmarks/results/disentanglement.json] [--update-readme]
+        [--preset default] [--json benchmarks/results/disentanglement.json] [--update-readme] [--merge]
 
 For each model, ``latentnav.disentanglement.evaluate_model`` (the same as ``latentnav evaluate-model``):
 BetaVAE, FactorVAE, MIG, SAP (classifier and R^2), DCI and total correlation of the encoder means on
@@ -35,11 +35,16 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "disentanglement.json")
     parser.add_argument("--update-readme", action="store_true", help="rewrite the README's table")
     parser.add_argument("--from-json", action="store_true", help="make the table from --json instead of measuring")
+    parser.add_argument("--merge", action="store_true", help="keep the models already in --json, measure and add --models")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results, out = {}, {"preset": args.preset, "seed": args.seed, "torch": torch.__version__, "models": {}}
-    if args.from_json:
-        results = json.loads(args.json.read_text())["models"]
+    if args.from_json or args.merge:
+        stored = json.loads(args.json.read_text())
+        if args.merge and (stored["preset"], stored["seed"]) != (args.preset, args.seed):
+            parser.error(f"--merge needs the stored preset and seed ({stored['preset']}, {stored['seed']})")
+        results = dict(stored["models"])
+        out["models"] = dict(results) if args.merge else {}
     for model in [] if args.from_json else args.models.split(","):
         G = ln.load_generator(model, device="cpu")
         t0 = time.perf_counter()

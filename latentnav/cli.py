@@ -623,8 +623,9 @@ def parse_names(text: str | None) -> list[str] | None:
 
 @main.command("evaluate")
 @click.option("--model", "-m", default="bvae-dsprites", help="Registry name or checkpoint path.")
-@click.option("--direction", "direction_path", type=click.Path(dir_okay=False), required=True,
+@click.option("--direction", "direction_path", type=click.Path(dir_okay=False), default=None,
               help="A direction file (.safetensors, or .npy with --space).")
+@click.option("--code", default=None, help="Instead of a file: one of the model's own codes, z<k> (latent axis k) or an InfoGAN code (cont0).")
 @click.option("--target", default=None, help="Attribute it should change (default: the one its transform changes).")
 @click.option("--attributes", default=None, help="Attributes measured for leakage, e.g. pos_x,pos_y,scale (default: all that apply).")
 @click.option("--t", "t_range", default=None, help="LO,HI requested change in the target's units (default -0.15,0.15; hue -30,30).")
@@ -635,7 +636,7 @@ def parse_names(text: str | None) -> list[str] | None:
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--force", is_flag=True, help="Replace an existing output directory.")
 @click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help="Output directory.")
-def evaluate_cmd(model, direction_path, target, attributes, t_range, steps, n, seed, space, device, force, output) -> None:
+def evaluate_cmd(model, direction_path, code, target, attributes, t_range, steps, n, seed, space, device, force, output) -> None:
     """Measure how well a direction controls its attribute and what else it moves.
 
     Steerability (achieved vs requested change: R^2, slope, usable range, spread per step), the leakage
@@ -648,24 +649,27 @@ def evaluate_cmd(model, direction_path, target, attributes, t_range, steps, n, s
       latentnav evaluate --direction runs/shift-x/direction.safetensors -o runs/shift-x-eval
       latentnav evaluate --direction runs/sefa/direction.safetensors --target scale -o runs/sefa-eval
       latentnav evaluate --direction boundary.npy --space z --target pos_x --attributes pos_x,pos_y -o runs/npy-eval
+      latentnav evaluate --model infogan-dsprites --code cont0 --target pos_x -o runs/code-eval
     """
     import numpy as np
 
-    from latentnav.directions import load_direction
+    from latentnav.directions import code_direction, load_direction
     from latentnav.evaluate import evaluate_direction, write_evaluation
     from latentnav.generators.registry import load_generator
 
-    d = load_direction(direction_path, space=space)
+    if (direction_path is None) == (code is None):
+        raise click.UsageError("give either --direction FILE or --code NAME")
+    out = Path(output)
+    device = _launch(device)
+    _check_output_dir(out, force)
+    G = load_generator(model, device=device)
+    d = code_direction(G, code) if code is not None else load_direction(direction_path, space=space)
     t_values = None
     if t_range is not None:
         lo, hi = parse_range(t_range, "--t")
         if not hi > lo:
             raise click.BadParameter(f"expected LO < HI, got {t_range!r}", param_hint="--t")
         t_values = np.linspace(lo, hi, steps)
-    out = Path(output)
-    device = _launch(device)
-    _check_output_dir(out, force)
-    G = load_generator(model, device=device)
     ev = evaluate_direction(G, d, target=target, attributes=parse_names(attributes), t_values=t_values, n=n, seed=seed)
     _write_output_dir(out, lambda tmp: write_evaluation(ev, tmp))
     if not _is_main():
@@ -792,6 +796,9 @@ def train() -> None:
 @click.option("--capacity", type=click.FloatRange(0), default=None, help="Capacity objective: target KL in nats (Burgess et al.).")
 @click.option("--capacity-steps", type=click.IntRange(1), default=20000, help="Steps over which the capacity grows.")
 @click.option("--gamma", type=click.FloatRange(0), default=100.0, help="Weight of |KL - C| (capacity objective).")
+@click.option("--tc-weight", type=click.FloatRange(0), default=None,
+              help="Weight of the total correlation (beta-TCVAE: loss = recon + beta (KL - TC) + tc_weight TC).")
+@click.option("--tc-warmup", type=click.IntRange(0), default=0, help="Steps over which the TC weight rises from beta to --tc-weight.")
 @click.option("--checkpoint-every", type=click.IntRange(1), default=500, help="Steps between checkpoints.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for torch (default: torch's choice).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output .safetensors.")
@@ -802,6 +809,7 @@ def train_bvae(threads: int | None, output: str, **fields) -> None:
     Example:
       latentnav train bvae --beta 4 --steps 30000 --seed 0 -o bvae.safetensors
       latentnav train bvae --correlate pos_x:pos_y:0.8 -o bvae-corr.safetensors
+      latentnav train bvae --beta 1 --tc-weight 6 --tc-warmup 2000 --steps 10000 -o tcvae.safetensors   # beta-TCVAE
     """
     import torch
 
@@ -818,6 +826,78 @@ def train_bvae(threads: int | None, output: str, **fields) -> None:
     cfg_path = out.with_name(out.stem + ".config.json")
     tmp = cfg_path.with_name(".tmp-" + cfg_path.name)
     tmp.write_text(json.dumps({"command": "train bvae", **dataclasses.asdict(config)}, indent=2))
+    tmp.replace(cfg_path)
+    path = run(config, out)
+    click.echo(f"wrote {path}")
+
+
+
+@train.command("cmivae")
+@click.option("--specified", default="colour", help="The factor z2 carries (colour, shape, scale, orientation, pos_x, pos_y).")
+@click.option("--z1-dim", type=click.IntRange(1), default=8, help="Coordinates of the complementary code z1.")
+@click.option("--z2-dim", type=click.IntRange(1), default=3, help="Coordinates of the specified code z2.")
+@click.option("--beta", type=click.FloatRange(0), default=1.0, help="KL weight of both codes.")
+@click.option("--mi-weight", type=click.FloatRange(0), default=10.0, help="Weight of the conditional-MI lower bounds.")
+@click.option("--mi-warmup", type=click.IntRange(0), default=1000, help="Steps over which the MI weight rises from 0.")
+@click.option("--label-weight", type=click.FloatRange(0), default=200.0, help="Weight of the specified factor's likelihood from z2.")
+@click.option("--steps", type=click.IntRange(1), default=3000, help="Optimizer steps.")
+@click.option("--seed", type=int, default=0, help="Seed of the weights and the data stream.")
+@click.option("--batch-size", type=click.IntRange(1), default=64, help="Images per step.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, help="Adam learning rate.")
+@click.option("--checkpoint-every", type=click.IntRange(1), default=500, help="Steps between checkpoints.")
+@click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for torch (default: torch's choice).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output .safetensors.")
+def train_cmivae(threads: int | None, output: str, **fields) -> None:
+    """Train a two-code VAE with conditional-MI bounds on colour dSprites (resumes if interrupted).
+
+    \b
+    Example:
+      latentnav train cmivae --specified colour --steps 3000 -o cmivae-colour.safetensors
+    """
+    from latentnav.train.cmivae import CMIVAEConfig
+    from latentnav.train.cmivae import train as run
+
+    _run_training("train cmivae", CMIVAEConfig(**fields), run, output, threads)
+
+
+
+@train.command("infogan")
+@click.option("--codes", default="cat:3,cont:4", help="Control codes: cat:K (K values) and cont:N (N continuous), comma-separated.")
+@click.option("--noise-dim", type=click.IntRange(1), default=8, help="Incompressible noise coordinates.")
+@click.option("--info-weight", type=click.FloatRange(0), default=1.0, help="Weight of the codes' NLL under Q (InfoGAN's lambda).")
+@click.option("--resolution", type=click.Choice(["32", "64"]), default="32", help="Image side in pixels.")
+@click.option("--steps", type=click.IntRange(1), default=4000, help="Steps (one D and one G update each).")
+@click.option("--seed", type=int, default=0, help="Seed of the weights and the data stream.")
+@click.option("--batch-size", type=click.IntRange(1), default=64, help="Real and fake images per step.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-4, help="Adam learning rate.")
+@click.option("--checkpoint-every", type=click.IntRange(1), default=500, help="Steps between checkpoints.")
+@click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for torch (default: torch's choice).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output .safetensors.")
+def train_infogan(threads: int | None, output: str, resolution: str, **fields) -> None:
+    """Train a style-based InfoGAN on procedural dSprites (resumes if interrupted).
+
+    \b
+    Example:
+      latentnav train infogan --codes cat:3,cont:4 --steps 4000 -o infogan-dsprites.safetensors
+    """
+    from latentnav.train.infogan import InfoGANConfig
+    from latentnav.train.infogan import train as run
+
+    _run_training("train infogan", InfoGANConfig(resolution=int(resolution), **fields), run, output, threads)
+
+def _run_training(command: str, config, run, output: str, threads: int | None) -> None:
+    """Check the output name, write ``<stem>.config.json`` (atomically), train, say where the model is."""
+    import torch
+
+    if not output.endswith(".safetensors"):
+        raise click.BadParameter("the output must end in .safetensors", param_hint="--output")
+    if threads:
+        torch.set_num_threads(threads)
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cfg_path = out.with_name(out.stem + ".config.json")
+    tmp = cfg_path.with_name(".tmp-" + cfg_path.name)
+    tmp.write_text(json.dumps({"command": command, **dataclasses.asdict(config)}, indent=2))
     tmp.replace(cfg_path)
     path = run(config, out)
     click.echo(f"wrote {path}")

@@ -415,3 +415,23 @@ def sample_with_t(G, direction: Direction, n: int, t_values: torch.Tensor, seed:
         raise ValueError(f"expected {n} t values, got shape {list(t_values.shape)}")
     a = direction.project(z)
     return z + (direction.alpha_for(t_values) - a)[:, None] * direction.u
+
+
+def code_direction(G, code: str) -> Direction:
+    """A model's own code as a raw direction: ``z<k>`` (latent axis k of ``z``) or a named code of an
+    InfoGAN (``cont0``, ...). Uncalibrated: t is the step along the axis until a meter calibrates it.
+
+    Raises:
+        UnknownNameError: a code the model does not have (lists the known ones).
+    """
+    from latentnav.errors import UnknownNameError
+
+    if hasattr(G, "code_direction") and not code.startswith("z"):
+        return G.code_direction(code)
+    known = [f"z{k}" for k in range(G.z_dim)] + (G.spec.names() if hasattr(G, "spec") else [])
+    if code not in known[: G.z_dim]:
+        raise UnknownNameError("code", code, known)
+    u = torch.zeros(G.z_dim)
+    u[int(code[1:])] = 1.0
+    return Direction(u, torch.tensor([-3.0, 3.0]), torch.tensor([-3.0, 3.0]), model=G.name, method="code-axis",
+                     calibrated=False, meta={"code": code})  # fmt: skip

@@ -51,3 +51,13 @@ class OutputExistsError(LatentnavError):
     """An output directory that exists and is not empty, without ``--force``."""
 
     exit_code = 2
+
+
+class TrainingDivergedError(LatentnavError):
+    """A training loss that became NaN or infinite: training stops and the last good checkpoint is kept."""
+
+
+class BadSpecError(LatentnavError, ValueError):
+    """A malformed specification a user wrote (a code spec such as ``cat:0``, a factor a data set lacks)."""
+
+    exit_code = 2

@@ -19,6 +19,7 @@ with the encoder on renders with known factors), calibrated on its own images wi
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -391,3 +392,73 @@ def sampled_total_correlation(mu, logvar, *, seed: int = 0, chunk: int = 512) ->
         joint.append(torch.logsumexp(logq.sum(-1), dim=1) - log_n)
         marginal.append((torch.logsumexp(logq, dim=1) - log_n).sum(-1))
     return float((torch.cat(joint) - torch.cat(marginal)).mean())
+
+
+def log_density_matrix(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """``log q(z_i,d | x_j)`` for every pair (i, j) and coordinate d of diagonal Gaussian posteriors.
+
+    Args:
+        z: [M, D] samples, one per data point.
+        mu, logvar: [M, D] posterior means and log-variances of the same M points.
+
+    Returns:
+        [M, M, D] log densities (row i: sample i, column j: posterior j).
+    """
+    if z.ndim != 2 or z.shape != mu.shape or mu.shape != logvar.shape:
+        raise ValueError(f"expected z, mu and logvar of one shape [M, D], got {list(z.shape)}, {list(mu.shape)}, {list(logvar.shape)}")
+    diff = z[:, None, :] - mu[None]
+    return -0.5 * (diff.pow(2) * torch.exp(-logvar)[None] + logvar[None] + math.log(2 * math.pi))
+
+
+def minibatch_total_correlation(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                                dataset_size: int | None = None) -> torch.Tensor:
+    """Minibatch-weighted sampling (MWS) estimate of the total correlation of q(z) (Chen et al. 2018), nats.
+
+    ``TC = E[log q(z) - sum_d log q(z_d)]`` with, for sample i of the minibatch,
+    ``log q(z_i) ~ logsumexp_j log q(z_i | x_j) - log(N M)`` and the same per coordinate, where M is the
+    batch size and N the data set size. The ``log(N M)`` terms add the constant ``(D - 1) log(N M)``,
+    which has no gradient; with ``dataset_size=None`` the minibatch itself is taken as the data set
+    (``log M`` instead of ``log(N M)``), which makes the figure a consistent TC estimate for the batch's
+    aggregate posterior (the value latentnav logs; the planted-answer test checks it on Gaussian codes).
+    Differentiable: this is the beta-TCVAE penalty.
+
+    Args:
+        z: [M, D] one posterior sample per data point.
+        mu, logvar: [M, D] the posteriors they were drawn from.
+        dataset_size: N of the MWS weighting, or ``None`` (the batch is the data set).
+
+    Returns:
+        A scalar tensor.
+    """
+    m = len(z)
+    log_norm = math.log(m) + (math.log(dataset_size) if dataset_size is not None else 0.0)
+    logq = log_density_matrix(z, mu, logvar)
+    joint = torch.logsumexp(logq.sum(-1), dim=1) - log_norm
+    marginals = (torch.logsumexp(logq, dim=1) - log_norm).sum(-1)
+    return (joint - marginals).mean()
+
+
+def code_information(codes, decoded_codes) -> np.ndarray:
+    """Per-code lower bound on the information the generated image carries about each code, I(c_d; G(c)), nats.
+
+    Barber-Agakov bound with a Gaussian decoder q(c_d | x) whose mean is the best affine function of a
+    read-out of the image (the encoder mean, or InfoGAN's Q head) and whose variance is the residual
+    variance: ``I(c_d; x) >= H(c_d) - H_gauss(residual) >= -0.5 log(1 - R^2_d)`` for Gaussian c_d
+    (a Gaussian has the largest entropy for a given variance). 0 when the read-out tells nothing,
+    large when it recovers the code exactly. This is InfoGAN's quantity (Paul et al.'s "control").
+
+    Args:
+        codes: [N, D] codes fed to the generator (drawn from a standard normal prior).
+        decoded_codes: [N, K] a read-out of the generated images (e.g. the encoder mean), K >= 1.
+
+    Returns:
+        [D] lower bounds in nats.
+    """
+    c, r = np.asarray(codes, dtype=np.float64), np.asarray(decoded_codes, dtype=np.float64)
+    if c.ndim != 2 or r.ndim != 2 or len(c) != len(r) or len(c) <= r.shape[1] + 1:
+        raise ValueError(f"expected codes [N, D] and read-outs [N, K] with N > K + 1, got {list(c.shape)} and {list(r.shape)}")
+    design = np.column_stack([r, np.ones(len(r))])
+    coef, *_ = np.linalg.lstsq(design, c, rcond=None)
+    resid = (c - design @ coef).var(axis=0)
+    r2 = np.clip(1 - resid / np.maximum(c.var(axis=0), 1e-300), 0.0, 1 - 1e-12)
+    return -0.5 * np.log1p(-r2)

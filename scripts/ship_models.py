@@ -1,4 +1,4 @@
-"""Copy trained beta-VAEs into the package and refresh their registry entries in checkpoints.yaml.
+"""Copy trained models (beta-VAEs, two-code VAEs, InfoGANs) into the package and refresh their registry entries in checkpoints.yaml.
 
     python scripts/ship_models.py runs/b4.safetensors:bvae-dsprites-b4 runs/corr.safetensors:bvae-dsprites-corr
 
@@ -22,20 +22,36 @@ sys.path.insert(0, str(ROOT))
 
 from latentnav.generators.hub import sha256_of  # noqa: E402
 from latentnav.train.bvae import BVAEConfig  # noqa: E402
+from latentnav.train.cmivae import CMIVAEConfig  # noqa: E402
+from latentnav.train.infogan import InfoGANConfig  # noqa: E402
+
+#: architecture -> (``latentnav train`` subcommand, its config class), for the generic reproduce line
+TRAINERS = {"cmivae": ("cmivae", CMIVAEConfig), "infogan": ("infogan", InfoGANConfig)}
+
+
+def _flag(key: str, value) -> str:
+    return f"--{key.replace('_', '-')} {value:g}" if isinstance(value, float) else f"--{key.replace('_', '-')} {value}"
 
 
 def reproduce_command(path: Path, name: str) -> str:
-    """The ``latentnav train bvae`` command that remakes the model in ``path``, from its metadata."""
+    """The ``latentnav train ...`` command that remakes the model in ``path``, from its metadata."""
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
     config, steps = json.loads(meta["config"]), int(meta["steps_done"])
+    if meta.get("arch") in TRAINERS:
+        command, cls = TRAINERS[meta["arch"]]
+        defaults = cls()
+        parts = [f"latentnav train {command}", f"--steps {steps}", f"--seed {config['seed']}"]
+        parts += [_flag(k, v) for k, v in config.items()
+                  if k not in ("steps", "seed", "checkpoint_every") and v != getattr(defaults, k)]  # fmt: skip
+        return " ".join(parts) + f" -o {name}.safetensors"
     defaults = BVAEConfig()
     parts = ["latentnav train bvae", f"--beta {config['beta']:g}", f"--steps {steps}", f"--seed {config['seed']}"]
-    for key in ("batch_size", "lr", "z_dim", "correlate", "capacity", "capacity_steps", "gamma"):
+    for key in ("batch_size", "lr", "z_dim", "correlate", "capacity", "capacity_steps", "gamma", "tc_weight", "tc_warmup"):
         if config.get(key) != getattr(defaults, key) and not (key in ("capacity_steps", "gamma") and config.get("capacity") is None):
-            parts.append(f"--{key.replace('_', '-')} {config[key]}")
+            parts.append(_flag(key, config[key]))
     return " ".join(parts) + f" -o {name}.safetensors"
 
 

@@ -235,3 +235,41 @@ def sample(
     """
     factors = sample_factors(n, generator, correlate, discrete)
     return render(factors, resolution), factors
+
+
+# ------------------------------------------------------------------------------------------- colour dSprites
+#: Colour dSprites adds a categorical ``colour`` factor: the sprite is painted in one of six fully
+#: saturated hues, 60 degrees apart (red at 0), on a black background.
+COLOURS: tuple[tuple[float, float, float], ...] = (
+    (1.0, 0.0, 0.0), (1.0, 1.0, 0.0), (0.0, 1.0, 0.0), (0.0, 1.0, 1.0), (0.0, 0.0, 1.0), (1.0, 0.0, 1.0),
+)  # fmt: skip
+COLOUR_NAMES: tuple[str, ...] = ("red", "yellow", "green", "cyan", "blue", "magenta")
+#: Factors of colour dSprites: the dSprites ones, then ``colour`` (index into :data:`COLOURS`).
+COLOUR_FACTORS: tuple[str, ...] = FACTORS + ("colour",)
+#: Categorical factors and their number of values.
+CATEGORICAL: dict[str, int] = {"shape": len(SHAPES), "colour": len(COLOURS)}
+
+
+def colourize(images: torch.Tensor, colour: torch.Tensor) -> torch.Tensor:
+    """Paint one-channel sprites ([N, 1, R, R] in [-1, 1]) in the palette colours ``colour`` ([N] indices).
+
+    Returns:
+        [N, 3, R, R] float32 in [-1, 1]; the background stays black (-1).
+    """
+    rgb = torch.tensor(COLOURS)[colour.long()]  # [N, 3]
+    mask = (images + 1) / 2
+    return mask * rgb[:, :, None, None] * 2 - 1
+
+
+def sample_coloured(n: int, generator: torch.Generator | None = None, resolution: int = RESOLUTION) -> tuple[torch.Tensor, torch.Tensor]:
+    """Colour dSprites: independent uniform factors, colour uniform over :data:`COLOURS`.
+
+    Returns:
+        ``(images, factors)``: [n, 3, R, R] float32 in [-1, 1] and [n, 6] float32 (:data:`COLOUR_FACTORS` order).
+    """
+    if generator is None:
+        generator = torch.Generator().manual_seed(0)
+    factors = sample_factors(n, generator)
+    colour = torch.randint(len(COLOURS), (n,), generator=generator)
+    images = colourize(render(factors, resolution), colour)
+    return images, torch.cat([factors, colour[:, None].float()], dim=1)

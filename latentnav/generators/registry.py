@@ -24,7 +24,9 @@ from latentnav.generators.base import Generator
 ARCHITECTURES: Mapping[str, str] = MappingProxyType({
     "betavae": "latentnav.generators.betavae",
     "biggan-deep": "latentnav.generators.biggan",
+    "cmivae": "latentnav.generators.cmivae",
     "dcgan": "latentnav.generators.dcgan",
+    "infogan": "latentnav.generators.infogan",
     "stylegan2": "latentnav.generators.stylegan2",
 })  # fmt: skip
 

@@ -4,7 +4,16 @@ Two objectives:
 
 - beta-VAE (Higgins et al. 2017): ``recon + beta * KL``;
 - capacity-controlled (Burgess et al. 2018), when ``capacity`` is set: ``recon + gamma * |KL - C(step)|``
-  with ``C`` growing linearly from 0 to ``capacity`` nats over ``capacity_steps``.
+  with ``C`` growing linearly from 0 to ``capacity`` nats over ``capacity_steps``;
+- beta-TCVAE (Chen et al. 2018), when ``tc_weight`` is set: ``recon + beta * (KL - TC) + tc_weight * TC``,
+  TC the minibatch-weighted sampling estimate of the total correlation of the aggregate posterior
+  (:func:`latentnav.metrics.minibatch_total_correlation`). KL - TC is, in expectation, the index-code
+  MI plus the dimension-wise KL, so ``--beta 1 --tc-weight 6`` is Chen et al.'s beta-TCVAE with beta 6.
+
+Every 100 steps the log records, besides reconstruction and KL, the TC estimate of the training batches
+and the code information: a lower bound on sum_d I(z_d; G(z)) for z from the prior, read back by the
+encoder (:func:`latentnav.metrics.code_information`). Paul et al. (2020) relate the two: control (the
+information the image carries about each code) against disentanglement (low TC).
 
 Reconstruction is the Bernoulli negative log-likelihood summed over pixels, KL is summed over latents,
 both averaged over the batch (nats per image). Training resumes from ``<output>.ckpt.pt`` when it
@@ -27,6 +36,8 @@ from tqdm.auto import tqdm
 from latentnav._version import __version__
 from latentnav.data import dsprites
 from latentnav.generators import betavae
+from latentnav.metrics import code_information, minibatch_total_correlation
+from latentnav.train import common
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,10 @@ class BVAEConfig:
         capacity: target KL in nats for the capacity objective (``None``: plain beta-VAE).
         capacity_steps: steps over which the capacity grows from 0 to ``capacity``.
         gamma: weight of ``|KL - C|`` in the capacity objective.
+        tc_weight: weight of the total correlation (beta-TCVAE objective; ``None``: no TC penalty).
+        tc_warmup: steps over which the TC weight rises linearly from ``beta`` to ``tc_weight`` (0: from the
+            start). A small batch overestimates TC once several latents turn active, and the full penalty
+            from step 0 can keep the model in its collapsed start (KL near 0) for good.
         checkpoint_every: steps between checkpoints (and model snapshots).
     """
 
@@ -57,6 +72,8 @@ class BVAEConfig:
     capacity: float | None = None
     capacity_steps: int = 20000
     gamma: float = 100.0
+    tc_weight: float | None = None
+    tc_warmup: int = 0
     checkpoint_every: int = 500
 
     def __post_init__(self) -> None:
@@ -64,6 +81,10 @@ class BVAEConfig:
             raise ValueError("steps, batch_size, z_dim and checkpoint_every must be positive")
         if self.beta < 0 or self.lr <= 0 or self.gamma < 0:
             raise ValueError("beta and gamma must be >= 0 and lr > 0")
+        if self.tc_warmup < 0:
+            raise ValueError("tc_warmup must be >= 0")
+        if self.tc_weight is not None and (self.tc_weight < 0 or self.capacity is not None):
+            raise ValueError("tc_weight must be >= 0 and cannot be combined with the capacity objective")
         if self.correlate is not None:
             dsprites.Correlation.parse(self.correlate)  # validates names and |rho| < 1
 
@@ -85,8 +106,13 @@ def batch_for_step(config: BVAEConfig, step: int, generator: torch.Generator | N
 RESUMABLE_CHANGES = ("steps", "checkpoint_every")
 
 
-def vae_terms(net: betavae.BurgessVAE, images: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reconstruction NLL and KL (nats per image, batch means) for images in [-1, 1]."""
+def vae_pass(net: betavae.BurgessVAE, images: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """One pass of the VAE on images in [-1, 1].
+
+    Returns:
+        ``recon`` and ``kl`` (nats per image, batch means), the posterior sample ``z`` and its
+        ``mu``, ``logvar`` ([B, z_dim] each).
+    """
     x01 = (images + 1) / 2
     mu, logvar = net.encode(x01)
     eps = torch.randn(mu.shape, generator=generator, device=mu.device)
@@ -94,19 +120,49 @@ def vae_terms(net: betavae.BurgessVAE, images: torch.Tensor, generator: torch.Ge
     logits = net.decode(z)
     recon = F.binary_cross_entropy_with_logits(logits, x01, reduction="sum") / len(images)
     kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(dim=1).mean()
-    return recon, kl
+    return {"recon": recon, "kl": kl, "z": z, "mu": mu, "logvar": logvar}
 
 
-def _checkpoint_path(output: Path) -> Path:
-    return output.with_name(output.name + ".ckpt.pt")
+def vae_terms(net: betavae.BurgessVAE, images: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reconstruction NLL and KL (nats per image, batch means) for images in [-1, 1]."""
+    out = vae_pass(net, images, generator)
+    return out["recon"], out["kl"]
+
+
+def loss_of(config: BVAEConfig, terms: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training loss of ``config``'s objective at ``step`` and the batch's TC estimate (nats)."""
+    recon, kl = terms["recon"], terms["kl"]
+    with torch.set_grad_enabled(config.tc_weight is not None and torch.is_grad_enabled()):
+        tc = minibatch_total_correlation(terms["z"], terms["mu"], terms["logvar"])
+    if config.tc_weight is not None:
+        ramp = min(1.0, step / config.tc_warmup) if config.tc_warmup else 1.0
+        weight = config.beta + (config.tc_weight - config.beta) * ramp
+        return recon + config.beta * (kl - tc) + weight * tc, tc
+    if config.capacity is None:
+        return recon + config.beta * kl, tc.detach()
+    c = config.capacity * min(1.0, step / config.capacity_steps)
+    return recon + config.gamma * (kl - c).abs(), tc.detach()
+
+
+#: Seed of the prior samples behind the logged code information (fixed, apart from the data stream).
+INFO_SEED = 1_000_000_007
+
+
+def logged_code_information(net: betavae.BurgessVAE, n: int = 256) -> float:
+    """Lower bound on sum_d I(z_d; G(z)) in nats: ``n`` prior latents decoded, then encoded (no gradients)."""
+    z = torch.randn(n, net.z_dim, generator=torch.Generator().manual_seed(INFO_SEED))
+    with torch.no_grad():
+        mu, _ = net.encode(torch.sigmoid(net.decode(z)))
+    return float(code_information(z.numpy(), mu.numpy()).sum())
 
 
 def train(config: BVAEConfig, output: str | Path, *, progress: bool = True) -> Path:
     """Train (or resume) a beta-VAE and write it to ``output`` (safetensors).
 
     A checkpoint ``<output>.ckpt.pt`` (weights, optimizer, step) and a snapshot of the model at
-    ``output`` are written every ``checkpoint_every`` steps; a log of the loss terms goes to
-    ``<output>.log.jsonl``. Re-running the same command resumes (``steps`` may grow between runs:
+    ``output`` are written every ``checkpoint_every`` steps; a log of the loss terms, the TC estimate
+    and the code information goes to ``<output>.log.jsonl``. A NaN or infinite loss stops the run with
+    :class:`~latentnav.errors.TrainingDivergedError` naming the step; the last checkpoint stays. Re-running the same command resumes (``steps`` may grow between runs:
     the batches of step ``s`` are the same either way).
 
     Returns:
@@ -117,14 +173,9 @@ def train(config: BVAEConfig, output: str | Path, *, progress: bool = True) -> P
     torch.manual_seed(config.seed)
     net = betavae.BurgessVAE(z_dim=config.z_dim)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
-    ckpt_path, log_path = _checkpoint_path(output), output.with_name(output.name + ".log.jsonl")
     start = 0
-    if ckpt_path.exists():
-        state = torch.load(ckpt_path, weights_only=True)
-        old, new = json.loads(state["config"]), dataclasses.asdict(config)
-        diff = sorted(k for k in new if k not in RESUMABLE_CHANGES and old.get(k) != new[k])
-        if diff:
-            raise ValueError(f"{ckpt_path} was written with other settings ({', '.join(diff)}); delete it or use the same ones")
+    state = common.load_checkpoint(output, config, RESUMABLE_CHANGES)
+    if state is not None:
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         start = int(state["step"])
@@ -132,22 +183,20 @@ def train(config: BVAEConfig, output: str | Path, *, progress: bool = True) -> P
     t0, window = time.time(), []
     for step in bar:
         gen = step_generator(config, step)
-        recon, kl = vae_terms(net, batch_for_step(config, step, gen), gen)
-        if config.capacity is None:
-            loss = recon + config.beta * kl
-        else:
-            c = config.capacity * min(1.0, step / config.capacity_steps)
-            loss = recon + config.gamma * (kl - c).abs()
+        terms = vae_pass(net, batch_for_step(config, step, gen), gen)
+        loss, tc = loss_of(config, terms, step)
+        common.stop_if_not_finite(output, step + 1, {"loss": loss.item()})
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        window.append((recon.item(), kl.item()))
+        window.append((terms["recon"].item(), terms["kl"].item(), tc.item()))
         if (step + 1) % 100 == 0:
-            r = sum(w[0] for w in window) / len(window)
-            k = sum(w[1] for w in window) / len(window)
-            bar.set_postfix(recon=f"{r:.1f}", kl=f"{k:.2f}")
-            with log_path.open("a") as f:
-                f.write(json.dumps({"step": step + 1, "recon": r, "kl": k, "time": time.time() - t0}) + "\n")
+            r, k, t = (sum(w[i] for w in window) / len(window) for i in range(3))
+            info = logged_code_information(net)
+            bar.set_postfix(recon=f"{r:.1f}", kl=f"{k:.2f}", tc=f"{t:.2f}", info=f"{info:.1f}")
+            with common.log_path(output).open("a") as f:
+                f.write(json.dumps({"step": step + 1, "recon": r, "kl": k, "tc": t, "code_info": info,
+                                    "time": time.time() - t0}) + "\n")  # fmt: skip
             window = []
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
             _save(net, opt, config, step + 1, output)
@@ -157,11 +206,9 @@ def train(config: BVAEConfig, output: str | Path, *, progress: bool = True) -> P
 
 
 def _save(net: betavae.BurgessVAE, opt: torch.optim.Optimizer, config: BVAEConfig, step: int, output: Path) -> None:
+    if not common.parameters_finite(net):
+        common.stop_if_not_finite(output, step, {"weights": float("nan")})
     meta = {"config": dataclasses.asdict(config), "steps_done": str(step), "latentnav_version": __version__,
             "trained_on": "latentnav procedural dSprites"}  # fmt: skip
     betavae.save(net, output, meta)
-    ckpt = _checkpoint_path(output)
-    tmp = ckpt.with_name(ckpt.name + ".tmp")
-    torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                "config": json.dumps(dataclasses.asdict(config))}, tmp)  # fmt: skip
-    tmp.replace(ckpt)
+    common.save_checkpoint(output, config, step, {"model": net.state_dict(), "optimizer": opt.state_dict()})

@@ -1,0 +1,83 @@
+"""What every latentnav trainer shares: resumable checkpoints, the settings check on resume, the NaN stop.
+
+A run writing ``out.safetensors`` keeps its training state in ``out.safetensors.ckpt.pt`` (weights,
+optimizer states, step, config), written under a temporary name and renamed, and appends its logged
+figures to ``out.safetensors.log.jsonl``. A loss that is not finite stops the run before the optimizer
+step, so the weights on disk stay the last good ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from latentnav.errors import TrainingDivergedError
+
+
+def checkpoint_path(output: Path) -> Path:
+    """``<output>.ckpt.pt``: the resumable training state of the run writing ``output``."""
+    return output.with_name(output.name + ".ckpt.pt")
+
+
+def log_path(output: Path) -> Path:
+    """``<output>.log.jsonl``: one JSON line of averaged figures per logging interval."""
+    return output.with_name(output.name + ".log.jsonl")
+
+
+def load_checkpoint(output: Path, config: Any, resumable: tuple[str, ...]) -> dict | None:
+    """The saved state of an interrupted run, or ``None``; refuses one written with other settings.
+
+    Args:
+        output: the run's output path.
+        config: the run's (frozen dataclass) config.
+        resumable: fields that may differ between the interrupted run and this one (e.g. ``steps``).
+    """
+    path = checkpoint_path(output)
+    if not path.exists():
+        return None
+    state = torch.load(path, weights_only=True)
+    old, new = json.loads(state["config"]), dataclasses.asdict(config)
+    diff = sorted(k for k in new if k not in resumable and old.get(k) != new[k])
+    if diff:
+        raise ValueError(f"{path} was written with other settings ({', '.join(diff)}); delete it or use the same ones")
+    return state
+
+
+def save_checkpoint(output: Path, config: Any, step: int, states: Mapping[str, Any]) -> None:
+    """Write the training state (``states``: name -> state dict) at ``step``, atomically."""
+    path = checkpoint_path(output)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({**states, "step": step, "config": json.dumps(dataclasses.asdict(config))}, tmp)
+    tmp.replace(path)
+
+
+def last_checkpoint_step(output: Path) -> int | None:
+    """The step of the checkpoint on disk, or ``None`` when there is none."""
+    path = checkpoint_path(output)
+    return int(torch.load(path, weights_only=True)["step"]) if path.exists() else None
+
+
+def stop_if_not_finite(output: Path, step: int, terms: Mapping[str, float]) -> None:
+    """Raise :class:`TrainingDivergedError` when a loss term is NaN or infinite at (1-based) ``step``.
+
+    Called before the optimizer step, so nothing non-finite reaches the weights or the files.
+    """
+    bad = {k: v for k, v in terms.items() if not math.isfinite(v)}
+    if not bad:
+        return
+    last = last_checkpoint_step(output)
+    kept = (f"the last good checkpoint {checkpoint_path(output).name} (step {last}) is kept" if last is not None
+            else "no checkpoint had been written yet")  # fmt: skip
+    what = ", ".join(f"{k}={v}" for k, v in bad.items())
+    raise TrainingDivergedError(f"loss became non-finite at step {step} ({what}); training stopped, {kept}")
+
+
+def parameters_finite(module: torch.nn.Module) -> bool:
+    """Whether every parameter of ``module`` is finite (checked before a snapshot is written)."""
+    return all(bool(torch.isfinite(p).all()) for p in module.parameters())

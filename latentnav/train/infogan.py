@@ -1,0 +1,173 @@
+"""Train the style-based InfoGAN (``latentnav/generators/infogan.py``) on procedural dSprites.
+
+Each step: a batch of real renders (``img_resolution`` px, binary) and a batch of fakes from fresh
+noise and codes. Non-saturating GAN losses; the information term is the negative log-likelihood of the
+codes under Q: cross-entropy per categorical code plus 0.5 (c - Q(x))^2 per continuous code (a
+unit-variance Gaussian Q). Both the generator and the discriminator/Q minimise it, weighted by
+``info_weight`` (InfoGAN's lambda). The logged lower bound on I(c; G(z, c)) is
+``sum_cat (log K - CE) + sum_cont 0.5 (1 - E (c - Q)^2)`` nats (entropy of the code minus the NLL).
+
+The batch of step ``s`` (real images, noise, codes) depends only on ``(seed, s)``; training resumes from
+``<output>.ckpt.pt`` and stops at a non-finite loss, keeping the last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from latentnav._version import __version__
+from latentnav.data import dsprites
+from latentnav.generators import infogan
+from latentnav.train import common
+
+
+@dataclass(frozen=True)
+class InfoGANConfig:
+    """Settings of one InfoGAN training run (CLI flags map one to one onto these fields).
+
+    Attributes:
+        codes: control codes, e.g. ``"cat:3,cont:4"`` (:meth:`CodeSpec.parse`).
+        noise_dim: incompressible noise coordinates.
+        info_weight: weight of the codes' NLL under Q (lambda).
+        resolution: image side (32 or 64).
+        steps: total steps (one discriminator and one generator update each).
+        seed: seed of the weights and of the data stream.
+        batch_size: real and fake images per step.
+        lr: Adam learning rate of both networks (betas 0.5, 0.999).
+        checkpoint_every: steps between checkpoints (and model snapshots).
+    """
+
+    codes: str = "cat:3,cont:4"
+    noise_dim: int = 8
+    info_weight: float = 1.0
+    resolution: int = 32
+    steps: int = 4000
+    seed: int = 0
+    batch_size: int = 64
+    lr: float = 2e-4
+    checkpoint_every: int = 500
+
+    def __post_init__(self) -> None:
+        infogan.CodeSpec.parse(self.codes)
+        if self.resolution not in (32, 64):
+            raise ValueError(f"resolution must be 32 or 64, got {self.resolution}")
+        if min(self.noise_dim, self.steps, self.batch_size, self.checkpoint_every) < 1:
+            raise ValueError("noise_dim, steps, batch_size and checkpoint_every must be positive")
+        if self.info_weight < 0 or self.lr <= 0:
+            raise ValueError("info_weight must be >= 0 and lr > 0")
+
+    @property
+    def spec(self) -> infogan.CodeSpec:
+        return infogan.CodeSpec.parse(self.codes)
+
+
+RESUMABLE_CHANGES = ("steps", "checkpoint_every")
+GENERATOR_CHANNELS = {32: (64, 32, 16, 8), 64: (64, 32, 16, 8, 8)}
+
+
+def build(config: InfoGANConfig) -> tuple[infogan.StyleGenerator, infogan.DiscriminatorQ]:
+    """Fresh networks for ``config`` (seeded by the caller)."""
+    spec = config.spec
+    G = infogan.StyleGenerator(config.noise_dim + spec.dim, 128, GENERATOR_CHANNELS[config.resolution], 1)
+    return G, infogan.DiscriminatorQ(spec, config.resolution, 1, 32)
+
+
+def info_nll(spec: infogan.CodeSpec, logits: list[torch.Tensor], cont_mean: torch.Tensor, cat: torch.Tensor,
+             cont: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """NLL of the codes under Q (nats per image, up to the Gaussian constant) and the MI lower bound (nats)."""
+    ce = [F.cross_entropy(lg, cat[:, i]) for i, lg in enumerate(logits)]
+    mse = (cont - cont_mean).pow(2).mean(0) if spec.continuous else torch.zeros(0)
+    nll = sum(ce, torch.zeros(())) + 0.5 * mse.sum()
+    bound = sum((math.log(k) - c for k, c in zip(spec.categorical, ce)), torch.zeros(())) + (0.5 * (1 - mse)).sum()
+    return nll, bound
+
+
+def step_batch(config: InfoGANConfig, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Real images, fake noise, categorical and continuous codes of ``step`` (a function of seed and step)."""
+    gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+    real, _ = dsprites.sample(config.batch_size, gen, resolution=config.resolution)
+    noise = torch.randn(config.batch_size, config.noise_dim, generator=gen)
+    cat, cont = infogan.sample_codes(config.spec, config.batch_size, gen)
+    return real, noise, cat, cont
+
+
+def train_step(G, D, opt_g, opt_d, config: InfoGANConfig, step: int, output: Path) -> dict[str, float]:
+    """One discriminator/Q update and one generator update; returns the logged figures."""
+    spec = config.spec
+    real, noise, cat, cont = step_batch(config, step)
+    fake = G(infogan.codes_to_z(spec, noise, cat, cont))
+    d_real, _, _ = D(real)
+    d_fake, logits, mean = D(fake.detach())
+    nll_d, _ = info_nll(spec, logits, mean, cat, cont)
+    loss_d = F.softplus(-d_real).mean() + F.softplus(d_fake).mean() + config.info_weight * nll_d
+    common.stop_if_not_finite(output, step + 1, {"loss_d": loss_d.item()})
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    d_fake_g, logits_g, mean_g = D(fake)
+    nll_g, bound = info_nll(spec, logits_g, mean_g, cat, cont)
+    loss_g = F.softplus(-d_fake_g).mean() + config.info_weight * nll_g
+    common.stop_if_not_finite(output, step + 1, {"loss_g": loss_g.item()})
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward(inputs=list(G.parameters()))
+    opt_g.step()
+    acc = [(lg.argmax(1) == cat[:, i]).float().mean().item() for i, lg in enumerate(logits_g)]
+    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "mi_bound": bound.item(),
+            "cat_acc": sum(acc) / len(acc) if acc else float("nan"), "d_real": torch.sigmoid(d_real).mean().item()}  # fmt: skip
+
+
+def train(config: InfoGANConfig, output: str | Path, *, progress: bool = True) -> Path:
+    """Train (or resume) an InfoGAN and write it to ``output`` (safetensors: generator and discriminator/Q).
+
+    Writes ``<output>.ckpt.pt`` and a model snapshot every ``checkpoint_every`` steps and averaged figures
+    every 100 steps to ``<output>.log.jsonl``; stops with :class:`~latentnav.errors.TrainingDivergedError`
+    at a non-finite loss.
+    """
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    G, D = build(config)
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
+    start = 0
+    state = common.load_checkpoint(output, config, RESUMABLE_CHANGES)
+    if state is not None:
+        G.load_state_dict(state["G"])
+        D.load_state_dict(state["D"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        start = int(state["step"])
+    bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress, desc="train infogan")
+    t0, window = time.time(), []
+    for step in bar:
+        window.append(train_step(G, D, opt_g, opt_d, config, step, output))
+        if (step + 1) % 100 == 0:
+            avg = {k: sum(w[k] for w in window) / len(window) for k in window[0]}
+            bar.set_postfix(d=f"{avg['loss_d']:.2f}", g=f"{avg['loss_g']:.2f}", mi=f"{avg['mi_bound']:.2f}")
+            with common.log_path(output).open("a") as f:
+                f.write(json.dumps({"step": step + 1, **avg, "time": time.time() - t0}) + "\n")
+            window = []
+        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
+            _save(G, D, opt_g, opt_d, config, step + 1, output)
+    if start >= config.steps:
+        _save(G, D, opt_g, opt_d, config, config.steps, output)
+    return output
+
+
+def _save(G, D, opt_g, opt_d, config: InfoGANConfig, step: int, output: Path) -> None:
+    if not (common.parameters_finite(G) and common.parameters_finite(D)):
+        common.stop_if_not_finite(output, step, {"weights": float("nan")})
+    meta = {"config": dataclasses.asdict(config), "steps_done": str(step), "latentnav_version": __version__,
+            "trained_on": f"latentnav procedural dSprites, {config.resolution}x{config.resolution}"}  # fmt: skip
+    infogan.save(G, D, config.spec, config.noise_dim, output, meta)
+    common.save_checkpoint(output, config, step, {"G": G.state_dict(), "D": D.state_dict(),
+                                                  "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict()})  # fmt: skip
