@@ -2,12 +2,14 @@
 
     python benchmarks/dcgan_control.py [--transforms shift-x,zoom,brightness] [--trajectories 32]
                                        [--images docs/images] [--json benchmarks/results/dcgan-digiface.json]
+                                       [--update-readme] [--from-json]
 
 For each transform: discover a direction, save a traversal grid (6 seeds x 9 steps), then move 24 fresh
 latents (seeds from 50,000) by requested t in relative mode and measure the achieved change with an
 independent meter: phase correlation for shifts, a scale search for zoom, mean intensity for
 brightness. Reports R^2 and slope of achieved vs requested t on growing symmetric ranges [-r, r], and
-the largest r at which R^2 >= 0.8.
+the largest r at which R^2 >= 0.8. ``--update-readme`` replaces the table between the ``dcgan-table``
+markers of README.md; ``--from-json`` remakes it from the JSON alone.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from readme_table import ROOT, update_readme, write_json
 
 import latentnav as ln
 from latentnav import measure, viz
@@ -44,6 +47,18 @@ def r2_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(1 - (resid**2).sum() / max(((y - y.mean()) ** 2).sum(), 1e-12)), float(slope)
 
 
+HEADER = "| transform | t unit | range with R^2 >= 0.8 | R^2 / slope per range | generator evals |\n|---|---|---|---|---|"
+
+
+def table(results: dict) -> str:
+    """The README table from the stored results."""
+    rows = [HEADER]
+    for tf, r in results.items():
+        ranges = ", ".join(f"+-{row['range']:.3g}: {row['r2']:.2f} / {row['slope']:.2f}" for row in r["ranges"])
+        rows.append(f"| {tf} | {r['unit']} | {r['max_range_r2_0.8']:.3g} | {ranges} | {r['generator_evals']} |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="dcgan-digiface")
@@ -51,8 +66,13 @@ def main() -> None:
     parser.add_argument("--trajectories", type=int, default=32)
     parser.add_argument("--n-eval", type=int, default=24)
     parser.add_argument("--images", type=Path, default=Path("docs/images"))
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "dcgan-digiface.json")
+    parser.add_argument("--update-readme", action="store_true")
+    parser.add_argument("--from-json", action="store_true")
     args = parser.parse_args()
+    if args.from_json:
+        update_readme("dcgan-table", table(json.loads(args.json.read_text())["results"]))
+        return
     G = ln.load_generator(args.model, device="cpu")
     results = {}
     for tf in args.transforms.split(","):
@@ -81,9 +101,9 @@ def main() -> None:
         print(f"{tf}: R^2 >= 0.8 up to |t| = {best['max_range_r2_0.8']:.3g} ({best['unit']}); "
               + ", ".join(f"[-{row['range']:.3g}, {row['range']:.3g}]: R^2 {row['r2']:.2f} slope {row['slope']:.2f}" for row in rows),
               flush=True)  # fmt: skip
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"model": args.model, "results": results}, indent=2))
+    write_json(args.json, {"model": args.model, "results": results})
+    if args.update_readme:
+        update_readme("dcgan-table", table(results))
 
 
 if __name__ == "__main__":
