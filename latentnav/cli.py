@@ -918,13 +918,15 @@ if __name__ == "__main__":
 @click.option("--offset", type=click.FloatRange(0, min_open=True), default=1.0,
               help="How far each is moved against the correlation, in standard deviations of the attribute.")
 @click.option("--invert-steps", type=click.IntRange(1), default=150, help="Optimisation steps of the inversion.")
+@click.option("--refit", type=click.Choice(["meters", "logistic"]), default="meters", show_default=True,
+              help="Re-fit through the meters (moves A, holds B on all samples) or by a balanced logistic regression.")
 @click.option("--space", default=None, help="Latent space of a .npy direction.")
 @click.option("--seed", type=int, default=0, help="First seed of the scored latents.")
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Corrected direction (.safetensors).")
-def correct_cmd(model, direction_path, attribute, against, samples, scored, offset, invert_steps, space, seed, device,
-                force, output) -> None:  # fmt: skip
+def correct_cmd(model, direction_path, attribute, against, samples, scored, offset, invert_steps, refit, space, seed,
+                device, force, output) -> None:  # fmt: skip
     """Remove what a direction drags along (SC2GAN-style): synthesize rare combinations, invert, re-fit.
 
     Writes OUT (the corrected direction, calibrated in the attribute's units), OUT's .json sidecar,
@@ -956,7 +958,8 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
     extras = [out.with_name(out.stem + suffix) for suffix in (".projection.safetensors", ".report.json", ".grids.png")]
     if not force and any(p.exists() for p in [out, *extras]):
         raise click.UsageError(f"{out} (or its report) exists; use --force to replace it")
-    config = CorrectConfig(n_samples=scored, n_low=samples, offset=offset, invert_steps=invert_steps, seed=seed)
+    config = CorrectConfig(n_samples=scored, n_low=samples, offset=offset, invert_steps=invert_steps, refit=refit,
+                           seed=seed)  # fmt: skip
     d = load_direction(direction_path, space=space)
     G = load_generator(model, device=device)
     meter = get_meter(attribute, G)

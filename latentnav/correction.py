@@ -13,8 +13,10 @@ so a direction that moves x also moves y. The corrector, one function per step:
 4. :func:`invert`: back into the latent space, by optimisation under the Fourier-weighted loss, from the
    encoder's mean for VAEs, with the prior's ball constraint; re-score and keep the samples whose attributes
    landed off the diagonal (:func:`landed`).
-5. :func:`refit`: a balanced logistic regression for A on the original and the re-projected samples
-   together, each weighted by the inverse of the estimated joint density of (A, B), so B no longer predicts A.
+5. Re-fit A's direction on the original and the re-projected samples together: by default
+   :func:`fit_on_meters` (the unit direction that changes A and leaves B alone on all of them, measured
+   through the meters on the generated images); or :func:`refit`, the issue's classifier: a balanced
+   logistic regression for A, each sample weighted by the inverse of the estimated joint density of (A, B).
 
 :func:`correct` runs the five steps; :func:`direction_effect` measures a direction (A change per unit step and
 B change per unit A change) and :func:`correction_report` puts base, InterFaceGAN's orthogonal projection and
@@ -42,6 +44,9 @@ from latentnav.trajectory import project_to_ball
 from latentnav.transforms import get_transform
 
 
+REFITS = ("meters", "logistic")
+
+
 @dataclass(frozen=True)
 class CorrectConfig:
     """Settings of :func:`correct` (the CLI's flags map one to one onto them).
@@ -54,7 +59,11 @@ class CorrectConfig:
         invert_lr: Adam learning rate of the inversion.
         keep: a re-projected sample is kept when it landed at least this fraction of the asked offset off the
             diagonal (see :func:`landed`).
-        max_weight: cap of the inverse-density weights, relative to the median weight.
+        max_weight: cap of the inverse-density weights, relative to the median weight (logistic re-fit).
+        refit: ``"meters"`` (:func:`fit_on_meters`: the direction that moves A and holds B on the original
+            and re-projected latents together, through the meters) or ``"logistic"`` (:func:`refit`: a balanced,
+            density-weighted logistic regression for A).
+        fit_steps: optimisation steps of the meter re-fit.
         seed: first seed.
         batch_size: images inverted together (one optimisation batch).
     """
@@ -66,6 +75,8 @@ class CorrectConfig:
     invert_lr: float = 0.05
     keep: float = 0.5
     max_weight: float = 20.0
+    refit: str = "meters"
+    fit_steps: int = 150
     seed: int = 0
     batch_size: int = 250
 
@@ -76,6 +87,10 @@ class CorrectConfig:
             raise ValueError("offset and invert_lr must be > 0 and max_weight >= 1")
         if not 0 <= self.keep < 1:
             raise ValueError(f"keep must lie in [0, 1), got {self.keep}")
+        if self.refit not in REFITS:
+            raise ValueError(f"unknown re-fit {self.refit!r}; known: {', '.join(REFITS)}")
+        if self.fit_steps < 0:
+            raise ValueError(f"fit_steps must be >= 0, got {self.fit_steps}")
 
 
 # ------------------------------------------------------------------------------------ 1. scores
@@ -268,6 +283,64 @@ def refit(z: torch.Tensor, scores: np.ndarray, *, max_weight: float = 20.0, seed
     return u / np.linalg.norm(u), {"accuracy": float(clf.score(x, label)), "weighted_corr": corr_after}
 
 
+def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, meters_b: Sequence[MeterSpec], *,
+                  steps: int = 150, lr: float = 0.03, batch: int = 128, alphas: Sequence[float] = (-1.0, 1.0),
+                  keep: float = 0.9, space: str = "z", seed: int = 0, progress: bool = False) -> tuple[np.ndarray, dict]:  # fmt: skip
+    """A's direction re-fitted on latents ``z`` through the meters themselves, starting from ``u0``.
+
+    Each step draws ``batch`` of the latents, moves them by ``alphas`` along the unit direction and reads A and
+    B on the images (the meters are differentiable functions of the pixels); the loss is the B change per
+    unit of A change, sum(dB^2) / sum(dA^2), plus a penalty when A's change per unit step falls below ``keep``
+    of ``u0``'s on the same latents, minus a small reward for A's change (so that components that change
+    nothing are dropped rather than kept). Returns ``(u [D] unit, info)``.
+
+    Raises:
+        LatentnavError: a meter whose readings carry no gradient (a user scorer that leaves torch).
+    """
+    meters = [meter_a, *meters_b]
+    shape = G.latent_shape(space)
+    al = torch.tensor([float(a) for a in alphas])
+    with torch.no_grad():
+        base = torch.as_tensor(read_latents(G, z, space, meters).T, dtype=torch.float32)
+    ok = torch.isfinite(base).all(dim=1)
+    z, base = z[ok].float(), base[ok]
+
+    def effect(u: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        moved = (z[rows][None] + al[:, None, None] * u[None, None]).reshape(-1, z.shape[1])
+        images = G(moved.to(G.device).view(-1, *shape), space=space).cpu()
+        change = torch.stack([m(images).view(len(al), -1) for m in meters], dim=-1) - base[rows][None]  # [T, n, K]
+        good = torch.isfinite(change).all(dim=-1, keepdim=True)
+        change = torch.where(good, change, torch.zeros(()))
+        step = al[:, None] * good[..., 0]
+        on_target = (step * change[..., 0]).sum() / (step**2).sum().clamp_min(1e-12)
+        leak = (change[..., 1:] ** 2).sum() / (change[..., 0] ** 2).sum().clamp_min(1e-12)
+        return on_target, leak
+
+    v = (u0 / u0.norm()).float().clone().requires_grad_(True)
+    with torch.no_grad():
+        on_base, leak_base = effect(v, torch.arange(len(z)))
+    probe, _ = effect(v, torch.arange(min(2, len(z))))
+    if not probe.requires_grad:
+        raise LatentnavError("the meters' readings carry no gradient, so the direction cannot be fitted on them; "
+                             "use the logistic re-fit (--refit logistic)")  # fmt: skip
+    opt = torch.optim.Adam([v], lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in tqdm(range(steps), disable=not progress, desc="re-fitting on the meters", unit="step"):
+        rows = torch.randperm(len(z), generator=gen)[:batch]
+        on_target, leak = effect(v / v.norm(), rows)
+        gain = on_target / on_base
+        loss = leak + 10.0 * torch.relu(keep - gain) ** 2 - 0.05 * gain
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    u = (v / v.norm()).detach()
+    with torch.no_grad():
+        on_after, leak_after = effect(u, torch.arange(len(z)))
+    info = {"latents": int(len(z)), "on_target_before": float(on_base), "on_target_after": float(on_after),
+            "leak_ratio_before": float(leak_base), "leak_ratio_after": float(leak_after)}  # fmt: skip
+    return u.double().numpy(), info
+
+
 # --------------------------------------------------------------------------------------- measuring
 def direction_effect(G, u: torch.Tensor, meter_a: MeterSpec, meters_b: Sequence[MeterSpec], z: torch.Tensor, *,
                      alphas: Sequence[float] = (-1.0, -0.5, 0.5, 1.0), space: str = "z",
@@ -365,7 +438,11 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
     # 5. re-fit on both together
     union_z = torch.cat([z, z_inv[torch.as_tensor(kept)]])
     union_s = np.concatenate([scores, rescored[kept]])
-    new_u, fit = refit(union_z, union_s, max_weight=cfg.max_weight, seed=cfg.seed)
+    if cfg.refit == "meters":
+        new_u, fit = fit_on_meters(G, union_z, u, meter_a, meters_b, steps=cfg.fit_steps, space=space, seed=cfg.seed,
+                                   progress=progress)  # fmt: skip
+    else:
+        new_u, fit = refit(union_z, union_s, max_weight=cfg.max_weight, seed=cfg.seed)
     corrected = _oriented(new_u, grads[0])
     boundaries = [train_boundary(z, scores[:, k], ratio=0.1, seed=cfg.seed).normal for k in range(1, scores.shape[1])]
     projected = _oriented(project_orthogonal(u, boundaries), grads[0])

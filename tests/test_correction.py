@@ -3,7 +3,12 @@ import json
 import numpy as np
 import pytest
 
-from latentnav.correction import CorrectConfig, density_percentile, holding_step, landed, low_density_targets
+import torch
+
+from latentnav.correction import (CorrectConfig, density_percentile, fit_on_meters, holding_step, landed,
+                                  low_density_targets)  # fmt: skip
+from latentnav.measure import get_meter
+from toys import BlobGenerator
 
 
 def _correlated(n=4000, rho=0.8, seed=0):
@@ -48,11 +53,25 @@ def test_landed_keeps_only_samples_that_moved_off_the_diagonal_as_asked():
     assert landed(start, now, delta, scores, keep=0.5).tolist() == [True, False, False, True]
 
 
+def test_fit_on_meters_finds_the_axis_that_moves_x_alone():
+    G = BlobGenerator(z_dim=6, resolution=32, seed=3)
+    u0 = (G.u_x + G.u_y) / 2**0.5  # moves x and y alike: leakage 1
+    z = 0.5 * torch.randn(300, 6, generator=torch.Generator().manual_seed(0))
+    u, info = fit_on_meters(G, z, u0, get_meter("pos_x"), [get_meter("pos_y")], steps=150, alphas=(-0.5, 0.5),
+                            keep=0.9, seed=0)  # fmt: skip
+    u = torch.as_tensor(u).float()
+    assert float(u @ G.u_x) > 0.97 and abs(float(u @ G.u_y)) < 0.1
+    assert info["leak_ratio_before"] > 0.8 and info["leak_ratio_after"] < 0.02
+    assert info["on_target_after"] >= 0.85 * info["on_target_before"]
+
+
 def test_config_refuses_nonsense():
     with pytest.raises(ValueError, match="keep"):
         CorrectConfig(keep=1.5)
     with pytest.raises(ValueError, match=">= 1"):
         CorrectConfig(n_low=0)
+    with pytest.raises(ValueError, match="known: meters, logistic"):
+        CorrectConfig(refit="svm")
 
 
 # ------------------------------------------------------------------------------- the command line
