@@ -903,10 +903,6 @@ def _run_training(command: str, config, run, output: str, threads: int | None) -
     click.echo(f"wrote {path}")
 
 
-if __name__ == "__main__":
-    main()
-
-
 @main.command("correct")
 @click.option("--model", "-m", default="bvae-dsprites-corr", help="Registry name or checkpoint path.")
 @click.option("--direction", "direction_path", type=click.Path(dir_okay=False), required=True,
@@ -932,20 +928,26 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
     (before / projection / after: attribute change per unit step and leakage; samples made and kept;
     inversion error) and OUT.grids.png (rows: base, projection, corrected).
 
+    Under torchrun each process synthesizes and inverts its block of the low-density samples (same result
+    as one process); only rank 0 writes files.
+
     \b
     Example:
       latentnav discover --model bvae-dsprites-corr --transform shift-x -o runs/x
       latentnav correct --model bvae-dsprites-corr --direction runs/x/direction.safetensors \\
           --attribute pos_x --against pos_y -o runs/x-corrected.safetensors
+      torchrun --nproc_per_node=8 -m latentnav correct --model bvae-dsprites-corr \\
+          --direction runs/x/direction.safetensors --attribute pos_x --against pos_y -o runs/x-corrected.safetensors
     """
     import shutil
     import tempfile
 
     import torch
 
-    from latentnav import viz
+    from latentnav import distributed, viz
     from latentnav.correction import CorrectConfig, correct
     from latentnav.directions import load_direction, traverse
+    from latentnav.errors import OutputExistsError
     from latentnav.evaluate import calibrate_direction, in_units_of
     from latentnav.generators.registry import load_generator
     from latentnav.measure import get_meter
@@ -954,9 +956,14 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
     if out.suffix != ".safetensors":
         raise click.BadParameter(f"the output must end in .safetensors, got {out.name}", param_hint="-o")
     extras = [out.with_name(out.stem + suffix) for suffix in (".projection.safetensors", ".report.json", ".grids.png")]
-    if not force and any(p.exists() for p in [out, *extras]):
-        raise click.UsageError(f"{out} (or its report) exists; use --force to replace it")
     config = CorrectConfig(n_samples=scored, n_low=samples, offset=offset, invert_steps=invert_steps, seed=seed)
+    device = _launch(device)
+
+    def check() -> None:
+        if not force and any(p.exists() for p in [out, *extras]):
+            raise OutputExistsError(f"{out} (or its report) exists; use --force to replace it")
+
+    distributed.on_main(check)
     d = load_direction(direction_path, space=space)
     G = load_generator(model, device=device)
     meter = get_meter(attribute, G)
@@ -966,6 +973,8 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
     corrected = calibrate_direction(G, result.direction, meter)
     projected = calibrate_direction(G, result.projection, meter)
     base = d if in_units_of(d, meter) else calibrate_direction(G, d, meter)
+    if not _is_main():  # after the last collective: rank 0 draws the grids and writes
+        return
     z = G.sample_latent(range(50_000, 50_006), corrected.space)
     t = torch.linspace(-0.15, 0.15, 7).tolist()
     grids = torch.cat([traverse(G, v, z, t=t, mode="relative") for v in (base, projected, corrected)], dim=1)
@@ -985,3 +994,6 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
                f"{ev['projection']['leakage_max']:.3f}, corrected {ev['corrected']['leakage_max']:.3f}; "
                f"{result.report['low_density_kept']} of {result.report['low_density_made']} low-density samples kept)")  # fmt: skip
 
+
+if __name__ == "__main__":
+    main()
