@@ -903,10 +903,6 @@ def _run_training(command: str, config, run, output: str, threads: int | None) -
     click.echo(f"wrote {path}")
 
 
-if __name__ == "__main__":
-    main()
-
-
 @main.command("correct")
 @click.option("--model", "-m", default="bvae-dsprites-corr", help="Registry name or checkpoint path.")
 @click.option("--direction", "direction_path", type=click.Path(dir_okay=False), required=True,
@@ -920,13 +916,15 @@ if __name__ == "__main__":
 @click.option("--invert-steps", type=click.IntRange(1), default=150, help="Optimisation steps of the inversion.")
 @click.option("--refit", type=click.Choice(["meters", "logistic"]), default="meters", show_default=True,
               help="Re-fit through the meters (moves A, holds B on all samples) or by a balanced logistic regression.")
+@click.option("--fit-steps", type=click.IntRange(0), default=150, show_default=True,
+              help="Optimisation steps of the meter re-fit.")
 @click.option("--space", default=None, help="Latent space of a .npy direction.")
 @click.option("--seed", type=int, default=0, help="First seed of the scored latents.")
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Corrected direction (.safetensors).")
-def correct_cmd(model, direction_path, attribute, against, samples, scored, offset, invert_steps, refit, space, seed,
-                device, force, output) -> None:  # fmt: skip
+def correct_cmd(model, direction_path, attribute, against, samples, scored, offset, invert_steps, refit, fit_steps,
+                space, seed, device, force, output) -> None:  # fmt: skip
     """Remove what a direction drags along (SC2GAN-style): synthesize rare combinations, invert, re-fit.
 
     Writes OUT (the corrected direction, calibrated in the attribute's units), OUT's .json sidecar,
@@ -934,20 +932,26 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
     (before / projection / after: attribute change per unit step and leakage; samples made and kept;
     inversion error) and OUT.grids.png (rows: base, projection, corrected).
 
+    Under torchrun each process synthesizes and inverts its block of the low-density samples (same result
+    as one process); only rank 0 writes files.
+
     \b
     Example:
       latentnav discover --model bvae-dsprites-corr --transform shift-x -o runs/x
       latentnav correct --model bvae-dsprites-corr --direction runs/x/direction.safetensors \\
           --attribute pos_x --against pos_y -o runs/x-corrected.safetensors
+      torchrun --nproc_per_node=8 -m latentnav correct --model bvae-dsprites-corr \\
+          --direction runs/x/direction.safetensors --attribute pos_x --against pos_y -o runs/x-corrected.safetensors
     """
     import shutil
     import tempfile
 
     import torch
 
-    from latentnav import viz
+    from latentnav import distributed, viz
     from latentnav.correction import CorrectConfig, correct
     from latentnav.directions import load_direction, traverse
+    from latentnav.errors import OutputExistsError
     from latentnav.evaluate import calibrate_direction, in_units_of
     from latentnav.generators.registry import load_generator
     from latentnav.measure import get_meter
@@ -956,10 +960,15 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
     if out.suffix != ".safetensors":
         raise click.BadParameter(f"the output must end in .safetensors, got {out.name}", param_hint="-o")
     extras = [out.with_name(out.stem + suffix) for suffix in (".projection.safetensors", ".report.json", ".grids.png")]
-    if not force and any(p.exists() for p in [out, *extras]):
-        raise click.UsageError(f"{out} (or its report) exists; use --force to replace it")
     config = CorrectConfig(n_samples=scored, n_low=samples, offset=offset, invert_steps=invert_steps, refit=refit,
-                           seed=seed)  # fmt: skip
+                           fit_steps=fit_steps, seed=seed)  # fmt: skip
+    device = _launch(device)
+
+    def check() -> None:
+        if not force and any(p.exists() for p in [out, *extras]):
+            raise OutputExistsError(f"{out} (or its report) exists; use --force to replace it")
+
+    distributed.on_main(check)
     d = load_direction(direction_path, space=space)
     G = load_generator(model, device=device)
     meter = get_meter(attribute, G)
@@ -969,6 +978,8 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
     corrected = calibrate_direction(G, result.direction, meter)
     projected = calibrate_direction(G, result.projection, meter)
     base = d if in_units_of(d, meter) else calibrate_direction(G, d, meter)
+    if not _is_main():  # after the last collective: rank 0 draws the grids and writes
+        return
     z = G.sample_latent(range(50_000, 50_006), corrected.space)
     t = torch.linspace(-0.15, 0.15, 7).tolist()
     grids = torch.cat([traverse(G, v, z, t=t, mode="relative") for v in (base, projected, corrected)], dim=1)
@@ -988,3 +999,6 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
                f"{ev['projection']['leakage_max']:.3f}, corrected {ev['corrected']['leakage_max']:.3f}; "
                f"{result.report['low_density_kept']} of {result.report['low_density_made']} low-density samples kept)")  # fmt: skip
 
+
+if __name__ == "__main__":
+    main()

@@ -18,9 +18,10 @@ so a direction that moves x also moves y. The corrector, one function per step:
    through the meters on the generated images); or :func:`refit`, the issue's classifier: a balanced
    logistic regression for A, each sample weighted by the inverse of the estimated joint density of (A, B).
 
-:func:`correct` runs the five steps; :func:`direction_effect` measures a direction (A change per unit step and
-B change per unit A change) and :func:`correction_report` puts base, InterFaceGAN's orthogonal projection and
-the corrected direction side by side.
+:func:`correct` runs the five steps; under torchrun each rank synthesizes and inverts its block of the chosen
+samples (:func:`synthesize_and_invert`) and every rank goes on with all of them. :func:`direction_effect`
+measures a direction (A change per unit step and B change per unit A change); the report puts base,
+InterFaceGAN's orthogonal projection and the corrected direction side by side.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from scipy.stats import gaussian_kde
 from sklearn.linear_model import LogisticRegression
 from tqdm.auto import tqdm
 
-from latentnav import losses
+from latentnav import distributed, losses
 from latentnav.directions import Direction, identity_direction
 from latentnav.errors import LatentnavError
 from latentnav.evaluate import read_latents
@@ -211,8 +212,10 @@ def invert(G, images: torch.Tensor, *, start: torch.Tensor | None = None, steps:
            space: str = "z", batch_size: int = 250, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Latents whose images match ``images`` under the Fourier-weighted loss, and the final losses [N].
 
-    Starts from the encoder's posterior mean when ``G`` has one, else from ``start``; Adam on z, projected
-    into the prior's ball after each step where the space has one.
+    Starts from the encoder's posterior mean when ``G`` has one, else from ``start``, else from the latent of
+    seed k for image k; Adam on z, projected into the prior's ball after each step where the space has one.
+    Each image's loss is summed and Adam works per element, so an image's latent does not depend on the
+    other images in its batch (up to float rounding).
     """
     sigma = losses.default_sigma(G.img_resolution)
     radius = G.prior_radius(space)
@@ -227,7 +230,7 @@ def invert(G, images: torch.Tensor, *, start: torch.Tensor | None = None, steps:
         elif start is not None:
             z0 = start[i : i + batch_size].to(G.device)
         else:
-            z0 = G.sample_latent(range(len(target)), space).to(G.device)
+            z0 = G.sample_latent(range(i, i + len(target)), space).to(G.device)
         z = z0.clone().requires_grad_(True)
         opt = torch.optim.Adam([z], lr=lr)
         for _ in range(steps):
@@ -244,6 +247,37 @@ def invert(G, images: torch.Tensor, *, start: torch.Tensor | None = None, steps:
         bar.update(len(target))
     bar.close()
     return torch.cat(out), torch.cat(final)
+
+
+def synthesize_and_invert(G, z: torch.Tensor, delta_a: np.ndarray, step: np.ndarray, held: np.ndarray,
+                          meters_b: Sequence[MeterSpec], config: CorrectConfig, *, space: str = "z",
+                          progress: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Steps 3 and 4 (:func:`synthesize`, then :func:`invert` from ``z``): ``(images, latents, losses)``, one row each.
+
+    In a distributed run each rank synthesizes and inverts its contiguous block of the rows
+    (:func:`latentnav.distributed.shard_range`) and every rank gets all of them back in order; each row depends
+    only on its own start, so the result is the single-process one.
+
+    Args:
+        z: [n, D] starts; delta_a: [n] asked change of A; step: [D] (:func:`holding_step`); held: [n, K]
+            readings of B at the starts; meters_b: B's meters; config: inversion settings.
+        progress: show the inversion's progress bar (rank 0's block in a distributed run).
+    """
+    rows = distributed.shard_range(len(z))
+    show = progress and distributed.world().is_main
+
+    def mine() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if not len(rows):  # more ranks than rows
+            res = G.img_resolution
+            return torch.empty(0, G.img_channels, res, res), z[:0].clone(), torch.empty(0)
+        part = slice(rows.start, rows.stop)
+        images = synthesize(G, z[part], delta_a[part], step, held[part], meters_b, space=space)
+        z_inv, loss = invert(G, images, start=z[part], steps=config.invert_steps, lr=config.invert_lr, space=space,
+                             batch_size=config.batch_size, progress=show)  # fmt: skip
+        return images, z_inv, loss
+
+    parts = distributed.exchange(mine)
+    return tuple(torch.cat(column) for column in zip(*parts))
 
 
 def landed(start: np.ndarray, now: np.ndarray, delta_a: np.ndarray, scores: np.ndarray, keep: float = 0.5) -> np.ndarray:
@@ -423,13 +457,12 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
     z, scores = score_latents(G, meters, cfg.n_samples, space=space, seed=cfg.seed)
     grads = linear_gradients(z, scores)
     u = _oriented(base_u, grads[0])
-    # 2. where to go, 3. synthesis
+    # 2. where to go
     index, delta_a = low_density_targets(scores, cfg.n_low, cfg.offset, cfg.seed)
     step = holding_step(u.double().numpy(), grads)
-    images = synthesize(G, z[index], delta_a, step, scores[index, 1:], meters_b, space=space)
-    # 4. inversion, re-scoring
-    z_inv, inv_loss = invert(G, images, start=z[index], steps=cfg.invert_steps, lr=cfg.invert_lr, space=space,
-                             batch_size=cfg.batch_size, progress=progress)  # fmt: skip
+    # 3. synthesis and 4. inversion (split over the ranks of a distributed run), re-scoring
+    images, z_inv, inv_loss = synthesize_and_invert(G, z[index], delta_a, step, scores[index, 1:], meters_b, cfg,
+                                                    space=space, progress=progress)  # fmt: skip
     rescored = read_latents(G, z_inv, space, meters).T
     kept = landed(scores[index], rescored, delta_a, scores, cfg.keep)
     if kept.sum() < 5:

@@ -405,6 +405,9 @@ def achieved_t(
     is what the fit achieved. Where the generator cannot follow the transform (a sprite already at its
     largest size asked to grow), t' falls short of the requested t.
 
+    In a distributed run each rank reads the rows of its contiguous block of the starting seeds (so each
+    start is rendered once, as in one process); the readings are gathered into the single-process order.
+
     Returns:
         ``(t [M_kept], generator_evals)``.
     """
@@ -414,20 +417,40 @@ def achieved_t(
     t_grid = _t_grid(cfg, tf, grid)
     k = traj.kept
     _, first, row_start = np.unique(traj.seed[k].numpy(), return_index=True, return_inverse=True)
-    z0, zt = traj.z0[k][torch.as_tensor(first)].float(), traj.zt[k].float()
+    z0, zt, near = traj.z0[k][torch.as_tensor(first)].float(), traj.zt[k].float(), traj.t[k]
+    starts = distributed.shard_range(len(z0))
+    mine = np.flatnonzero((row_start >= starts.start) & (row_start < starts.stop))
+    show = progress and distributed.world().is_main
+    bar = tqdm(total=len(mine), disable=not show, desc="reading achieved t", unit="fit")
+
+    def read_mine() -> tuple[np.ndarray, torch.Tensor]:
+        my_z0, my_start = z0[starts.start : starts.stop], row_start[mine] - starts.start
+        return mine, _read_achieved(G, tf, loss_fn, t_grid, my_z0, my_start, zt[mine], near[mine], space, bar)
+
+    parts = distributed.exchange(read_mine)
+    bar.close()
+    rows, values = np.concatenate([r for r, _ in parts]), torch.cat([v for _, v in parts])
+    t = torch.empty_like(values)
+    t[torch.from_numpy(rows)] = values  # back into the order of the kept rows
+    return t, len(z0) + len(zt)
+
+
+@torch.no_grad()
+def _read_achieved(G, tf, loss_fn, t_grid, z0, row_start, zt, near, space, bar) -> torch.Tensor:
+    """:func:`_read_t` of the fits ``zt`` [M] against the images of their starts ``z0[row_start]``, in batches; [M]."""
     shape = G.latent_shape(space)
     batch = max(1, 64 * 64 * 64 // max(G.img_resolution**2, 1))
+    if not len(zt):
+        return torch.empty(0)
+    starts = torch.cat([G(z0[i : i + batch].to(G.device).view(-1, *shape), space=space)
+                        for i in range(0, len(z0), batch)])  # fmt: skip
     rows = []
-    bar = tqdm(total=len(zt), disable=not progress, desc="reading achieved t", unit="fit")
-    with torch.no_grad():
-        starts = torch.cat([G(z0[i : i + batch].to(G.device).view(-1, *shape), space=space) for i in range(0, len(z0), batch)])
-        for b0 in range(0, len(zt), batch):
-            x = G(zt[b0 : b0 + batch].to(G.device).view(-1, *shape), space=space)
-            x0 = starts[torch.as_tensor(row_start[b0 : b0 + batch], device=starts.device)]
-            rows.append(_read_t(x, x0, tf, loss_fn, t_grid, near=traj.t[k][b0 : b0 + batch]))
-            bar.update(len(x))
-    bar.close()
-    return torch.cat(rows), len(z0) + len(zt)
+    for b0 in range(0, len(zt), batch):
+        x = G(zt[b0 : b0 + batch].to(G.device).view(-1, *shape), space=space)
+        x0 = starts[torch.as_tensor(row_start[b0 : b0 + batch], device=starts.device)]
+        rows.append(_read_t(x, x0, tf, loss_fn, t_grid, near=near[b0 : b0 + batch]))
+        bar.update(len(x))
+    return torch.cat(rows)
 
 
 def matched_calibration(

@@ -3,10 +3,15 @@
     torchrun --standalone --nproc_per_node=2 tests/dist_worker.py OUT.npz
 
 Rank 0 writes OUT.npz with what the test compares against a single-process run (:func:`results`).
+
+    torchrun --standalone --nproc_per_node=2 tests/dist_worker.py --break-inversion-on-rank-1 correct ARGS...
+
+runs ``latentnav correct ARGS...`` with an inversion that fails on rank 1 only (:func:`break_inversion`).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -34,10 +39,27 @@ def results(G) -> dict[str, np.ndarray]:
     return out
 
 
+def break_inversion(cli_args: list[str]) -> None:
+    """The ``latentnav`` command line, with an inversion that runs out of memory on rank 1 (a planted failure)."""
+    from latentnav import correction
+    from latentnav.cli import main as cli
+
+    if os.environ["RANK"] == "1":
+
+        def out_of_memory(*args, **kwargs):
+            raise RuntimeError("out of memory while inverting (planted)")
+
+        correction.invert = out_of_memory
+    cli(cli_args, prog_name="latentnav")
+
+
 def main() -> None:
     import latentnav as ln
     from latentnav import distributed
 
+    if sys.argv[1] == "--break-inversion-on-rank-1":
+        break_inversion(sys.argv[2:])
+        return
     device = distributed.setup("cpu")
     G = ln.load_generator("bvae-dsprites", device=device)
     out = results(G)

@@ -113,7 +113,7 @@ def test_correct_refuses_bad_input_in_one_line_and_writes_nothing(tmp_path, x_ve
 def test_correct_writes_direction_projection_report_and_grids(tmp_path, x_vector):
     out = tmp_path / "x-corrected.safetensors"
     res = run("correct", "--model", "bvae-dsprites-corr", "--direction", x_vector, "--attribute", "pos_x",
-              "--against", "pos_y", "--scored", 400, "--samples", 80, "--invert-steps", 20, "-o", out)  # fmt: skip
+              "--against", "pos_y", "--scored", 400, "--samples", 80, "--invert-steps", 20, "--fit-steps", 40, "-o", out)  # fmt: skip
     assert res.exit_code == 0, res.output
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["x-corrected.grids.png", "x-corrected.json", "x-corrected.projection.json",

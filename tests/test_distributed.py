@@ -92,6 +92,23 @@ def test_a_trajectory_depends_only_on_its_seed_not_on_its_batch():
     assert torch.allclose(whole.zt[rows], part.zt, atol=1e-5) and torch.allclose(whole.loss[rows], part.loss, rtol=1e-4)
 
 
+def test_an_inverted_latent_depends_only_on_its_image_not_on_its_batch():
+    from latentnav.correction import invert
+
+    G = ln.load_generator("bvae-dsprites-corr", device="cpu")
+    z = G.sample_latent(range(100, 112), "z")
+    with torch.no_grad():
+        images = G(z.view(-1, *G.latent_shape("z")), space="z")
+    noise = torch.randn(images.shape, generator=torch.Generator().manual_seed(0))
+    images = images + 0.05 * noise  # not exactly drawable: the inversion has work to do
+    whole_z, whole_loss = invert(G, images, steps=10)
+    batched = invert(G, images, steps=10, batch_size=5)  # the batches of a split: 0-4, 5-9, 10-11
+    split = [invert(G, images[a:b], steps=10) for a, b in ((0, 7), (7, 12))]  # two ranks' blocks
+    for z_inv, loss in (batched, (torch.cat([s[0] for s in split]), torch.cat([s[1] for s in split]))):
+        assert torch.allclose(z_inv, whole_z, atol=1e-5) and torch.allclose(loss, whole_loss, rtol=1e-4)
+    assert (whole_z - z).norm(dim=1).max() > 1e-3  # it did move
+
+
 def test_classes_on_an_unconditional_model_is_one_line(tmp_path):
     res = run("discover", "--transform", "zoom", "--classes", "0-3", *QUICK, "-o", tmp_path / "x")
     assert res.exit_code == 1 and res.stderr == "error: bvae-dsprites is not class-conditional: it has no classes to choose from\n"
@@ -108,6 +125,9 @@ def test_trajectory_discovery_on_two_processes_is_the_single_process_run(tmp_pat
     a, b = load_direction(one / "direction.safetensors"), load_direction(two / "direction.safetensors")
     assert cos(a.u, b.u) >= 0.9999
     assert torch.allclose(a.knots, b.knots, atol=1e-4) and torch.allclose(a.values, b.values, atol=1e-4)
+    assert a.meta["calibration"] == b.meta["calibration"] == "achieved"  # g fitted on the t read back (split by rank)
+    for key in ("achieved_over_requested", "calibration_r2"):
+        assert b.meta[key] == pytest.approx(a.meta[key], abs=1e-6), key
     ma, mb = (json.loads((d / "metrics.json").read_text()) for d in (one, two))
     assert (ma["generator_evals"], ma["fits"], ma["fits_kept"]) == (mb["generator_evals"], mb["fits"], mb["fits_kept"])
     assert mb["fit_r2"] == pytest.approx(ma["fit_r2"], abs=1e-6)
@@ -149,6 +169,62 @@ def test_a_scorer_failing_on_one_rank_stops_every_rank_and_leaves_no_output(tmp_
     lines = [line for line in res.stderr.splitlines() if line.startswith("error:")]
     assert lines == ["error: rank 1 of 2: flaky:brightness returned scores of shape [100, 2]; expected [100] (one score per image)"]
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "__pycache__") == ["flaky.py"]
+
+
+CORRECT = ["--attribute", "pos_x", "--against", "pos_y", "--scored", "400", "--samples", "100", "--invert-steps", "20",
+           "--fit-steps", "20", "--device", "cpu"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def x_direction(tmp_path_factory) -> Path:
+    """InterFaceGAN's x direction on the correlated model (it drags y along), from few samples."""
+    from latentnav.measure import get_meter
+
+    G = ln.load_generator("bvae-dsprites-corr", device="cpu")
+    d = ln.interfacegan(G, get_meter("pos_x", G), n_samples=400, ratio=0.1, name="pos_x", allow_nan=True)
+    return d.save(tmp_path_factory.mktemp("direction") / "x.safetensors")
+
+
+def assert_same_numbers(a, b, path: str = "report") -> None:
+    """Nested dicts / lists equal: integers and strings exactly, floats within float tolerance."""
+    if isinstance(a, dict):
+        assert sorted(a) == sorted(b), path
+        for key in a:
+            assert_same_numbers(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_numbers(x, y, f"{path}[{i}]")
+    elif isinstance(a, float):
+        assert b == pytest.approx(a, rel=1e-4, abs=1e-6), path
+    else:
+        assert a == b, path
+
+
+def test_the_corrector_on_two_processes_is_the_single_process_run(tmp_path, x_direction):
+    one, two = tmp_path / "one" / "x.safetensors", tmp_path / "two" / "x.safetensors"
+    res = run("correct", "--direction", x_direction, *CORRECT, "-o", one)
+    assert res.exit_code == 0, res.output
+    res = torchrun("-m", "latentnav", "correct", "--direction", x_direction, *CORRECT, "-o", two, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.count("wrote") == 1  # rank 0 alone reports (and writes)
+    for name in ("x.safetensors", "x.projection.safetensors"):
+        a, b = load_direction(one.parent / name), load_direction(two.parent / name)
+        assert cos(a.u, b.u) >= 0.9999 and torch.allclose(a.values, b.values, atol=1e-4), name
+    ra, rb = (json.loads((d / "x.report.json").read_text()) for d in (one.parent, two.parent))
+    assert rb["low_density_made"] == 100 and rb["low_density_kept"] >= 5  # each rank inverted 50 of them
+    assert_same_numbers(ra, rb)
+    assert sorted(p.name for p in two.parent.iterdir()) == sorted(p.name for p in one.parent.iterdir())  # no temporary
+
+
+def test_an_inversion_failing_on_one_rank_stops_every_rank_and_leaves_no_output(tmp_path, x_direction):
+    res = torchrun(ROOT / "tests" / "dist_worker.py", "--break-inversion-on-rank-1", "correct", "--direction",
+                   x_direction, *CORRECT, "-o", tmp_path / "x.safetensors", cwd=tmp_path)  # fmt: skip
+    assert res.returncode != 0
+    lines = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    assert lines == ["error: rank 1 of 2: RuntimeError: out of memory while inverting (planted)"]
+    assert "exitcode  : 1" in res.stderr  # torchrun's report: the ranks ended with exit 1
+    assert not any(tmp_path.iterdir())
 
 
 def test_batch_spreads_whole_jobs_over_two_processes(tmp_path):
