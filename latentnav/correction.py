@@ -323,8 +323,9 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     """A's direction re-fitted on latents ``z`` through the meters themselves, starting from ``u0``.
 
     Each step draws ``batch`` of the latents, moves them by ``alphas`` along the unit direction and reads A and
-    B on the images (the meters are differentiable functions of the pixels); the loss is the B change per
-    unit of A change, sum(dB^2) / sum(dA^2), plus a penalty when A's change per unit step falls below ``keep``
+    B on the images (the meters are differentiable functions of the pixels); the loss is the squared slope of
+    each B's change on A's change (the leakage :func:`direction_effect` reports) plus a tenth of
+    sum(dB^2) / sum(dA^2) (B's changes that do not follow A's), plus a penalty when A's change per unit step falls below ``keep``
     of ``u0``'s on the same latents, minus a small reward for A's change (so that components that change
     nothing are dropped rather than kept). Returns ``(u [D] unit, info)``.
 
@@ -347,8 +348,9 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
         change = torch.where(good, change, torch.zeros(()))
         step = al[:, None] * good[..., 0]
         on_target = (step * change[..., 0]).sum() / (step**2).sum().clamp_min(1e-12)
-        leak = (change[..., 1:] ** 2).sum() / (change[..., 0] ** 2).sum().clamp_min(1e-12)
-        return on_target, leak
+        da2 = (change[..., 0] ** 2).sum().clamp_min(1e-12)
+        slope = (change[..., :1] * change[..., 1:]).sum(dim=(0, 1)) / da2  # B per unit of A, each B
+        return on_target, (slope**2).sum() + 0.1 * (change[..., 1:] ** 2).sum() / da2
 
     v = (u0 / u0.norm()).float().clone().requires_grad_(True)
     with torch.no_grad():
