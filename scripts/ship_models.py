@@ -50,7 +50,7 @@ def reproduce_command(path: Path, name: str) -> str:
     defaults = BVAEConfig()
     parts = ["latentnav train bvae", f"--beta {config['beta']:g}", f"--steps {steps}", f"--seed {config['seed']}"]
     for key in ("batch_size", "lr", "z_dim", "correlate", "capacity", "capacity_steps", "gamma", "tc_weight", "tc_warmup"):
-        if config.get(key) != getattr(defaults, key) and not (key in ("capacity_steps", "gamma") and config.get("capacity") is None):
+        if config.get(key, getattr(defaults, key)) != getattr(defaults, key) and not (key in ("capacity_steps", "gamma") and config.get("capacity") is None):
             parts.append(_flag(key, config[key]))
     return " ".join(parts) + f" -o {name}.safetensors"
 
