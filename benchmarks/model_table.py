@@ -1,6 +1,8 @@
 """Measure every shipped beta-VAE and print the README's model table (markdown) and JSON.
 
-    python benchmarks/model_table.py [--json benchmarks/results/model_table.json]
+    python benchmarks/model_table.py [--json benchmarks/results/model_table.json] [--models NAME ...] [--merge]
+
+``--merge`` keeps the models already stored in ``--json`` and measures and adds (or replaces) ``--models``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     parser.add_argument("--models", nargs="*", default=None, help="registry names (default: every betavae)")
+    parser.add_argument("--merge", action="store_true", help="keep the models already in --json")
     args = parser.parse_args()
+    if args.merge and not (args.json and args.json.exists()):
+        parser.error("--merge needs an existing --json file")
     reg = ln.default_registry()
     names = args.models or [n for n, s in reg.items() if s.arch == "betavae"]
     rows = {}
@@ -30,8 +35,12 @@ def main() -> None:
               f"{100 * rep['blank_fraction']:.1f}% | {rep['prior_xy_corr']:+.2f} | {rep['abs_r_pos_x']:.3f} | {rep['abs_r_pos_y']:.3f} | "
               f"{rep['abs_r_scale']:.3f} |", flush=True)  # fmt: skip
     if args.json:
+        if args.merge:
+            rows = {**json.loads(args.json.read_text()), **rows}
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=2))
+        tmp = args.json.with_name(".tmp-" + args.json.name)
+        tmp.write_text(json.dumps(rows, indent=2))
+        tmp.replace(args.json)
 
 
 if __name__ == "__main__":
