@@ -319,7 +319,8 @@ def refit(z: torch.Tensor, scores: np.ndarray, *, max_weight: float = 20.0, seed
 
 def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, meters_b: Sequence[MeterSpec], *,
                   steps: int = 150, lr: float = 0.03, batch: int = 128, alphas: Sequence[float] = (-1.0, 1.0),
-                  keep: float = 0.9, space: str = "z", seed: int = 0, progress: bool = False) -> tuple[np.ndarray, dict]:  # fmt: skip
+                  keep: float = 0.9, start: torch.Tensor | None = None, space: str = "z", seed: int = 0,
+                  progress: bool = False) -> tuple[np.ndarray, dict]:  # fmt: skip
     """A's direction re-fitted on latents ``z`` through the meters themselves, starting from ``u0``.
 
     Each step draws ``batch`` of the latents, moves them by ``alphas`` along the unit direction and reads A and
@@ -327,7 +328,8 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     each B's change on A's change (the leakage :func:`direction_effect` reports) plus a tenth of
     sum(dB^2) / sum(dA^2) (B's changes that do not follow A's), plus a penalty when A's change per unit step falls below ``keep``
     of ``u0``'s on the same latents, minus a small reward for A's change (so that components that change
-    nothing are dropped rather than kept). Returns ``(u [D] unit, info)``.
+    nothing are dropped rather than kept). The fit starts from ``start`` (default ``u0``). Returns
+    ``(u [D] unit, info)``.
 
     Raises:
         LatentnavError: a meter whose readings carry no gradient (a user scorer that leaves torch).
@@ -343,7 +345,8 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     def effect(u: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         moved = (z[rows][None] + al[:, None, None] * u[None, None]).reshape(-1, z.shape[1])
         images = G(moved.to(G.device).view(-1, *shape), space=space).cpu()
-        change = torch.stack([m(images).view(len(al), -1) for m in meters], dim=-1) - base[rows][None]  # [T, n, K]
+        change = torch.stack([m.change(m(images).view(len(al), -1), base[rows, k][None]) for k, m in enumerate(meters)],
+                             dim=-1)  # [T, n, K]  # fmt: skip
         good = torch.isfinite(change).all(dim=-1, keepdim=True)
         change = torch.where(good, change, torch.zeros(()))
         step = al[:, None] * good[..., 0]
@@ -352,9 +355,10 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
         slope = (change[..., :1] * change[..., 1:]).sum(dim=(0, 1)) / da2  # B per unit of A, each B
         return on_target, (slope**2).sum() + 0.1 * (change[..., 1:] ** 2).sum() / da2
 
-    v = (u0 / u0.norm()).float().clone().requires_grad_(True)
     with torch.no_grad():
-        on_base, leak_base = effect(v, torch.arange(len(z)))
+        on_base, leak_base = effect((u0 / u0.norm()).float(), torch.arange(len(z)))
+    v = (start if start is not None else u0).float().clone()
+    v = (v / v.norm()).requires_grad_(True)
     probe, _ = effect(v, torch.arange(min(2, len(z))))
     if not probe.requires_grad:
         raise LatentnavError("the meters' readings carry no gradient, so the direction cannot be fitted on them; "
@@ -395,8 +399,9 @@ def direction_effect(G, u: torch.Tensor, meter_a: MeterSpec, meters_b: Sequence[
     meters = [meter_a, *meters_b]
     if base is None:
         base = read_latents(G, z, space, meters).T
-    rows = [read_latents(G, z + float(a) * u[None].to(z), space, meters).T - base for a in alphas]
-    changes = np.stack(rows)  # [T, N, K]
+    rows = [read_latents(G, z + float(a) * u[None].to(z), space, meters).T for a in alphas]
+    changes = np.stack([np.stack([m.change(r[:, k], base[:, k]) for k, m in enumerate(meters)], axis=1)
+                        for r in rows])  # [T, N, K], circular meters wrapped  # fmt: skip
     steps = np.broadcast_to(np.asarray(alphas, dtype=np.float64)[:, None], changes.shape[:2])
     da = changes[..., 0]
     ok = np.isfinite(da)
