@@ -863,6 +863,7 @@ def train_cmivae(threads: int | None, output: str, **fields) -> None:
 
 @train.command("infogan")
 @click.option("--codes", default="cat:3,cont:4", help="Control codes: cat:K (K values) and cont:N (N continuous), comma-separated.")
+@click.option("--data", default="dsprites", help="Training data: dsprites (1 channel) or colour (colour dSprites, 3 channels).")
 @click.option("--noise-dim", type=click.IntRange(1), default=8, help="Incompressible noise coordinates.")
 @click.option("--info-weight", type=click.FloatRange(0), default=1.0, help="Weight of the codes' NLL under Q (InfoGAN's lambda).")
 @click.option("--resolution", type=click.Choice(["32", "64"]), default="32", help="Image side in pixels.")
@@ -874,11 +875,12 @@ def train_cmivae(threads: int | None, output: str, **fields) -> None:
 @click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for torch (default: torch's choice).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output .safetensors.")
 def train_infogan(threads: int | None, output: str, resolution: str, **fields) -> None:
-    """Train a style-based InfoGAN on procedural dSprites (resumes if interrupted).
+    """Train a style-based InfoGAN on procedural dSprites or colour dSprites (resumes if interrupted).
 
     \b
     Example:
       latentnav train infogan --codes cat:3,cont:4 --steps 4000 -o infogan-dsprites.safetensors
+      latentnav train infogan --data colour --codes cat:6,cont:4 -o infogan-colour.safetensors
     """
     from latentnav.train.infogan import InfoGANConfig
     from latentnav.train.infogan import train as run
