@@ -10,6 +10,7 @@ import latentnav as ln
     ("tcvae-dsprites", 10, (1, 64, 64)),
     ("cmivae-colour", 11, (3, 64, 64)),
     ("infogan-dsprites", 15, (1, 32, 32)),
+    ("infogan-colour", 18, (3, 32, 32)),
 ])  # fmt: skip
 def test_loads_by_name_offline_and_generates(monkeypatch, name, z_dim, shape):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
