@@ -18,6 +18,7 @@ import dataclasses
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,24 +33,33 @@ from latentnav.generators import infogan
 from latentnav.train import common
 
 
+def _dsprites(n: int, generator: torch.Generator, resolution: int) -> torch.Tensor:
+    return dsprites.sample(n, generator, resolution=resolution)[0]
+
+
+def _colour_dsprites(n: int, generator: torch.Generator, resolution: int) -> torch.Tensor:
+    return dsprites.sample_coloured(n, generator, resolution)[0]
+
+
 @dataclass(frozen=True)
 class TrainingData:
-    """A procedural data set the InfoGAN trains on: its image channels and its sampler."""
+    """A procedural data set the InfoGAN trains on.
+
+    Attributes:
+        channels: image channels (the networks' ``img_channels`` follow it).
+        description: what the model file's ``trained_on`` says.
+        sample: ``(n, generator, resolution)`` -> renders [n, channels, resolution, resolution] in [-1, 1].
+    """
 
     channels: int
     description: str
-
-    def sample(self, n: int, generator: torch.Generator, resolution: int) -> torch.Tensor:
-        """[n, channels, resolution, resolution] renders in [-1, 1]."""
-        if self.channels == 3:
-            return dsprites.sample_coloured(n, generator, resolution)[0]
-        return dsprites.sample(n, generator, resolution=resolution)[0]
+    sample: Callable[[int, torch.Generator, int], torch.Tensor]
 
 
-#: ``--data`` name -> data set; the networks' image channels follow it.
+#: ``--data`` name -> data set.
 DATASETS: dict[str, TrainingData] = {
-    "dsprites": TrainingData(1, "latentnav procedural dSprites"),
-    "colour": TrainingData(3, "latentnav colour dSprites (six hues on black)"),
+    "dsprites": TrainingData(1, "latentnav procedural dSprites", _dsprites),
+    "colour": TrainingData(3, "latentnav colour dSprites (six hues on black)", _colour_dsprites),
 }
 
 
