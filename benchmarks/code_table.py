@@ -32,12 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import latentnav as ln  # noqa: E402
-from compare_table import replace_between  # noqa: E402
+from readme_table import update_readme, write_json  # noqa: E402
 from latentnav.directions import code_direction  # noqa: E402
 from latentnav.evaluate import evaluate_direction  # noqa: E402
 from latentnav.train import report  # noqa: E402
 
-START, END = "<!-- code-table:start -->", "<!-- code-table:end -->"
 FACTORS = ("pos_x", "pos_y", "scale")
 
 
@@ -131,16 +130,11 @@ def main() -> None:
             results["models"] = json.loads(args.json.read_text())["models"]
         for name in args.models.split(","):
             results["models"][name] = measure_model(name)
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.json.with_name(".tmp-" + args.json.name)
-        tmp.write_text(json.dumps(results, indent=2, default=float))
-        tmp.replace(args.json)
+        write_json(args.json, results)
     table = tables(results)
     print(table, end="")
     if args.update_readme:
-        readme = ROOT / "README.md"
-        readme.write_text(replace_between(readme.read_text(), START, END, table))
-        print(f"updated {readme}")
+        update_readme("code-table", table)
 
 
 if __name__ == "__main__":

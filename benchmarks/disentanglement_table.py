@@ -1,14 +1,16 @@
-"""Disentanglement metrics of the shipped beta-VAEs (the README's disentanglement table), by one command.
+"""Disentanglement metrics of the shipped testbed models (the README's disentanglement table), by one command.
 
     python benchmarks/disentanglement_table.py [--models bvae-dsprites-b4,bvae-dsprites-b1,bvae-dsprites-corr]
         [--preset default] [--json benchmarks/results/disentanglement.json] [--update-readme] [--merge]
 
 For each model, ``latentnav.disentanglement.evaluate_model`` (the same as ``latentnav evaluate-model``):
-BetaVAE, FactorVAE, MIG, SAP (classifier and R^2), DCI and total correlation of the encoder means on
-renders of the dSprites grid, with disentanglement_lib's sample counts (``--preset default``, about an
-hour per model on 2 busy CPU cores; ``--preset fast`` about 10x fewer samples). Each model's result is
-written to the JSON as soon as it is done; ``--update-readme`` replaces the table between the
-``disentanglement-table`` markers of README.md (``--from-json`` remakes the table from the JSON alone).
+BetaVAE, FactorVAE, MIG, SAP (classifier and R^2), DCI and total correlation of the model's codes read
+from renders of the dSprites grid at its resolution (``model_codes``: a VAE's encoder means, an
+InfoGAN's Q read-out; RGB models on colour dSprites, with colour a sixth factor), with
+disentanglement_lib's sample counts (``--preset default``, about an hour per model on 2 busy CPU cores;
+``--preset fast`` about 10x fewer samples). Each model's result is written to the JSON as soon as it is
+done; ``--update-readme`` replaces the table between the ``disentanglement-table`` markers of README.md
+(``--from-json`` remakes the table from the JSON alone).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ _EXPORTS = {
     "default_registry": "latentnav.generators.registry",
     "Generator": "latentnav.generators.base",
     "SupportsEncode": "latentnav.generators.base",
+    "SupportsCodeReadout": "latentnav.generators.base",
     "resolve_device": "latentnav.devices",
     "LatentnavError": "latentnav.errors",
     "discover": "latentnav.discovery",

@@ -746,7 +746,8 @@ def compare_cmd(model, target, methods, attributes, t_range, steps, n, candidate
 
 
 @main.command("evaluate-model")
-@click.option("--model", "-m", default="bvae-dsprites", help="A model with known factors and an encoder (the beta-VAEs).")
+@click.option("--model", "-m", default="bvae-dsprites",
+              help="A testbed model that reads its codes back from images: the VAEs (encoder), the InfoGANs (Q).")
 @click.option("--preset", type=click.Choice(["default", "fast"]), default="default",
               help="default: disentanglement_lib's sample counts; fast: about 10x fewer.")
 @click.option("--seed", type=int, default=0, help="Seed of the metrics' samples.")
@@ -755,14 +756,16 @@ def compare_cmd(model, target, methods, attributes, t_range, steps, n, candidate
 def evaluate_model_cmd(model, preset, seed, device, output) -> None:
     """Disentanglement metrics of a model with known factors: BetaVAE, FactorVAE, MIG, SAP, DCI, total correlation.
 
-    Codes are the encoder means of renders of the dSprites grid; the definitions and default sample
-    counts are disentanglement_lib's (see the README's metrics section). Takes several minutes per model
-    with the default preset on a CPU.
+    Codes are a VAE's encoder means (the two-code VAE: z1 and z2 together) or an InfoGAN's Q read-out of
+    renders of the dSprites grid at the model's resolution (colour dSprites, with colour as a factor, for
+    RGB models); the definitions and default sample counts are disentanglement_lib's (see the README's
+    metrics section). Takes several minutes per model with the default preset on a CPU.
 
     \b
     Example:
       latentnav evaluate-model --model bvae-dsprites-b4
       latentnav evaluate-model --model bvae-dsprites-b1 --preset fast -o b1-metrics.json
+      latentnav evaluate-model --model infogan-dsprites --preset fast
     """
     from latentnav.disentanglement import evaluate_model, metrics_markdown
     from latentnav.generators.registry import load_generator
@@ -863,6 +866,7 @@ def train_cmivae(threads: int | None, output: str, **fields) -> None:
 
 @train.command("infogan")
 @click.option("--codes", default="cat:3,cont:4", help="Control codes: cat:K (K values) and cont:N (N continuous), comma-separated.")
+@click.option("--data", default="dsprites", help="Training data: dsprites (1 channel) or colour (colour dSprites, 3 channels).")
 @click.option("--noise-dim", type=click.IntRange(1), default=8, help="Incompressible noise coordinates.")
 @click.option("--info-weight", type=click.FloatRange(0), default=1.0, help="Weight of the codes' NLL under Q (InfoGAN's lambda).")
 @click.option("--resolution", type=click.Choice(["32", "64"]), default="32", help="Image side in pixels.")
@@ -874,11 +878,12 @@ def train_cmivae(threads: int | None, output: str, **fields) -> None:
 @click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for torch (default: torch's choice).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output .safetensors.")
 def train_infogan(threads: int | None, output: str, resolution: str, **fields) -> None:
-    """Train a style-based InfoGAN on procedural dSprites (resumes if interrupted).
+    """Train a style-based InfoGAN on procedural dSprites or colour dSprites (resumes if interrupted).
 
     \b
     Example:
       latentnav train infogan --codes cat:3,cont:4 --steps 4000 -o infogan-dsprites.safetensors
+      latentnav train infogan --data colour --codes cat:6,cont:4 -o infogan-colour.safetensors
     """
     from latentnav.train.infogan import InfoGANConfig
     from latentnav.train.infogan import train as run

@@ -22,13 +22,16 @@ Definitions and default sample counts follow google-research/disentanglement_lib
   informativeness = the classifiers' accuracy on training and on 5,000 test points.
 
 Data with known factors is a :class:`GroundTruthData`; a representation maps its observations to codes
-[N, D] (for a VAE, the encoder mean). :class:`IdentityData` (codes = the factors) gives the metrics'
-known answers; :class:`DSpritesData` renders the dSprites grid with latentnav's renderer.
+[N, D]. :class:`IdentityData` (codes = the factors) gives the metrics' known answers;
+:class:`DSpritesData` renders the dSprites grid with latentnav's renderer and :class:`ColourDSpritesData`
+adds the colour factor, both at any resolution. For a model, :func:`testbed_data` picks the data it was
+trained on and :func:`model_codes` its representation: a VAE's encoder mean (for the two-code VAE, z1 and
+z2 together), an InfoGAN's Q read-out (class index of each categorical code, then the continuous means).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -80,23 +83,45 @@ class IdentityData(_Uniform):
 
 @dataclass(frozen=True)
 class DSpritesData(_Uniform):
-    """The dSprites grid (shape 3, scale 6, orientation 40, pos_x 32, pos_y 32) rendered by latentnav."""
+    """The dSprites grid (shape 3, scale 6, orientation 40, pos_x 32, pos_y 32) rendered by latentnav.
+
+    Attributes:
+        resolution: image side of the renders (64 as dSprites; 32 for the InfoGANs).
+    """
 
     factor_names: tuple[str, ...] = ("shape", "scale", "orientation", "pos_x", "pos_y")
     factor_sizes: tuple[int, ...] = (3, 6, 40, 32, 32)
+    resolution: int = 64
 
     def values(self, factors: np.ndarray) -> np.ndarray:
         """Factor values [n, 5] (latentnav's FACTORS order) for classes [n, 5]."""
         from latentnav.data.dsprites import DSPRITES_VALUES
 
-        return np.stack([DSPRITES_VALUES[name][factors[:, k]] for k, name in enumerate(self.factor_names)], axis=1)
+        return np.stack([DSPRITES_VALUES[name][factors[:, k]] for k, name in enumerate(self.factor_names[:5])], axis=1)
 
     def observations(self, factors: np.ndarray):
+        """Binary renders [n, 1, R, R] in [-1, 1] of factor classes [n, 5]."""
         import torch
 
         from latentnav.data.dsprites import render
 
-        return render(torch.from_numpy(self.values(factors)).float())
+        return render(torch.from_numpy(self.values(factors)).float(), self.resolution)
+
+
+@dataclass(frozen=True)
+class ColourDSpritesData(DSpritesData):
+    """Colour dSprites (``data.dsprites.sample_coloured``): the dSprites grid plus ``colour``, one of six hues."""
+
+    factor_names: tuple[str, ...] = ("shape", "scale", "orientation", "pos_x", "pos_y", "colour")
+    factor_sizes: tuple[int, ...] = (3, 6, 40, 32, 32, 6)
+
+    def observations(self, factors: np.ndarray):
+        """RGB renders [n, 3, R, R] in [-1, 1] of factor classes [n, 6]: the sprite in its colour, on black."""
+        import torch
+
+        from latentnav.data.dsprites import colourize
+
+        return colourize(super().observations(factors[:, :5]), torch.from_numpy(factors[:, 5]))
 
 
 def represent(data: GroundTruthData, rep: Representation, factors: np.ndarray, chunk: int = 4096) -> np.ndarray:
@@ -289,6 +314,7 @@ PRESETS: dict[str, dict[str, dict[str, int]]] = {
 
 def evaluate_representation(data: GroundTruthData, rep: Representation, *, preset: str | dict = "default", seed: int = 0,
                             posterior: Callable[[Any], tuple[np.ndarray, np.ndarray]] | None = None,
+                            gaussian_columns: Sequence[int] | None = None,
                             progress: Callable[[str], None] | None = None) -> dict[str, Any]:  # fmt: skip
     """Every metric of the module for one representation, each from its own seeded stream.
 
@@ -298,6 +324,8 @@ def evaluate_representation(data: GroundTruthData, rep: Representation, *, prese
         preset: ``"default"`` (disentanglement_lib's counts), ``"fast"``, or a dict like :data:`PRESETS`'s.
         seed: seeds metric m's stream with ``(seed, m)``.
         posterior: optional observations -> (mu, logvar), for the sampled total correlation.
+        gaussian_columns: the codes the Gaussian total correlation is computed on (default: all of them;
+            an InfoGAN's categorical codes are not Gaussian).
         progress: called with each metric's name before it runs.
 
     Returns:
@@ -338,7 +366,8 @@ def evaluate_representation(data: GroundTruthData, rep: Representation, *, prese
     say("total correlation")
     r = rng(5)
     factors = data.sample_factors(counts["tc"]["num_train"], r)
-    tc = {"gaussian": gaussian_total_correlation(represent(data, rep, factors))}
+    codes = represent(data, rep, factors)
+    tc = {"gaussian": gaussian_total_correlation(codes if gaussian_columns is None else codes[:, list(gaussian_columns)])}
     if posterior is not None:
         factors = data.sample_factors(counts["tc"]["num_sampled"], r)
         mus, logvars = zip(*(posterior(data.observations(factors[i : i + 4096])) for i in range(0, len(factors), 4096)))
@@ -347,42 +376,100 @@ def evaluate_representation(data: GroundTruthData, rep: Representation, *, prese
     return out
 
 
-def evaluate_model(G, *, preset: str | dict = "default", seed: int = 0,
-                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:  # fmt: skip
-    """The disentanglement metrics of a dSprites model with an encoder (codes = encoder means of renders).
+@dataclass(frozen=True)
+class ModelCodes:
+    """A model's representation for the metrics: how it reads codes from images.
+
+    Attributes:
+        read: images [n, C, R, R] in [-1, 1] -> codes [n, D] (numpy float).
+        names: the D codes' names.
+        gaussian_columns: the codes with a Gaussian prior (the Gaussian total correlation is computed on them).
+        posterior: images -> (mean, log-variance), each [n, D], for the sampled total correlation (VAEs), or None.
+    """
+
+    read: Representation
+    names: tuple[str, ...]
+    gaussian_columns: tuple[int, ...]
+    posterior: Callable[[Any], tuple[np.ndarray, np.ndarray]] | None = None
+
+
+def model_codes(G, chunk: int | None = None) -> ModelCodes:
+    """The representation of a model: an InfoGAN's Q read-out or a VAE's encoder mean.
+
+    Args:
+        G: a generator with ``code_readout`` (:class:`~latentnav.generators.base.SupportsCodeReadout`: one
+            column per code, categorical codes as class indices) or ``encode``
+            (:class:`~latentnav.generators.base.SupportsEncode`: all latents, for the two-code VAE z1 and z2).
+        chunk: images per forward pass (default: 64 on a CPU, where small batches run the convolutions
+            2-3x faster, else ``G.batch_size``).
 
     Raises:
-        MethodNotApplicableError: ``G`` has no encoder, or its images are not the dSprites testbed's
-        (64x64, one channel).
+        MethodNotApplicableError: ``G`` can read neither codes nor latents back from images.
     """
     import torch
 
     from latentnav.errors import MethodNotApplicableError
-    from latentnav.generators.base import SupportsEncode
+    from latentnav.generators.base import SupportsCodeReadout, SupportsEncode
 
+    step = chunk or (64 if G.device.type == "cpu" else G.batch_size)
+
+    def batched(fn) -> Representation:
+        def read(images) -> np.ndarray:
+            with torch.no_grad():
+                return torch.cat([fn(images[i : i + step]) for i in range(0, len(images), step)]).cpu().numpy()
+
+        return read
+
+    if isinstance(G, SupportsCodeReadout):
+        names = tuple(G.spec.names())
+        return ModelCodes(batched(G.code_readout), names, tuple(range(len(G.spec.categorical), len(names))))
     if not isinstance(G, SupportsEncode):
-        raise MethodNotApplicableError(f"evaluate-model needs a model with an encoder and known factors (the dSprites "
-                                       f"beta-VAEs); {G.name} has no encoder")  # fmt: skip
-    if (G.img_channels, G.img_resolution) != (1, 64):
-        raise MethodNotApplicableError(f"evaluate-model knows the factors of the dSprites testbed (64x64, 1 channel); "
-                                       f"{G.name} makes {G.img_channels}x{G.img_resolution}x{G.img_resolution} images")  # fmt: skip
-
-    chunk = 64 if G.device.type == "cpu" else G.batch_size  # small batches run the CPU convolutions 2-3x faster
-
-    def rep(images) -> np.ndarray:
-        with torch.no_grad():
-            return torch.cat([G.encode(images[i : i + chunk]) for i in range(0, len(images), chunk)]).cpu().numpy()
-
+        raise MethodNotApplicableError(f"evaluate-model needs a model that reads its codes back from images (an encoder "
+                                       f"or an InfoGAN's Q); {G.name} has no encoder and no Q")  # fmt: skip
     posterior = None
     net = getattr(G, "net", None)
-    if net is not None and hasattr(net, "encode"):  # latentnav's beta-VAE: (mean, log-variance) of [0, 1] images
+    if net is not None and hasattr(net, "encode"):  # latentnav's beta-VAEs: (mean, log-variance) of [0, 1] images
 
         def posterior(images):
             with torch.no_grad():
-                parts = [net.encode((images[i : i + chunk].to(G.device) + 1) / 2) for i in range(0, len(images), chunk)]
+                parts = [net.encode((images[i : i + step].to(G.device) + 1) / 2) for i in range(0, len(images), step)]
             return (torch.cat([p[0] for p in parts]).cpu().numpy(), torch.cat([p[1] for p in parts]).cpu().numpy())
 
-    return evaluate_representation(DSpritesData(), rep, preset=preset, seed=seed, posterior=posterior, progress=progress)
+    return ModelCodes(batched(G.encode), tuple(f"z{k}" for k in range(G.z_dim)), tuple(range(G.z_dim)), posterior)
+
+
+def testbed_data(G) -> DSpritesData:
+    """The testbed a model makes, at its resolution: dSprites for one channel, colour dSprites for three.
+
+    Raises:
+        MethodNotApplicableError: images of another channel count, or smaller than 16 pixels.
+    """
+    from latentnav.errors import MethodNotApplicableError
+
+    if G.img_channels not in (1, 3) or G.img_resolution < 16:
+        raise MethodNotApplicableError(f"evaluate-model knows the factors of dSprites (1 channel) and colour dSprites "
+                                       f"(3 channels); {G.name} makes {G.img_channels}x{G.img_resolution}x"
+                                       f"{G.img_resolution} images")  # fmt: skip
+    return (ColourDSpritesData if G.img_channels == 3 else DSpritesData)(resolution=G.img_resolution)
+
+
+def evaluate_model(G, *, preset: str | dict = "default", seed: int = 0,
+                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:  # fmt: skip
+    """The disentanglement metrics of a testbed model that reads codes back from images.
+
+    The data is :func:`testbed_data` (renders at the model's resolution, with the true factors: dSprites,
+    or colour dSprites with its colour factor), the codes :func:`model_codes` (a VAE's encoder means, an
+    InfoGAN's Q read-out). Returns :func:`evaluate_representation`'s dict plus ``data`` (the factors)
+    and ``codes`` (the codes' names).
+
+    Raises:
+        MethodNotApplicableError: ``G`` has neither an encoder nor a Q, or its images are not a testbed's.
+    """
+    codes = model_codes(G)
+    data = testbed_data(G)
+    out = evaluate_representation(data, codes.read, preset=preset, seed=seed, posterior=codes.posterior,
+                                  gaussian_columns=codes.gaussian_columns, progress=progress)  # fmt: skip
+    return {**out, "data": {"factors": list(data.factor_names), "resolution": data.resolution}, "codes": list(codes.names)}
 
 
 METRICS_HEADER = ("| model | BetaVAE | FactorVAE | MIG | SAP (classifier / R^2) | DCI disentanglement / completeness / "

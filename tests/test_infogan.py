@@ -102,3 +102,42 @@ def test_a_models_own_codes_are_directions_and_unknown_codes_exit_2(tmp_path):
     assert res.exit_code == 2 and "unknown code 'cont7'" in res.output and not (tmp_path / "ev2").exists()
     res = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "ev3")])
     assert res.exit_code == 2 and "--direction FILE or --code NAME" in res.output
+
+
+def test_colour_run_trains_resumes_and_loads_with_three_channels(tmp_path):
+    """--data colour: both networks take RGB, the file says so, and a resumed run equals an unbroken one."""
+    import json
+
+    import latentnav as ln
+
+    small = dict(batch_size=4, checkpoint_every=1, codes="cat:6,cont:2", noise_dim=3, data="colour")
+    train(InfoGANConfig(steps=2, **small), tmp_path / "a.safetensors", progress=False)
+    train(InfoGANConfig(steps=3, **small), tmp_path / "a.safetensors", progress=False)  # resumes at step 2
+    train(InfoGANConfig(steps=3, **small), tmp_path / "b.safetensors", progress=False)
+    a, b = load_file(tmp_path / "a.safetensors"), load_file(tmp_path / "b.safetensors")
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    assert a["G.to_img.weight"].shape[0] == 3 and a["D.trunk.0.weight"].shape[1] == 3
+    G = ln.load_generator(tmp_path / "a.safetensors", device="cpu")
+    assert (G.z_dim, G.img_resolution, G.img_channels) == (11, 32, 3)
+    assert json.loads(G.metadata["config"])["data"] == "colour" and G.metadata["steps_done"] == "3"
+    assert G.metadata["trained_on"].startswith("latentnav colour dSprites")
+    x = G(G.sample_z(2, seed=0))
+    assert x.shape == (2, 3, 32, 32)
+    cats, cont = G.read_codes(x)
+    assert cats[0].shape == (2,) and cont.shape == (2, 2)
+
+
+def test_real_batches_follow_the_data_option():
+    from latentnav.train.infogan import step_batch
+
+    real = step_batch(InfoGANConfig(data="colour", batch_size=8), 0)[0]
+    assert real.shape == (8, 3, 32, 32) and (real.amax(1) > 0).any()  # coloured sprites on black
+    assert (real[:, 0] != real[:, 1]).any()  # not grey
+    assert step_batch(InfoGANConfig(batch_size=8), 0)[0].shape == (8, 1, 32, 32)
+
+
+def test_unknown_data_is_one_line_exit_2_listing_the_known_ones(tmp_path):
+    res = CliRunner().invoke(main, ["train", "infogan", "--data", "nonsense", "-o", str(tmp_path / "g.safetensors")])
+    assert res.exit_code == 2
+    assert res.output.strip() == "error: unknown data set 'nonsense'; known: colour, dsprites (the InfoGAN's training data)"
+    assert not any(tmp_path.iterdir())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
@@ -181,4 +181,19 @@ class SupportsEncode(Protocol):
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """Images [N, C, R, R] in [-1, 1] -> posterior mean [N, z_dim]."""
+        ...
+
+
+@runtime_checkable
+class SupportsCodeReadout(Protocol):
+    """A generator with a recognition network that reads its control codes back from images (InfoGAN's Q).
+
+    ``spec`` describes the codes (a :class:`latentnav.generators.infogan.CodeSpec`: categorical codes
+    first, then continuous ones); :meth:`code_readout` gives one column per code in that order.
+    """
+
+    spec: Any
+
+    def code_readout(self, images: torch.Tensor) -> torch.Tensor:
+        """Images [N, C, R, R] in [-1, 1] -> one column per control code [N, n_codes]."""
         ...

@@ -210,6 +210,13 @@ class InfoGANGenerator(Generator):
         _, logits, cont = self.q(images.to(self.device).float())
         return [l.argmax(1) for l in logits], cont
 
+    def code_readout(self, images: torch.Tensor) -> torch.Tensor:
+        """Q's reading of images as one column per code, in ``spec.names()`` order: the class index of each
+        categorical code (as a float), then the continuous means. [N, len(spec.names())] float32 (the
+        representation the disentanglement metrics score; the noise is not a code and is not read)."""
+        cats, cont = self.read_codes(images)
+        return torch.cat([torch.stack(cats, 1).float() if cats else cont[:, :0], cont], dim=1)
+
 
 def save(G: StyleGenerator, D: DiscriminatorQ, spec: CodeSpec, noise_dim: int, path: str | Path,
          metadata: dict | None = None) -> None:  # fmt: skip

@@ -1,6 +1,7 @@
-"""Train the style-based InfoGAN (``latentnav/generators/infogan.py``) on procedural dSprites.
+"""Train the style-based InfoGAN (``latentnav/generators/infogan.py``) on procedural dSprites or colour dSprites.
 
-Each step: a batch of real renders (``img_resolution`` px, binary) and a batch of fakes from fresh
+Each step: a batch of real renders (``img_resolution`` px: binary dSprites, one channel, or colour
+dSprites, three; :data:`DATASETS`, ``--data``) and a batch of fakes from fresh
 noise and codes. Non-saturating GAN losses; the information term is the negative log-likelihood of the
 codes under Q: cross-entropy per categorical code plus 0.5 (c - Q(x))^2 per continuous code (a
 unit-variance Gaussian Q). Both the generator and the discriminator/Q minimise it, weighted by
@@ -17,6 +18,7 @@ import dataclasses
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +28,39 @@ from tqdm.auto import tqdm
 
 from latentnav._version import __version__
 from latentnav.data import dsprites
+from latentnav.errors import UnknownNameError
 from latentnav.generators import infogan
 from latentnav.train import common
+
+
+def _dsprites(n: int, generator: torch.Generator, resolution: int) -> torch.Tensor:
+    return dsprites.sample(n, generator, resolution=resolution)[0]
+
+
+def _colour_dsprites(n: int, generator: torch.Generator, resolution: int) -> torch.Tensor:
+    return dsprites.sample_coloured(n, generator, resolution)[0]
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """A procedural data set the InfoGAN trains on.
+
+    Attributes:
+        channels: image channels (the networks' ``img_channels`` follow it).
+        description: what the model file's ``trained_on`` says.
+        sample: ``(n, generator, resolution)`` -> renders [n, channels, resolution, resolution] in [-1, 1].
+    """
+
+    channels: int
+    description: str
+    sample: Callable[[int, torch.Generator, int], torch.Tensor]
+
+
+#: ``--data`` name -> data set.
+DATASETS: dict[str, TrainingData] = {
+    "dsprites": TrainingData(1, "latentnav procedural dSprites", _dsprites),
+    "colour": TrainingData(3, "latentnav colour dSprites (six hues on black)", _colour_dsprites),
+}
 
 
 @dataclass(frozen=True)
@@ -36,6 +69,7 @@ class InfoGANConfig:
 
     Attributes:
         codes: control codes, e.g. ``"cat:3,cont:4"`` (:meth:`CodeSpec.parse`).
+        data: training data, a name of :data:`DATASETS` (``dsprites``: one channel; ``colour``: three).
         noise_dim: incompressible noise coordinates.
         info_weight: weight of the codes' NLL under Q (lambda).
         resolution: image side (32 or 64).
@@ -47,6 +81,7 @@ class InfoGANConfig:
     """
 
     codes: str = "cat:3,cont:4"
+    data: str = "dsprites"
     noise_dim: int = 8
     info_weight: float = 1.0
     resolution: int = 32
@@ -58,6 +93,8 @@ class InfoGANConfig:
 
     def __post_init__(self) -> None:
         infogan.CodeSpec.parse(self.codes)
+        if self.data not in DATASETS:
+            raise UnknownNameError("data set", self.data, list(DATASETS), " (the InfoGAN's training data)")
         if self.resolution not in (32, 64):
             raise ValueError(f"resolution must be 32 or 64, got {self.resolution}")
         if min(self.noise_dim, self.steps, self.batch_size, self.checkpoint_every) < 1:
@@ -69,6 +106,11 @@ class InfoGANConfig:
     def spec(self) -> infogan.CodeSpec:
         return infogan.CodeSpec.parse(self.codes)
 
+    @property
+    def img_channels(self) -> int:
+        """Image channels of the training data (and of both networks)."""
+        return DATASETS[self.data].channels
+
 
 RESUMABLE_CHANGES = ("steps", "checkpoint_every")
 GENERATOR_CHANNELS = {32: (64, 32, 16, 8), 64: (64, 32, 16, 8, 8)}
@@ -76,9 +118,9 @@ GENERATOR_CHANNELS = {32: (64, 32, 16, 8), 64: (64, 32, 16, 8, 8)}
 
 def build(config: InfoGANConfig) -> tuple[infogan.StyleGenerator, infogan.DiscriminatorQ]:
     """Fresh networks for ``config`` (seeded by the caller)."""
-    spec = config.spec
-    G = infogan.StyleGenerator(config.noise_dim + spec.dim, 128, GENERATOR_CHANNELS[config.resolution], 1)
-    return G, infogan.DiscriminatorQ(spec, config.resolution, 1, 32)
+    spec, c = config.spec, config.img_channels
+    G = infogan.StyleGenerator(config.noise_dim + spec.dim, 128, GENERATOR_CHANNELS[config.resolution], c)
+    return G, infogan.DiscriminatorQ(spec, config.resolution, c, 32)
 
 
 def info_nll(spec: infogan.CodeSpec, logits: list[torch.Tensor], cont_mean: torch.Tensor, cat: torch.Tensor,
@@ -94,7 +136,7 @@ def info_nll(spec: infogan.CodeSpec, logits: list[torch.Tensor], cont_mean: torc
 def step_batch(config: InfoGANConfig, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Real images, fake noise, categorical and continuous codes of ``step`` (a function of seed and step)."""
     gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
-    real, _ = dsprites.sample(config.batch_size, gen, resolution=config.resolution)
+    real = DATASETS[config.data].sample(config.batch_size, gen, config.resolution)
     noise = torch.randn(config.batch_size, config.noise_dim, generator=gen)
     cat, cont = infogan.sample_codes(config.spec, config.batch_size, gen)
     return real, noise, cat, cont
@@ -167,7 +209,7 @@ def _save(G, D, opt_g, opt_d, config: InfoGANConfig, step: int, output: Path) ->
     if not (common.parameters_finite(G) and common.parameters_finite(D)):
         common.stop_if_not_finite(output, step, {"weights": float("nan")})
     meta = {"config": dataclasses.asdict(config), "steps_done": str(step), "latentnav_version": __version__,
-            "trained_on": f"latentnav procedural dSprites, {config.resolution}x{config.resolution}"}  # fmt: skip
+            "trained_on": f"{DATASETS[config.data].description}, {config.resolution}x{config.resolution}"}  # fmt: skip
     infogan.save(G, D, config.spec, config.noise_dim, output, meta)
     common.save_checkpoint(output, config, step, {"G": G.state_dict(), "D": D.state_dict(),
                                                   "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict()})  # fmt: skip
