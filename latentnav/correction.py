@@ -332,7 +332,8 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     B on the images (the meters are differentiable functions of the pixels); the loss is the squared slope of
     each B's change on A's change (the leakage :func:`direction_effect` reports) plus a tenth of
     sum(dB^2) / sum(dA^2) (B's changes that do not follow A's), plus a penalty when A's change per unit step falls below ``keep``
-    of ``u0``'s on the same latents, minus a small reward for A's change (so that components that change
+    of ``u0``'s on the same latents (or below the start's, if that is lower: a fit that starts from a
+    projection then only trades the leakage down), minus a small reward for A's change (so that components that change
     nothing are dropped rather than kept). The fit starts from ``start`` (default ``u0``). Returns
     ``(u [D] unit, info)``.
 
@@ -364,6 +365,9 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
         on_base, leak_base = effect((u0 / u0.norm()).float(), torch.arange(len(z)))
     v = (start if start is not None else u0).float().clone()
     v = (v / v.norm()).requires_grad_(True)
+    with torch.no_grad():
+        on_start, _ = effect(v, torch.arange(len(z)))
+    keep = min(keep, float(on_start / on_base))  # never ask for more than the start already has
     probe, _ = effect(v, torch.arange(min(2, len(z))))
     if not probe.requires_grad:
         raise LatentnavError("the meters' readings carry no gradient, so the direction cannot be fitted on them; "
@@ -381,7 +385,7 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     u = (v / v.norm()).detach()
     with torch.no_grad():
         on_after, leak_after = effect(u, torch.arange(len(z)))
-    info = {"latents": int(len(z)), "on_target_before": float(on_base), "on_target_after": float(on_after),
+    info = {"latents": int(len(z)), "keep": keep, "on_target_before": float(on_base), "on_target_after": float(on_after),
             "leak_ratio_before": float(leak_base), "leak_ratio_after": float(leak_after)}  # fmt: skip
     return u.double().numpy(), info
 

@@ -72,6 +72,8 @@ def test_config_refuses_nonsense():
         CorrectConfig(n_low=0)
     with pytest.raises(ValueError, match="known: meters, logistic"):
         CorrectConfig(refit="svm")
+    with pytest.raises(ValueError, match="fit_keep"):
+        CorrectConfig(fit_keep=1.5)
 
 
 # ------------------------------------------------------------------------------- the command line
