@@ -324,8 +324,8 @@ def refit(z: torch.Tensor, scores: np.ndarray, *, max_weight: float = 20.0, seed
 
 def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, meters_b: Sequence[MeterSpec], *,
                   steps: int = 150, lr: float = 0.03, batch: int = 128, alphas: Sequence[float] = (-1.0, 1.0),
-                  keep: float = 0.9, start: torch.Tensor | None = None, space: str = "z", seed: int = 0,
-                  progress: bool = False) -> tuple[np.ndarray, dict]:  # fmt: skip
+                  keep: float = 0.9, start: torch.Tensor | None = None, base: np.ndarray | None = None,
+                  space: str = "z", seed: int = 0, progress: bool = False) -> tuple[np.ndarray, dict]:  # fmt: skip
     """A's direction re-fitted on latents ``z`` through the meters themselves, starting from ``u0``.
 
     Each step draws ``batch`` of the latents, moves them by ``alphas`` along the unit direction and reads A and
@@ -334,7 +334,8 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     sum(dB^2) / sum(dA^2) (B's changes that do not follow A's), plus a penalty when A's change per unit step falls below ``keep``
     of ``u0``'s on the same latents (or below the start's, if that is lower: a fit that starts from a
     projection then only trades the leakage down), minus a small reward for A's change (so that components that change
-    nothing are dropped rather than kept). The fit starts from ``start`` (default ``u0``). Returns
+    nothing are dropped rather than kept). The fit starts from ``start`` (default ``u0``); ``base`` [N, 1 + K]
+    are the readings at ``z`` when already known (saves rendering them again). Returns
     ``(u [D] unit, info)``.
 
     Raises:
@@ -343,8 +344,9 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     meters = [meter_a, *meters_b]
     shape = G.latent_shape(space)
     al = torch.tensor([float(a) for a in alphas])
-    with torch.no_grad():
-        base = torch.as_tensor(read_latents(G, z, space, meters).T, dtype=torch.float32)
+    if base is None:
+        base = read_latents(G, z, space, meters).T
+    base = torch.as_tensor(base, dtype=torch.float32)
     ok = torch.isfinite(base).all(dim=1)
     z, base = z[ok].float(), base[ok]
 
@@ -498,7 +500,8 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
     union_s = np.concatenate([scores, rescored[kept]])
     if cfg.refit == "meters":
         new_u, fit = fit_on_meters(G, union_z, u, meter_a, meters_b, steps=cfg.fit_steps, keep=cfg.fit_keep,
-                                   start=projected, space=space, seed=cfg.seed, progress=progress)  # fmt: skip
+                                   start=projected, base=union_s, space=space, seed=cfg.seed,
+                                   progress=progress)  # fmt: skip
     else:
         new_u, fit = refit(union_z, union_s, max_weight=cfg.max_weight, seed=cfg.seed)
     corrected = _oriented(new_u, grads[0])

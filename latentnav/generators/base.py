@@ -197,3 +197,40 @@ class SupportsCodeReadout(Protocol):
     def code_readout(self, images: torch.Tensor) -> torch.Tensor:
         """Images [N, C, R, R] in [-1, 1] -> one column per control code [N, n_codes]."""
         ...
+
+
+# ------------------------------------------------------------------ latentnav's own weight files (safetensors)
+def save_weights(tensors: dict[str, torch.Tensor], path, arch: str, settings: dict, metadata: dict | None = None) -> None:
+    """Write ``tensors`` as safetensors with ``arch``, the JSON ``settings`` and ``metadata`` in the header; the file
+    appears whole or not at all (temporary name, then renamed)."""
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    meta = {"arch": arch, "settings": json.dumps(settings)}
+    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()})
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
+    tmp.replace(path)
+
+
+def load_weights(path, arch: str) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """``(header metadata, tensors)`` of a file written by :func:`save_weights`; nothing in it is executed.
+
+    Raises:
+        ValueError: ``path`` is not a ``.safetensors`` file.
+    """
+    from pathlib import Path
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"a{'n' if arch[0] in 'aeiou' else ''} {arch} checkpoint must be a .safetensors file written by "
+                         f"latentnav, got {path.name}")  # fmt: skip
+    with safe_open(str(path), framework="pt") as f:
+        meta = dict(f.metadata() or {})
+    return meta, load_file(str(path))

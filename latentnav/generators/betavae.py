@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from latentnav.generators.base import Generator
+from latentnav.generators.base import Generator, load_weights, save_weights
 
 ARCH = "betavae"
 
@@ -89,26 +89,12 @@ class BetaVAEGenerator(Generator):
 
 def save(net: BurgessVAE, path: str | Path, metadata: dict | None = None) -> None:
     """Write a :class:`BurgessVAE` as safetensors with its settings in the metadata (atomic rename)."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    meta = {"arch": ARCH, "settings": json.dumps({"z_dim": net.z_dim, "img_channels": net.img_channels})}
-    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()})
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(tmp), metadata=meta)
-    tmp.replace(path)
+    save_weights(net.state_dict(), path, ARCH, {"z_dim": net.z_dim, "img_channels": net.img_channels}, metadata)
 
 
 def load(path: str | Path, *, name: str | None = None, device: str | torch.device = "auto", **settings) -> BetaVAEGenerator:
     """Load a beta-VAE written by :func:`save` (a ``.safetensors`` file)."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    path = Path(path)
-    if path.suffix != ".safetensors":
-        raise ValueError(f"a betavae checkpoint must be a .safetensors file written by latentnav, got {path.name}")
-    with safe_open(str(path), framework="pt") as f:
-        meta = dict(f.metadata() or {})
+    meta, tensors = load_weights(path, ARCH)
     stored = json.loads(meta.get("settings", "{}"))
     batch_size = settings.pop("batch_size", 1024)
     unknown = set(settings) - {"z_dim", "img_channels"}
@@ -116,5 +102,5 @@ def load(path: str | Path, *, name: str | None = None, device: str | torch.devic
         raise ValueError(f"unknown betavae settings {sorted(unknown)}; known: batch_size, img_channels, z_dim")
     stored.update(settings)
     net = BurgessVAE(**stored)
-    net.load_state_dict(load_file(str(path)))
+    net.load_state_dict(tensors)
     return BetaVAEGenerator(net, name=name or str(path), device=device, batch_size=batch_size, metadata=meta)

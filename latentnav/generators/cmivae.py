@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from latentnav.generators import betavae
+from latentnav.generators.base import load_weights, save_weights
 
 ARCH = "cmivae"
 
@@ -80,26 +81,12 @@ class CMIVAEGenerator(betavae.BetaVAEGenerator):
 
 def save(model: CMIVAE, path: str | Path, metadata: dict | None = None) -> None:
     """Write a :class:`CMIVAE` as safetensors with its settings in the metadata (atomic rename)."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    meta = {"arch": ARCH, "settings": json.dumps(model.settings())}
-    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()})
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp), metadata=meta)
-    tmp.replace(path)
+    save_weights(model.state_dict(), path, ARCH, model.settings(), metadata)
 
 
 def load(path: str | Path, *, name: str | None = None, device: str | torch.device = "auto", **settings) -> CMIVAEGenerator:
     """Load a two-code VAE written by :func:`save` (a ``.safetensors`` file)."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    path = Path(path)
-    if path.suffix != ".safetensors":
-        raise ValueError(f"a cmivae checkpoint must be a .safetensors file written by latentnav, got {path.name}")
-    with safe_open(str(path), framework="pt") as f:
-        meta = dict(f.metadata() or {})
+    meta, tensors = load_weights(path, ARCH)
     stored = json.loads(meta.get("settings", "{}"))
     batch_size = settings.pop("batch_size", 1024)
     unknown = set(settings) - set(stored)
@@ -107,5 +94,5 @@ def load(path: str | Path, *, name: str | None = None, device: str | torch.devic
         raise ValueError(f"unknown cmivae settings {sorted(unknown)}; known: batch_size, {', '.join(sorted(stored))}")
     stored.update(settings)
     model = CMIVAE(**stored)
-    model.load_state_dict(load_file(str(path)))
+    model.load_state_dict(tensors)
     return CMIVAEGenerator(model, name=name or str(path), device=device, batch_size=batch_size, metadata=meta)

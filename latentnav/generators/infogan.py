@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentnav.errors import BadSpecError
-from latentnav.generators.base import Generator
+from latentnav.generators.base import Generator, load_weights, save_weights
 
 ARCH = "infogan"
 
@@ -221,17 +221,10 @@ class InfoGANGenerator(Generator):
 def save(G: StyleGenerator, D: DiscriminatorQ, spec: CodeSpec, noise_dim: int, path: str | Path,
          metadata: dict | None = None) -> None:  # fmt: skip
     """Write generator and discriminator/Q as one safetensors file (``G.`` and ``D.`` prefixes), atomically."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
     settings = {"codes": str(spec), "noise_dim": noise_dim, "w_dim": G.w_dim, "channels": list(G.channels),
                 "img_channels": G.img_channels, "d_width": D.trunk[0].out_channels}  # fmt: skip
-    meta = {"arch": ARCH, "settings": json.dumps(settings)}
-    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()})
     tensors = {f"G.{k}": v for k, v in G.state_dict().items()} | {f"D.{k}": v for k, v in D.state_dict().items()}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
-    tmp.replace(path)
+    save_weights(tensors, path, ARCH, settings, metadata)
 
 
 def build(settings: dict) -> tuple[StyleGenerator, DiscriminatorQ, CodeSpec, int]:
@@ -244,19 +237,11 @@ def build(settings: dict) -> tuple[StyleGenerator, DiscriminatorQ, CodeSpec, int
 
 def load(path: str | Path, *, name: str | None = None, device: str | torch.device = "auto", **settings) -> InfoGANGenerator:
     """Load an InfoGAN written by :func:`save` (a ``.safetensors`` file)."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    path = Path(path)
-    if path.suffix != ".safetensors":
-        raise ValueError(f"an infogan checkpoint must be a .safetensors file written by latentnav, got {path.name}")
-    with safe_open(str(path), framework="pt") as f:
-        meta = dict(f.metadata() or {})
+    meta, tensors = load_weights(path, ARCH)
     batch_size = settings.pop("batch_size", 1024)
     if settings:
         raise ValueError(f"unknown infogan settings {sorted(settings)}; known: batch_size")
     G, D, spec, noise_dim = build(json.loads(meta["settings"]))
-    tensors = load_file(str(path))
     G.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G.")})
     D.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("D.")})
     return InfoGANGenerator(G, D, spec, noise_dim, name=name or str(path), device=device, batch_size=batch_size, metadata=meta)
