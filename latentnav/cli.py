@@ -925,13 +925,16 @@ def _run_training(command: str, config, run, output: str, threads: int | None) -
               help="Optimisation steps of the meter re-fit.")
 @click.option("--keep", "fit_keep", type=click.FloatRange(0, 1), default=0.7, show_default=True,
               help="Fraction of the base direction's change per unit step the meter re-fit must keep.")
+@click.option("--layers", default=None,
+              help="StyleGAN2 W+ directions: synthesize by taking these layers (e.g. 0-3) from samples that carry the "
+                   "wanted attribute (SC2GAN's layer mixing) instead of the linear move.")  # fmt: skip
 @click.option("--space", default=None, help="Latent space of a .npy direction.")
 @click.option("--seed", type=int, default=0, help="First seed of the scored latents.")
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Corrected direction (.safetensors).")
 def correct_cmd(model, direction_path, attribute, against, samples, scored, offset, invert_steps, refit, fit_steps,
-                fit_keep, space, seed, device, force, output) -> None:  # fmt: skip
+                fit_keep, layers, space, seed, device, force, output) -> None:  # fmt: skip
     """Remove what a direction drags along (SC2GAN-style): synthesize rare combinations, invert, re-fit.
 
     Writes OUT (the corrected direction, calibrated in the attribute's units), OUT's .json sidecar,
@@ -949,6 +952,8 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
           --attribute pos_x --against pos_y -o runs/x-corrected.safetensors
       torchrun --nproc_per_node=8 -m latentnav correct --model bvae-dsprites-corr \\
           --direction runs/x/direction.safetensors --attribute pos_x --against pos_y -o runs/x-corrected.safetensors
+      latentnav correct --model my-stylegan2 --direction runs/x-wplus/direction.safetensors \
+          --attribute pos_x --against pos_y --layers 0-3 -o runs/x-wplus-corrected.safetensors
     """
     import shutil
     import tempfile
@@ -968,7 +973,7 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
         raise click.BadParameter(f"the output must end in .safetensors, got {out.name}", param_hint="-o")
     extras = [out.with_name(out.stem + suffix) for suffix in (".projection.safetensors", ".report.json", ".grids.png")]
     config = CorrectConfig(n_samples=scored, n_low=samples, offset=offset, invert_steps=invert_steps, refit=refit,
-                           fit_steps=fit_steps, fit_keep=fit_keep, seed=seed)  # fmt: skip
+                           fit_steps=fit_steps, fit_keep=fit_keep, layers=parse_layers(layers), seed=seed)  # fmt: skip
     device = _launch(device)
 
     def check() -> None:

@@ -8,10 +8,12 @@ so a direction that moves x also moves y. The corrector, one function per step:
    move A *against* the correlation (up where B predicts a low A, down where it predicts a high one) while
    B stays where it is, which lands it off the diagonal.
 3. :func:`synthesize`: move along A's direction and back against B's (linear) direction by the measured
-   leakage; where B has an image transform (position, size, brightness, hue), the image is then edited so
-   that B reads what it read before (the generator need not follow the edit).
+   leakage, or, for StyleGAN2's W+ with ``layers``, mix in those layers from a donor sample that carries the
+   wanted A (:func:`pick_donors`, :func:`mix_layers`; SC2GAN's layer-specific mixing); where B has an image
+   transform (position, size, brightness, hue), the image is then edited so that B reads what it read before
+   (the generator need not follow the edit).
 4. :func:`invert`: back into the latent space, by optimisation under the Fourier-weighted loss, from the
-   encoder's mean for VAEs, with the prior's ball constraint; re-score and keep the samples whose attributes
+   encoder's mean for VAEs (else from the synthesized latent), with the prior's ball constraint; re-score and keep the samples whose attributes
    landed off the diagonal (:func:`landed`).
 5. Re-fit A's direction on the original and the re-projected samples together: by default
    :func:`fit_on_meters` (the unit direction that changes A and leaves B alone on all of them, measured
@@ -67,6 +69,9 @@ class CorrectConfig:
         fit_steps: optimisation steps of the meter re-fit.
         fit_keep: the meter re-fit keeps at least this fraction of the base direction's A change per unit
             step (less leakage costs some of it: on ``bvae-dsprites-corr`` the projection keeps 0.76).
+        layers: W+ layers to synthesize by mixing (StyleGAN2's ``"w+"`` space only): each low-density sample
+            takes these layers from a donor whose A is the wanted one and keeps its own others (where B lives)
+            instead of the linear move; ``None``: the linear move.
         seed: first seed.
         batch_size: images inverted together (one optimisation batch).
     """
@@ -81,6 +86,7 @@ class CorrectConfig:
     refit: str = "meters"
     fit_steps: int = 150
     fit_keep: float = 0.7
+    layers: tuple[int, ...] | None = None
     seed: int = 0
     batch_size: int = 250
 
@@ -97,6 +103,10 @@ class CorrectConfig:
             raise ValueError(f"fit_steps must be >= 0, got {self.fit_steps}")
         if not 0 <= self.fit_keep <= 1:
             raise ValueError(f"fit_keep must lie in [0, 1], got {self.fit_keep}")
+        if self.layers is not None:
+            object.__setattr__(self, "layers", tuple(int(k) for k in self.layers))
+            if not self.layers or min(self.layers) < 0:
+                raise ValueError(f"layers must be W+ layer indices >= 0, got {list(self.layers)}")
 
 
 # ------------------------------------------------------------------------------------ 1. scores
@@ -196,20 +206,59 @@ def edit_back(images: torch.Tensor, wanted: np.ndarray, now: np.ndarray, meters:
     return images
 
 
+def pick_donors(scores: np.ndarray, index: np.ndarray, delta_a: np.ndarray, k: int = 5, seed: int = 0) -> np.ndarray:
+    """For each moved sample ``index[i]``, a donor among the scored samples whose A reads the wanted
+    ``A + delta_a[i]``: one of the ``k`` nearest in A (not the sample itself), drawn at random (seeded). [n]."""
+    a = scores[:, 0]
+    wanted = a[index] + delta_a
+    gap = np.abs(a[None, :] - wanted[:, None])
+    gap[np.arange(len(index)), index] = np.inf
+    nearest = np.argsort(gap, axis=1)[:, : max(1, min(k, len(a) - 1))]
+    pick = np.random.default_rng(seed).integers(0, nearest.shape[1], size=len(index))
+    return nearest[np.arange(len(index)), pick]
+
+
+def check_layers(layers: Sequence[int], num_ws: int) -> None:
+    """Raise ``ValueError`` naming the W+ layers outside ``0 .. num_ws - 1``."""
+    bad = [k for k in layers if not 0 <= k < num_ws]
+    if bad:
+        raise ValueError(f"W+ layer(s) {bad} out of range: this generator has layers 0-{num_ws - 1}")
+
+
+def mix_layers(w: torch.Tensor, donors: torch.Tensor, layers: Sequence[int], shape: Sequence[int]) -> torch.Tensor:
+    """Flattened W+ latents ``w`` [n, num_ws * w_dim] with ``layers`` taken from ``donors`` (same shape).
+
+    Args:
+        shape: one latent's shape, ``(num_ws, w_dim)`` (``G.latent_shape("w+")``).
+    """
+    check_layers(layers, shape[0])
+    mixed = w.reshape(len(w), *shape).clone()
+    mixed[:, list(layers)] = donors.reshape(len(donors), *shape)[:, list(layers)].to(mixed)
+    return mixed.reshape(len(w), -1)
+
+
 @torch.no_grad()
 def synthesize(G, z: torch.Tensor, delta_a: np.ndarray, step: np.ndarray, held: np.ndarray,
-               meters_b: Sequence[MeterSpec], *, space: str = "z") -> torch.Tensor:  # fmt: skip
-    """Images of the low-density combinations: ``z + delta_a * step``, then held attributes edited back.
+               meters_b: Sequence[MeterSpec], *, space: str = "z", donors: torch.Tensor | None = None,
+               layers: Sequence[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Images of the low-density combinations and the latents drawn, ``(images, latents)``.
+
+    The latent is ``z + delta_a * step`` or, with ``layers`` (W+ only), ``z`` with those layers from ``donors``
+    (:func:`mix_layers`); then held attributes are edited back in the image (:func:`edit_back`).
 
     Args:
         z: [n, D] starts; delta_a: [n] asked change of A; step: [D] latent step per unit of A
             (:func:`holding_step`); held: [n, K] readings of B at the starts; meters_b: B's meters.
+        donors: [n, D] latents carrying the wanted A (:func:`pick_donors`), with ``layers``.
     """
-    moved = z + torch.as_tensor(delta_a[:, None] * step[None], dtype=z.dtype)
+    if layers is not None:
+        moved = mix_layers(z, donors, layers, G.latent_shape(space))
+    else:
+        moved = z + torch.as_tensor(delta_a[:, None] * step[None], dtype=z.dtype)
     if G.prior_radius(space):
         moved = project_to_ball(moved, G.prior_radius(space))
     images = G(moved.to(G.device).view(-1, *G.latent_shape(space)), space=space).cpu()
-    return edit_back(images, held, read(images, meters_b), meters_b)
+    return edit_back(images, held, read(images, meters_b), meters_b), moved
 
 
 # ------------------------------------------------------------------------------------ 4. inversion
@@ -256,8 +305,10 @@ def invert(G, images: torch.Tensor, *, start: torch.Tensor | None = None, steps:
 
 def synthesize_and_invert(G, z: torch.Tensor, delta_a: np.ndarray, step: np.ndarray, held: np.ndarray,
                           meters_b: Sequence[MeterSpec], config: CorrectConfig, *, space: str = "z",
+                          donors: torch.Tensor | None = None,
                           progress: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
-    """Steps 3 and 4 (:func:`synthesize`, then :func:`invert` from ``z``): ``(images, latents, losses)``, one row each.
+    """Steps 3 and 4 (:func:`synthesize`, then :func:`invert` from the synthesized latents):
+    ``(images, latents, losses)``, one row each.
 
     In a distributed run each rank synthesizes and inverts its contiguous block of the rows
     (:func:`latentnav.distributed.shard_range`) and every rank gets all of them back in order; each row depends
@@ -265,7 +316,8 @@ def synthesize_and_invert(G, z: torch.Tensor, delta_a: np.ndarray, step: np.ndar
 
     Args:
         z: [n, D] starts; delta_a: [n] asked change of A; step: [D] (:func:`holding_step`); held: [n, K]
-            readings of B at the starts; meters_b: B's meters; config: inversion settings.
+            readings of B at the starts; meters_b: B's meters; config: inversion settings (and ``layers``).
+        donors: [n, D] donor latents when ``config.layers`` mixes W+ layers.
         progress: show the inversion's progress bar (rank 0's block in a distributed run).
     """
     rows = distributed.shard_range(len(z))
@@ -276,8 +328,9 @@ def synthesize_and_invert(G, z: torch.Tensor, delta_a: np.ndarray, step: np.ndar
             res = G.img_resolution
             return torch.empty(0, G.img_channels, res, res), z[:0].clone(), torch.empty(0)
         part = slice(rows.start, rows.stop)
-        images = synthesize(G, z[part], delta_a[part], step, held[part], meters_b, space=space)
-        z_inv, loss = invert(G, images, start=z[part], steps=config.invert_steps, lr=config.invert_lr, space=space,
+        images, drawn = synthesize(G, z[part], delta_a[part], step, held[part], meters_b, space=space,
+                                   donors=None if donors is None else donors[part], layers=config.layers)  # fmt: skip
+        z_inv, loss = invert(G, images, start=drawn, steps=config.invert_steps, lr=config.invert_lr, space=space,
                              batch_size=config.batch_size, progress=show)  # fmt: skip
         return images, z_inv, loss
 
@@ -478,6 +531,10 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
         raise ValueError(f"the target {meter_a.name!r} cannot also be an attribute to hold")
     meters = [meter_a, *meters_b]
     cfg = config
+    if cfg.layers is not None:
+        if space != "w+":
+            raise ValueError(f"layer mixing (--layers) needs a direction in StyleGAN2's W+ space; this one is in {space!r}")
+        check_layers(cfg.layers, G.latent_shape(space)[0])
     # 1. scores
     z, scores = score_latents(G, meters, cfg.n_samples, space=space, seed=cfg.seed)
     grads = linear_gradients(z, scores)
@@ -486,8 +543,10 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
     index, delta_a = low_density_targets(scores, cfg.n_low, cfg.offset, cfg.seed)
     step = holding_step(u.double().numpy(), grads)
     # 3. synthesis and 4. inversion (split over the ranks of a distributed run), re-scoring
+    donors = None if cfg.layers is None else pick_donors(scores, index, delta_a, seed=cfg.seed)
     images, z_inv, inv_loss = synthesize_and_invert(G, z[index], delta_a, step, scores[index, 1:], meters_b, cfg,
-                                                    space=space, progress=progress)  # fmt: skip
+                                                    space=space, donors=None if donors is None else z[donors],
+                                                    progress=progress)  # fmt: skip
     rescored = read_latents(G, z_inv, space, meters).T
     kept = landed(scores[index], rescored, delta_a, scores, cfg.keep)
     if kept.sum() < 5:
@@ -520,6 +579,7 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
         "attribute": meter_a.name, "against": [m.name for m in meters_b], "config": asdict(cfg),
         "base_method": base_method, "samples_scored": int(len(z)),
         "correlation": [float(np.corrcoef(scores[:, 0], scores[:, k])[0, 1]) for k in range(1, scores.shape[1])],
+        "synthesis": "linear move" if cfg.layers is None else f"W+ layer mixing (layers {list(cfg.layers)})",
         "low_density_made": int(len(index)), "low_density_kept": int(kept.sum()),
         "target_density_percentile": density_percentile(scores, asked),
         "inversion_loss_mean": float(inv_loss.mean()), "inversion_loss_kept": float(inv_loss[torch.as_tensor(kept)].mean()),
@@ -531,5 +591,5 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
     out_dir.meta.update(low_density_kept=report["low_density_kept"], leakage_before=measured["base"]["leakage_max"],
                         leakage_after=measured["corrected"]["leakage_max"])  # fmt: skip
     samples = {"z": z, "scores": scores, "index": index, "delta_a": delta_a, "z_inverted": z_inv,
-               "rescored": rescored, "kept": kept, "base_u": u, "images": images}  # fmt: skip
+               "rescored": rescored, "kept": kept, "base_u": u, "images": images, "donors": donors}  # fmt: skip
     return Correction(out_dir, proj_dir, report, samples)

@@ -558,3 +558,17 @@ def test_license_notice_is_shown_once_on_first_use(tmp_path, caplog):
 def test_unknown_names_list_the_known_ones(tmp_path):
     with pytest.raises(UnknownNameError, match="unknown model 'stylegan2-ffhq'; known: .*stylegan2-ffhq-1024"):
         ln.load_generator("stylegan2-ffhq")
+
+
+def test_layer_mixing_puts_the_donors_layers_where_synthesis_reads_them(G):
+    """correction.mix_layers on the flattened W+ latents = swapping those layers of ws by hand."""
+    from latentnav.correction import mix_layers
+
+    w, donors = G.sample_latent([1, 2], "w+"), G.sample_latent([3, 4], "w+")
+    mixed = mix_layers(w, donors, [0, 1, 5], G.latent_shape("w+"))
+    ws = w.view(2, 8, 32).clone()
+    ws[:, [0, 1, 5]] = donors.view(2, 8, 32)[:, [0, 1, 5]]
+    with torch.no_grad():
+        assert torch.equal(G(mixed.view(2, 8, 32), space="w+"), G.synthesize(ws))
+        assert (G(mixed.view(2, 8, 32), space="w+") - G(w.view(2, 8, 32), space="w+")).abs().max() > 1e-3
+    assert torch.equal(mixed.view(2, 8, 32)[:, 2], w.view(2, 8, 32)[:, 2])

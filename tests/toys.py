@@ -72,3 +72,41 @@ class PlantedGenerator(Generator):
         cy = 0.5 + 0.25 * torch.tanh(h[:, 32:].mean(dim=1))
         d2 = (self.gx - cx[:, None, None]) ** 2 + (self.gy - cy[:, None, None]) ** 2
         return (torch.sigmoid((0.12**2 - d2) / 0.002) * 2 - 1)[:, None]
+
+
+class LayeredBlobGenerator(Generator):
+    """A blob whose x lives in W+ layers 0-1 and y in layers 2-3, correlated through the mapping.
+
+    z [4] -> w+ [4 layers, 2]: layers 0-1 = (a, z2), layers 2-3 = (b, z3) with a = z0 and
+    b = rho z0 + sqrt(1 - rho^2) z1, so samples keep x and y correlated by about ``rho``. The blob's x centre is
+    ``0.5 + 0.25 tanh(mean of w[0:2, 0])``, y likewise from ``w[2:4, 0]``: in W+, x and y have layers of their
+    own (what StyleGAN2's layer mixing relies on), in z they share z0.
+    """
+
+    latent_spaces = ("z", "w+")
+
+    def __init__(self, rho: float = 0.8, resolution: int = 32) -> None:
+        super().__init__(name="toy-layered", z_dim=4, img_resolution=resolution, img_channels=1, device="cpu")
+        self.rho = rho
+        grid = (torch.arange(resolution, dtype=torch.float32) + 0.5) / resolution
+        self.gy, self.gx = torch.meshgrid(grid, grid, indexing="ij")
+
+    def latent_shape(self, space: str = "z") -> tuple[int, ...]:
+        self._check_space(space)
+        return (4,) if space == "z" else (4, 2)
+
+    def to_w(self, z: torch.Tensor) -> torch.Tensor:
+        a, b = z[:, 0], self.rho * z[:, 0] + (1 - self.rho**2) ** 0.5 * z[:, 1]
+        first, second = torch.stack([a, z[:, 2]], 1), torch.stack([b, z[:, 3]], 1)
+        return torch.stack([first, first, second, second], 1)
+
+    def sample_latent(self, seeds, space: str = "z") -> torch.Tensor:
+        z = self.sample_z(seeds=seeds)
+        return z if space == "z" else self.to_w(z).flatten(1)
+
+    def _synthesize(self, latent: torch.Tensor, space: str) -> torch.Tensor:
+        ws = self.to_w(latent) if space == "z" else latent
+        cx = 0.5 + 0.25 * torch.tanh(ws[:, 0:2, 0].mean(1))
+        cy = 0.5 + 0.25 * torch.tanh(ws[:, 2:4, 0].mean(1))
+        d2 = (self.gx - cx[:, None, None]) ** 2 + (self.gy - cy[:, None, None]) ** 2
+        return (torch.sigmoid((0.12**2 - d2) / 0.002) * 2 - 1)[:, None]
