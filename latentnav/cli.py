@@ -586,8 +586,7 @@ def convert(model: str, force: bool, output: str) -> None:
       latentnav convert --model network-snapshot-001000.pkl -o models/mine
       latentnav discover --model models/mine --transform zoom --space w -o runs/zoom
     """
-    from latentnav.generators import hub
-    from latentnav.generators import stylegan2
+    from latentnav.generators import hub, stylegan2
     from latentnav.generators.registry import default_registry
 
     reg = default_registry()
@@ -928,13 +927,15 @@ def _run_training(command: str, config, run, output: str, threads: int | None) -
 @click.option("--layers", default=None,
               help="StyleGAN2 W+ directions: synthesize by taking these layers (e.g. 0-3) from samples that carry the "
                    "wanted attribute (SC2GAN's layer mixing) instead of the linear move.")  # fmt: skip
+@click.option("--eval-n", type=click.IntRange(2), default=50, show_default=True,
+              help="Fresh latents (seeds from 50,000) the report measures base, projection and corrected on.")
 @click.option("--space", default=None, help="Latent space of a .npy direction.")
 @click.option("--seed", type=int, default=0, help="First seed of the scored latents.")
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Corrected direction (.safetensors).")
 def correct_cmd(model, direction_path, attribute, against, samples, scored, offset, invert_steps, refit, fit_steps,
-                fit_keep, layers, space, seed, device, force, output) -> None:  # fmt: skip
+                fit_keep, layers, eval_n, space, seed, device, force, output) -> None:  # fmt: skip
     """Remove what a direction drags along (SC2GAN-style): synthesize rare combinations, invert, re-fit.
 
     Writes OUT (the corrected direction, calibrated in the attribute's units), OUT's .json sidecar,
@@ -986,7 +987,7 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
     meter = get_meter(attribute, G)
     for name in against:
         get_meter(name, G)
-    result = correct(G, d, meter, list(against), config, progress=True)
+    result = correct(G, d, meter, list(against), config, eval_n=eval_n, progress=True)
     corrected = calibrate_direction(G, result.direction, meter)
     projected = calibrate_direction(G, result.projection, meter)
     base = d if in_units_of(d, meter) else calibrate_direction(G, d, meter)

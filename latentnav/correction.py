@@ -28,8 +28,9 @@ InterFaceGAN's orthogonal projection and the corrected direction side by side.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,7 +46,6 @@ from latentnav.measure import MeterSpec, get_meter
 from latentnav.methods.interfacegan import project_orthogonal, train_boundary
 from latentnav.trajectory import project_to_ball
 from latentnav.transforms import get_transform
-
 
 REFITS = ("meters", "logistic")
 
@@ -440,7 +440,7 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     u = (v / v.norm()).detach()
     with torch.no_grad():
         on_after, leak_after = effect(u, torch.arange(len(z)))
-    info = {"latents": int(len(z)), "keep": keep, "on_target_before": float(on_base), "on_target_after": float(on_after),
+    info = {"latents": len(z), "keep": keep, "on_target_before": float(on_base), "on_target_after": float(on_after),
             "leak_ratio_before": float(leak_base), "leak_ratio_after": float(leak_after)}  # fmt: skip
     return u.double().numpy(), info
 
@@ -577,10 +577,10 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
     asked[:, 0] += delta_a
     report = {
         "attribute": meter_a.name, "against": [m.name for m in meters_b], "config": asdict(cfg),
-        "base_method": base_method, "samples_scored": int(len(z)),
+        "base_method": base_method, "samples_scored": len(z),
         "correlation": [float(np.corrcoef(scores[:, 0], scores[:, k])[0, 1]) for k in range(1, scores.shape[1])],
         "synthesis": "linear move" if cfg.layers is None else f"W+ layer mixing (layers {list(cfg.layers)})",
-        "low_density_made": int(len(index)), "low_density_kept": int(kept.sum()),
+        "low_density_made": len(index), "low_density_kept": int(kept.sum()),
         "target_density_percentile": density_percentile(scores, asked),
         "inversion_loss_mean": float(inv_loss.mean()), "inversion_loss_kept": float(inv_loss[torch.as_tensor(kept)].mean()),
         "refit": fit, "cos_base_corrected": float(u @ corrected), "cos_base_projection": float(u @ projected),

@@ -23,7 +23,6 @@ same data as an uninterrupted one.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -33,7 +32,6 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from latentnav._version import __version__
 from latentnav.data import dsprites
 from latentnav.generators import betavae
 from latentnav.metrics import code_information, minibatch_total_correlation
@@ -206,9 +204,5 @@ def train(config: BVAEConfig, output: str | Path, *, progress: bool = True) -> P
 
 
 def _save(net: betavae.BurgessVAE, opt: torch.optim.Optimizer, config: BVAEConfig, step: int, output: Path) -> None:
-    if not common.parameters_finite(net):
-        common.stop_if_not_finite(output, step, {"weights": float("nan")})
-    meta = {"config": dataclasses.asdict(config), "steps_done": str(step), "latentnav_version": __version__,
-            "trained_on": "latentnav procedural dSprites"}  # fmt: skip
-    betavae.save(net, output, meta)
-    common.save_checkpoint(output, config, step, {"model": net.state_dict(), "optimizer": opt.state_dict()})
+    common.snapshot(output, config, step, [net], {"model": net.state_dict(), "optimizer": opt.state_dict()},
+                    lambda meta: betavae.save(net, output, meta), "latentnav procedural dSprites")  # fmt: skip

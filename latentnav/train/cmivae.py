@@ -20,7 +20,6 @@ The batch of step ``s`` (images and all noise) depends only on ``(seed, s)``; tr
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import time
@@ -31,7 +30,6 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from latentnav._version import __version__
 from latentnav.data import dsprites
 from latentnav.errors import UnknownNameError
 from latentnav.generators import cmivae
@@ -190,9 +188,6 @@ def train(config: CMIVAEConfig, output: str | Path, *, progress: bool = True) ->
 
 
 def _save(model: cmivae.CMIVAE, opt: torch.optim.Optimizer, config: CMIVAEConfig, step: int, output: Path) -> None:
-    if not common.parameters_finite(model):
-        common.stop_if_not_finite(output, step, {"weights": float("nan")})
-    meta = {"config": dataclasses.asdict(config), "steps_done": str(step), "latentnav_version": __version__,
-            "specified": config.specified, "trained_on": "latentnav procedural colour dSprites"}  # fmt: skip
-    cmivae.save(model, output, meta)
-    common.save_checkpoint(output, config, step, {"model": model.state_dict(), "optimizer": opt.state_dict()})
+    common.snapshot(output, config, step, [model], {"model": model.state_dict(), "optimizer": opt.state_dict()},
+                    lambda meta: cmivae.save(model, output, meta), "latentnav procedural colour dSprites",
+                    specified=config.specified)  # fmt: skip

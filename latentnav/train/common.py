@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from latentnav._version import __version__
 from latentnav.errors import TrainingDivergedError
 
 
@@ -81,3 +82,18 @@ def stop_if_not_finite(output: Path, step: int, terms: Mapping[str, float]) -> N
 def parameters_finite(module: torch.nn.Module) -> bool:
     """Whether every parameter of ``module`` is finite (checked before a snapshot is written)."""
     return all(bool(torch.isfinite(p).all()) for p in module.parameters())
+
+
+def snapshot(output: Path, config: Any, step: int, nets: Sequence[torch.nn.Module], states: Mapping[str, Any],
+             write_model: Callable[[dict], None], trained_on: str, **meta: Any) -> None:  # fmt: skip
+    """Write the model file and the training checkpoint after (1-based) ``step``, every trainer's way.
+
+    Stops (:func:`stop_if_not_finite`) if a weight of ``nets`` is not finite, so a bad state never reaches
+    disk; ``write_model(metadata)`` writes the model file with the config, the steps done, the version,
+    ``trained_on`` and ``meta``; then the checkpoint holds ``states`` (weights and optimizer states).
+    """
+    if not all(parameters_finite(net) for net in nets):
+        stop_if_not_finite(output, step, {"weights": float("nan")})
+    write_model({"config": dataclasses.asdict(config), "steps_done": str(step), "latentnav_version": __version__,
+                 "trained_on": trained_on, **meta})  # fmt: skip
+    save_checkpoint(output, config, step, states)

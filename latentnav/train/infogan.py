@@ -14,7 +14,6 @@ The batch of step ``s`` (real images, noise, codes) depends only on ``(seed, s)`
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import time
@@ -26,7 +25,6 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from latentnav._version import __version__
 from latentnav.data import dsprites
 from latentnav.errors import UnknownNameError
 from latentnav.generators import infogan
@@ -206,10 +204,7 @@ def train(config: InfoGANConfig, output: str | Path, *, progress: bool = True) -
 
 
 def _save(G, D, opt_g, opt_d, config: InfoGANConfig, step: int, output: Path) -> None:
-    if not (common.parameters_finite(G) and common.parameters_finite(D)):
-        common.stop_if_not_finite(output, step, {"weights": float("nan")})
-    meta = {"config": dataclasses.asdict(config), "steps_done": str(step), "latentnav_version": __version__,
-            "trained_on": f"{DATASETS[config.data].description}, {config.resolution}x{config.resolution}"}  # fmt: skip
-    infogan.save(G, D, config.spec, config.noise_dim, output, meta)
-    common.save_checkpoint(output, config, step, {"G": G.state_dict(), "D": D.state_dict(),
-                                                  "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict()})  # fmt: skip
+    common.snapshot(output, config, step, [G, D],
+                    {"G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict()},
+                    lambda meta: infogan.save(G, D, config.spec, config.noise_dim, output, meta),
+                    f"{DATASETS[config.data].description}, {config.resolution}x{config.resolution}")  # fmt: skip
