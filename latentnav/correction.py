@@ -547,11 +547,21 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
     images, z_inv, inv_loss = synthesize_and_invert(G, z[index], delta_a, step, scores[index, 1:], meters_b, cfg,
                                                     space=space, donors=None if donors is None else z[donors],
                                                     progress=progress)  # fmt: skip
+    # an inversion that diverged (non-finite latent or loss) is reported and its sample dropped, never kept
+    diverged = ~(torch.isfinite(inv_loss) & torch.isfinite(z_inv).all(dim=1))
+    if diverged.any():
+        z_inv = torch.where(diverged[:, None], z[index], z_inv)  # placeholder rows, dropped below
+        tqdm.write(f"{int(diverged.sum())} of {len(index)} inversions diverged (non-finite); their samples are dropped")
     rescored = read_latents(G, z_inv, space, meters).T
-    kept = landed(scores[index], rescored, delta_a, scores, cfg.keep)
+    rescored[diverged.numpy()] = np.nan
+    kept = landed(scores[index], rescored, delta_a, scores, cfg.keep) & ~diverged.numpy()
     if kept.sum() < 5:
-        raise LatentnavError(f"only {int(kept.sum())} of {len(index)} synthesized samples landed off the diagonal after "
-                             "inversion: the generator cannot draw those combinations")  # fmt: skip
+        raise LatentnavError(
+            f"only {int(kept.sum())} of {len(index)} synthesized samples landed off the diagonal after inversion "
+            f"({int(diverged.sum())} inversions diverged): the generator does not draw those combinations, or the "
+            "inversion falls back onto the diagonal; ask for a smaller move (--offset), more samples (--samples) "
+            "or more inversion steps (--invert-steps), or correct a weaker correlation"
+        )
     # 5. re-fit on both together (the meter fit starts from InterFaceGAN's projection, the first-order answer)
     boundaries = [train_boundary(z, scores[:, k], ratio=0.1, seed=cfg.seed).normal for k in range(1, scores.shape[1])]
     projected = _oriented(project_orthogonal(u, boundaries), grads[0])
@@ -582,7 +592,8 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
         "synthesis": "linear move" if cfg.layers is None else f"W+ layer mixing (layers {list(cfg.layers)})",
         "low_density_made": len(index), "low_density_kept": int(kept.sum()),
         "target_density_percentile": density_percentile(scores, asked),
-        "inversion_loss_mean": float(inv_loss.mean()), "inversion_loss_kept": float(inv_loss[torch.as_tensor(kept)].mean()),
+        "inversion_diverged": int(diverged.sum()), "inversion_loss_mean": float(inv_loss[~diverged].mean()),
+        "inversion_loss_kept": float(inv_loss[torch.as_tensor(kept)].mean()),
         "refit": fit, "cos_base_corrected": float(u @ corrected), "cos_base_projection": float(u @ projected),
         "eval": {"n": eval_n, "seed": eval_seed, **measured},
     }  # fmt: skip

@@ -211,3 +211,54 @@ def test_correct_cli_refuses_layers_for_a_z_direction_in_one_line(tmp_path, x_ve
               "--against", "pos_y", "--layers", "0-3", "-o", tmp_path / "out.safetensors")  # fmt: skip
     assert res.exit_code == 1 and "needs a direction in StyleGAN2's W+ space" in res.output
     assert len(res.output.strip().splitlines()) == 1 and not list(tmp_path.iterdir())
+
+
+# ------------------------------------------------------------------------------------- bad cases
+def test_samples_that_fall_back_onto_the_diagonal_end_in_one_line_saying_what_to_change(tmp_path, x_vector,
+                                                                                        monkeypatch):  # fmt: skip
+    """A generator that cannot draw the rare combinations (here: synthesis that leaves every sample where it was,
+    so the inversion lands back on the diagonal) ends the run with why and what to change; nothing written."""
+    from latentnav import correction
+
+    monkeypatch.setattr(correction, "synthesize", lambda G, z, *a, **k: (G(z).cpu(), z))
+    res = run("correct", "--model", "bvae-dsprites-corr", "--direction", x_vector, "--attribute", "pos_x",
+              "--against", "pos_y", "--scored", 300, "--samples", 40, "--invert-steps", 5,
+              "-o", tmp_path / "x.safetensors")  # fmt: skip
+    assert res.exit_code == 1, res.output
+    line = res.output.strip().splitlines()[-1]
+    assert "only 0 of 40 synthesized samples landed off the diagonal" in line and "--offset" in line
+    assert "--invert-steps" in line and not list(tmp_path.iterdir())
+
+
+def test_a_diverged_inversion_is_reported_and_its_sample_dropped(monkeypatch):
+    import latentnav as ln
+    from latentnav import correction
+    from toys import LayeredBlobGenerator
+
+    real = correction.invert
+
+    def diverging(G, images, **kw):
+        z, loss = real(G, images, **kw)
+        z[:7], loss[:7] = float("nan"), float("inf")
+        return z, loss
+
+    monkeypatch.setattr(correction, "invert", diverging)
+    G = LayeredBlobGenerator(rho=0.8)
+    cfg = ln.CorrectConfig(n_samples=400, n_low=60, invert_steps=10, fit_steps=20)
+    c = ln.correct(G, torch.tensor([1.0, 0.0, 0.0, 0.0]), "pos_x", ["pos_y"], cfg, space="z", eval_n=40)
+    r, s = c.report, c.samples
+    assert r["inversion_diverged"] == 7 and not s["kept"][:7].any() and np.isnan(s["rescored"][:7]).all()
+    assert 5 <= r["low_density_kept"] <= 53 and np.isfinite(r["inversion_loss_mean"])
+    assert torch.isfinite(c.direction.u).all()
+
+
+def test_correct_refuses_a_direction_made_for_another_model_or_of_another_width(tmp_path, x_vector):
+    res = run("correct", "--model", "bvae-dsprites", "--direction", x_vector, "--attribute", "pos_x", "--against",
+              "pos_y", "-o", tmp_path / "x.safetensors")  # fmt: skip
+    assert res.exit_code != 0 and "made for model 'bvae-dsprites-corr', not 'bvae-dsprites'" in res.output
+    assert len(res.output.strip().splitlines()) == 1
+    np.save(tmp_path / "v.npy", np.ones(12, dtype=np.float32))
+    res = run("correct", "--model", "bvae-dsprites-corr", "--direction", tmp_path / "v.npy", "--space", "z",
+              "--attribute", "pos_x", "--against", "pos_y", "-o", tmp_path / "x.safetensors")  # fmt: skip
+    assert res.exit_code != 0 and "dimension 12" in res.output and "has 10" in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.npy"]
