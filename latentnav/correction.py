@@ -384,7 +384,8 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     Each step draws ``batch`` of the latents, moves them by ``alphas`` along the unit direction and reads A and
     B on the images (the meters are differentiable functions of the pixels); the loss is the squared slope of
     each B's change on A's change (the leakage :func:`direction_effect` reports) plus a tenth of
-    sum(dB^2) / sum(dA^2) (B's changes that do not follow A's), plus a penalty when A's change per unit step falls below ``keep``
+    sum(dB^2) / sum(dA^2) (B's changes that do not follow A's), several Bs weighed by the inverse of their
+    variances over ``z`` relative to each other (one B: weight 1), plus a penalty when A's change per unit step falls below ``keep``
     of ``u0``'s on the same latents (or below the start's, if that is lower: a fit that starts from a
     projection then only trades the leakage down), minus a small reward for A's change (so that components that change
     nothing are dropped rather than kept). The fit starts from ``start`` (default ``u0``); ``base`` [N, 1 + K]
@@ -402,6 +403,10 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     base = torch.as_tensor(base, dtype=torch.float32)
     ok = torch.isfinite(base).all(dim=1)
     z, base = z[ok].float(), base[ok]
+    # several Bs in different units (degrees, fractions of the width) are weighed by their inverse variances,
+    # relative to each other, so none drowns the others; with one B the weight is 1
+    weight = 1.0 / base[:, 1:].var(dim=0).clamp_min(1e-12)
+    weight = weight / weight.mean()
 
     def effect(u: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         moved = (z[rows][None] + al[:, None, None] * u[None, None]).reshape(-1, z.shape[1])
@@ -414,7 +419,7 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
         on_target = (step * change[..., 0]).sum() / (step**2).sum().clamp_min(1e-12)
         da2 = (change[..., 0] ** 2).sum().clamp_min(1e-12)
         slope = (change[..., :1] * change[..., 1:]).sum(dim=(0, 1)) / da2  # B per unit of A, each B
-        return on_target, (slope**2).sum() + 0.1 * (change[..., 1:] ** 2).sum() / da2
+        return on_target, (weight * slope**2).sum() + 0.1 * (weight * change[..., 1:] ** 2).sum() / da2
 
     with torch.no_grad():
         on_base, leak_base = effect((u0 / u0.norm()).float(), torch.arange(len(z)))

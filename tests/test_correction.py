@@ -65,6 +65,25 @@ def test_fit_on_meters_finds_the_axis_that_moves_x_alone():
     assert info["on_target_after"] >= 0.85 * info["on_target_before"]
 
 
+def test_fit_on_meters_holds_several_attributes_in_different_units_alike():
+    """B1 = y (fractions of the width), B2 = size in thousandths of a log unit (readings ~100x larger): each is
+    weighed by its inverse variance, so the fit removes both leaks, not just the one in the larger units."""
+    import dataclasses
+
+    from toys import SizedBlobGenerator
+
+    G = SizedBlobGenerator(z_dim=6, resolution=32, seed=3)
+    size = get_meter("scale")
+    size_milli = dataclasses.replace(size, name="size_milli", fn=lambda im: 1000 * size.fn(im))
+    u0 = (G.u_x + 0.6 * G.u_y + 0.6 * G.u_s) / (1 + 2 * 0.36) ** 0.5
+    z = 0.5 * torch.randn(300, 6, generator=torch.Generator().manual_seed(0))
+    meters_b = [get_meter("pos_y"), size_milli]
+    u, info = fit_on_meters(G, z, u0, get_meter("pos_x"), meters_b, steps=150, alphas=(-0.5, 0.5), keep=0.7, seed=0)
+    u = torch.as_tensor(u).float()
+    assert float(u @ G.u_x) > 0.97 and abs(float(u @ G.u_y)) < 0.1 and abs(float(u @ G.u_s)) < 0.1
+    assert info["on_target_after"] >= 0.7 * info["on_target_before"]
+
+
 def test_config_refuses_nonsense():
     with pytest.raises(ValueError, match="keep"):
         CorrectConfig(keep=1.5)

@@ -110,3 +110,21 @@ class LayeredBlobGenerator(Generator):
         cy = 0.5 + 0.25 * torch.tanh(ws[:, 2:4, 0].mean(1))
         d2 = (self.gx - cx[:, None, None]) ** 2 + (self.gy - cy[:, None, None]) ** 2
         return (torch.sigmoid((0.12**2 - d2) / 0.002) * 2 - 1)[:, None]
+
+
+class SizedBlobGenerator(BlobGenerator):
+    """:class:`BlobGenerator` whose radius also follows a third planted direction ``u_s``:
+    radius = 0.12 exp(0.3 tanh(<z, u_s>))."""
+
+    def __init__(self, z_dim: int = 6, resolution: int = 32, seed: int = 0) -> None:
+        super().__init__(z_dim=z_dim, resolution=resolution, seed=seed)
+        gen = torch.Generator().manual_seed(seed)
+        basis, _ = torch.linalg.qr(torch.randn(z_dim, z_dim, generator=gen))
+        self.u_s = basis[:, 2].contiguous()
+
+    def _synthesize(self, latent: torch.Tensor, space: str) -> torch.Tensor:
+        cx, cy = self.centre(latent)
+        r = 0.12 * torch.exp(0.3 * torch.tanh(latent @ self.u_s))
+        d2 = (self.gx - cx[:, None, None]) ** 2 + (self.gy - cy[:, None, None]) ** 2
+        blob = torch.sigmoid((r[:, None, None] ** 2 - d2) / 0.002)
+        return (blob * 2 - 1)[:, None]
