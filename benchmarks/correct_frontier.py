@@ -56,9 +56,10 @@ def y_free_bound(G, u: torch.Tensor, z: torch.Tensor, mx, my) -> float:
     return float(best.mean() / (gx @ u.double()).mean().abs())
 
 
-def least_leakage(G, base_u: torch.Tensor, share: float, z_eval: torch.Tensor, mx, my, starts: int = 8) -> dict:
+def least_leakage(G, base_u: torch.Tensor, share: float, z_eval: torch.Tensor, mx, my, starts: int = 8,
+                  n_train: int = 300) -> dict:
     """The least |y per x| of a unit direction keeping >= ``share`` of ``base_u``'s x change per unit step (SLSQP)."""
-    z = G.sample_latent(range(300), "z").float()
+    z = G.sample_latent(range(n_train), "z").float()
     with torch.no_grad():
         images = G(z)
         bx, by = mx(images), my(images)
