@@ -2,7 +2,8 @@
 
     python benchmarks/correct_frontier.py [--model bvae-dsprites-corr] [--methods trajectory,ganspace]
         [--keeps 0.6,0.7,0.75,0.8,0.9,1.0] [--samples 500] [--json benchmarks/results/correct_frontier.json]
-        [--optimum-share 0.8] [--starts 8] [--optimum-only] [--update-readme] [--from-json]
+        [--optimum-share 0.8] [--starts 8] [--train-n 300] [--eval-n 200] [--optimum-only]
+        [--update-readme] [--from-json]
 
 For each method, its pos_x direction on ``--model`` (picked as in ``benchmarks/correct_table.py``) goes
 through ``latentnav.correct`` once (500 low-density samples, synthesized, inverted and kept as usual); then
@@ -15,9 +16,12 @@ least 0.8 with leakage no higher than the projection's; the sweep shows where, o
 
 The column "least leakage at share >= 0.8" checks that the sweep did not just miss a better direction: the
 least leakage any unit direction reaches while keeping ``--optimum-share`` of the base's x change per unit
-step, found by SLSQP (scipy) on 300 scored latents (steps -1 and +1, gradients through the meters) from
+step, found by SLSQP (scipy) on ``--train-n`` (300) scored latents (steps -1 and +1, gradients through the meters) from
 ``--starts`` starts (the base direction, then the base plus random perturbations), measured on the fresh
-latents; the starts' spread is reported too. ``--optimum-only`` recomputes just this column into the JSON.
+latents; the starts' spread is reported too. ``--optimum-only`` recomputes just this column into the JSON
+(or, with a JSON that does not exist yet, writes only it: the README's check against the unbiased model,
+``--optimum-only --optimum-share 0.6 --starts 2 --train-n 1000 --eval-n 1000 --methods trajectory
+--json benchmarks/results/least_leakage_1000.json``).
 
 The last column is a first-order bound that no re-fit can beat, even one that stepped differently at every
 latent: at each fresh latent the unit step that leaves y unchanged changes x at most by
@@ -141,6 +145,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "correct_frontier.json")
     parser.add_argument("--optimum-share", type=float, default=0.8)
     parser.add_argument("--starts", type=int, default=8)
+    parser.add_argument("--train-n", type=int, default=300, help="latents the least-leakage search fits on")
     parser.add_argument("--optimum-only", action="store_true", help="recompute only the least-leakage column")
     parser.add_argument("--update-readme", action="store_true")
     parser.add_argument("--from-json", action="store_true")
@@ -154,18 +159,21 @@ def main() -> None:
     keeps = [float(k) for k in args.keeps.split(",")]
     config = CorrectConfig(n_low=args.samples)
     z_eval = G.sample_latent(range(50_000, 50_000 + args.eval_n), "z")
-    if args.optimum_only:
-        results = json.loads(args.json.read_text())
-        results["optimum_share"] = args.optimum_share
-        for method, r in results["methods"].items():
+    if args.optimum_only:  # into the JSON's rows (a new JSON: only this column, for --methods)
+        fresh = not args.json.exists()
+        results = {"model": args.model, "methods": {}} if fresh else json.loads(args.json.read_text())
+        results.update(optimum_share=args.optimum_share, optimum_train_n=args.train_n)
+        for method in args.methods.split(","):
+            r = results["methods"].setdefault(method, {})
             base_u = method_direction(G, method).direction.u.float()
             base_u = base_u if direction_effect(G, base_u, mx, [my], z_eval[:20])["on_target"] > 0 else -base_u
-            r["optimum"] = least_leakage(G, base_u, args.optimum_share, z_eval, mx, my, args.starts)
+            r["optimum"] = least_leakage(G, base_u, args.optimum_share, z_eval, mx, my, args.starts, args.train_n)
             print(method, optimum(r), flush=True)
             write_json(args.json, results)
-        print(table(results))
-        if args.update_readme:
-            update_readme("correct-frontier", table(results))
+        if not fresh:
+            print(table(results))
+            if args.update_readme:
+                update_readme("correct-frontier", table(results))
         return
     results = {"model": args.model, "keeps": keeps, "optimum_share": args.optimum_share, "methods": {}}
     for method in args.methods.split(","):
@@ -195,7 +203,7 @@ def main() -> None:
         results["methods"][method] = {"base": point(ev["base"]), "projection": point(ev["projection"]),
                                       "points": points, "bound": y_free_bound(G, base_u, z_eval, mx, my),
                                       "optimum": least_leakage(G, base_u, args.optimum_share, z_eval, mx, my,
-                                                               args.starts),
+                                                               args.starts, args.train_n),
                                       "seconds": time.perf_counter() - t0}  # fmt: skip
         write_json(args.json, results)
     print(table(results))
