@@ -911,8 +911,10 @@ def _run_training(command: str, config, run, output: str, threads: int | None) -
 @click.option("--model", "-m", default="bvae-dsprites-corr", help="Registry name or checkpoint path.")
 @click.option("--direction", "direction_path", type=click.Path(dir_okay=False), required=True,
               help="The direction to correct (.safetensors, or .npy with --space).")
-@click.option("--attribute", required=True, help="The attribute the direction should change (a meter name, e.g. pos_x).")
-@click.option("--against", multiple=True, required=True, help="An attribute it should leave alone (repeatable).")
+@click.option("--attribute", required=True,
+              help="The attribute the direction should change: a meter name (e.g. pos_x) or your scorer module:function.")
+@click.option("--against", multiple=True, required=True,
+              help="An attribute it should leave alone: a meter name or module:function (repeatable).")
 @click.option("--samples", type=click.IntRange(1), default=500, help="Low-density samples synthesized (at most).")
 @click.option("--scored", type=click.IntRange(10), default=2000, help="Latents scored to estimate the joint density.")
 @click.option("--offset", type=click.FloatRange(0, min_open=True), default=1.0,
@@ -967,7 +969,7 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
     from latentnav.errors import OutputExistsError
     from latentnav.evaluate import calibrate_direction, in_units_of
     from latentnav.generators.registry import load_generator
-    from latentnav.measure import get_meter
+    from latentnav.measure import get_meter, scorer_meter
 
     out = Path(output)
     if out.suffix != ".safetensors":
@@ -984,10 +986,12 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
     distributed.on_main(check)
     d = load_direction(direction_path, space=space)
     G = load_generator(model, device=device)
-    meter = get_meter(attribute, G)
-    for name in against:
-        get_meter(name, G)
-    result = correct(G, d, meter, list(against), config, eval_n=eval_n, progress=True)
+    def meter_or_scorer(name: str):
+        return scorer_meter(name) if ":" in name else get_meter(name, G)
+
+    meter = meter_or_scorer(attribute)
+    held = [meter_or_scorer(name) for name in against]
+    result = correct(G, d, meter, held, config, eval_n=eval_n, progress=True)
     corrected = calibrate_direction(G, result.direction, meter)
     projected = calibrate_direction(G, result.projection, meter)
     base = d if in_units_of(d, meter) else calibrate_direction(G, d, meter)

@@ -428,10 +428,11 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     with torch.no_grad():
         on_start, _ = effect(v, torch.arange(len(z)))
     keep = min(keep, float(on_start / on_base))  # never ask for more than the start already has
-    probe, _ = effect(v, torch.arange(min(2, len(z))))
-    if not probe.requires_grad:
-        raise LatentnavError("the meters' readings carry no gradient, so the direction cannot be fitted on them; "
-                             "use the logistic re-fit (--refit logistic)")  # fmt: skip
+    probe = G((z[:2] + v[None]).to(G.device).view(-1, *shape), space=space).cpu()
+    flat = [m.name for m in meters if not m(probe).requires_grad]
+    if flat:
+        raise LatentnavError(f"the readings of {', '.join(flat)} carry no gradient (a scorer that leaves torch?), so "
+                             "the direction cannot be fitted through them; use the logistic re-fit (--refit logistic)")  # fmt: skip
     opt = torch.optim.Adam([v], lr=lr)
     gen = torch.Generator().manual_seed(seed)
     for _ in tqdm(range(steps), disable=not progress, desc="re-fitting on the meters", unit="step"):

@@ -333,6 +333,25 @@ def checked_scores(scores, n: int, name: str = "scorer", *, allow_nan: bool = Fa
     return t
 
 
+def scorer_meter(spec: str) -> MeterSpec:
+    """A user scorer ``"module:function"`` (:func:`load_scorer`) as a meter named ``spec``.
+
+    Its scores are checked (:func:`checked_scores`: one finite score per image, NaN allowed for images with
+    nothing to score); a scorer that returns a torch tensor keeps its gradient, so the corrector's meter re-fit
+    can work through it (one that returns arrays needs ``--refit logistic``).
+    """
+    fn = load_scorer(spec)
+
+    def read(images: torch.Tensor) -> torch.Tensor:
+        scores = fn(images)
+        checked = checked_scores(scores, len(images), spec, allow_nan=True)
+        if isinstance(scores, torch.Tensor) and scores.requires_grad:
+            return scores.reshape(len(images)).float()
+        return checked
+
+    return MeterSpec(spec, read, "scorer units")
+
+
 def load_scorer(spec: str) -> Callable[[torch.Tensor], torch.Tensor]:
     """Import a user scorer ``"module:function"`` (a classifier you own: images [N, C, H, W] in [-1, 1] -> [N]).
 
