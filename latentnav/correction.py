@@ -13,8 +13,9 @@ so a direction that moves x also moves y. The corrector, one function per step:
    transform (position, size, brightness, hue), the image is then edited so that B reads what it read before
    (the generator need not follow the edit).
 4. :func:`invert`: back into the latent space, by optimisation under the Fourier-weighted loss, from the
-   encoder's mean for VAEs (else from the synthesized latent), with the prior's ball constraint; re-score and keep the samples whose attributes
-   landed off the diagonal (:func:`landed`).
+   encoder's mean for VAEs (else from the synthesized latent), with the prior's ball constraint; re-score and
+   keep the samples whose attributes landed off the diagonal (:func:`landed`); an inversion that diverges
+   is counted and its sample dropped.
 5. Re-fit A's direction on the original and the re-projected samples together: by default
    :func:`fit_on_meters` (the unit direction that changes A and leaves B alone on all of them, measured
    through the meters on the generated images); or :func:`refit`, the issue's classifier: a balanced
