@@ -15,13 +15,13 @@ is measured on the 1,000 fresh latents of the corrector table (leakage = |y per 
 least 0.8 with leakage no higher than the projection's; the sweep shows where, on this model, the two meet.
 
 The column "least leakage at share >= 0.8" checks that the sweep did not just miss a better direction: the
-least leakage any unit direction reaches while keeping ``--optimum-share`` of the base's x change per unit
-step, found by SLSQP (scipy) on ``--train-n`` (300) scored latents (steps -1 and +1, gradients through the meters) from
-``--starts`` starts (the base direction, then the base plus random perturbations), measured on the fresh
-latents; the starts' spread is reported too. ``--optimum-only`` recomputes just this column into the JSON
-(or, with a JSON that does not exist yet, writes only it: the README's check against the unbiased model,
-``--optimum-only --optimum-share 0.6 --starts 2 --train-n 1000 --eval-n 1000 --methods trajectory
---json benchmarks/results/least_leakage_1000.json``).
+least leakage SLSQP (scipy) finds for a unit direction that keeps ``--optimum-share`` of the base's x change
+per unit step, fitted on ``--train-n`` (300) scored latents (steps -1 and +1, gradients through the meters)
+from ``--starts`` starts (the base direction, then the base plus random perturbations) and measured on the
+fresh latents, with the starts' spread: a floor on the fitted latents, not a proof for fresh ones (at a
+share of 0.6 the --keep 0.6 re-fit measured lower on fresh latents than this search did).
+``--optimum-only`` recomputes just this column into the JSON (or, with a JSON that does not exist yet,
+writes only it).
 
 The last column is a first-order bound that no re-fit can beat, even one that stepped differently at every
 latent: at each fresh latent the unit step that leaves y unchanged changes x at most by
