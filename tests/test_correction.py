@@ -284,24 +284,24 @@ def test_correct_refuses_a_direction_made_for_another_model_or_of_another_width(
 
 
 def test_correct_takes_user_scorers_as_module_function(tmp_path, x_vector, monkeypatch):
-    """--against my_scorers:height (the y centroid, in torch: the meter re-fit works through it); a scorer that
+    """--against correct_scorers:height (the y centroid, in torch: the meter re-fit works through it); a scorer that
     returns a list has no gradient: the meter re-fit says to use --refit logistic, in one line."""
-    (tmp_path / "my_scorers.py").write_text("from latentnav.measure import centroid_y\n\n\ndef height(images):\n"
+    (tmp_path / "correct_scorers.py").write_text("from latentnav.measure import centroid_y\n\n\ndef height(images):\n"
                                             "    return centroid_y(images)\n\n\ndef as_list(images):\n"
                                             "    return centroid_y(images).tolist()\n")  # fmt: skip
     monkeypatch.syspath_prepend(str(tmp_path))
     out = tmp_path / "out" / "x.safetensors"
     small = ["--scored", 400, "--samples", 80, "--invert-steps", 20, "--fit-steps", 40]
     res = run("correct", "--model", "bvae-dsprites-corr", "--direction", x_vector, "--attribute", "pos_x",
-              "--against", "my_scorers:height", *small, "-o", out)  # fmt: skip
+              "--against", "correct_scorers:height", *small, "-o", out)  # fmt: skip
     assert res.exit_code == 0, res.output
     report = json.loads((out.parent / "x.report.json").read_text())
     ev = report["eval"]
-    assert report["against"] == ["my_scorers:height"] and report["correlation"][0] > 0.6
-    leak = {k: ev[k]["leakage"]["my_scorers:height"] for k in ("base", "projection", "corrected")}
+    assert report["against"] == ["correct_scorers:height"] and report["correlation"][0] > 0.6
+    leak = {k: ev[k]["leakage"]["correct_scorers:height"] for k in ("base", "projection", "corrected")}
     assert leak["base"] > 0.3 and leak["projection"] < leak["base"] and leak["corrected"] < leak["base"]
     res = run("correct", "--model", "bvae-dsprites-corr", "--direction", x_vector, "--attribute", "pos_x",
-              "--against", "my_scorers:as_list", *small, "-o", tmp_path / "list.safetensors")  # fmt: skip
+              "--against", "correct_scorers:as_list", *small, "-o", tmp_path / "list.safetensors")  # fmt: skip
     assert res.exit_code == 1 and "--refit logistic" in res.output and not (tmp_path / "list.safetensors").exists()
     res = run("correct", "--model", "bvae-dsprites-corr", "--direction", x_vector, "--attribute", "pos_x",
               "--against", "no_such_module:f", "-o", tmp_path / "none.safetensors")  # fmt: skip
