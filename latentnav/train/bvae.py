@@ -171,12 +171,7 @@ def train(config: BVAEConfig, output: str | Path, *, progress: bool = True) -> P
     torch.manual_seed(config.seed)
     net = betavae.BurgessVAE(z_dim=config.z_dim)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
-    start = 0
-    state = common.load_checkpoint(output, config, RESUMABLE_CHANGES)
-    if state is not None:
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start = int(state["step"])
+    start = common.resume(output, config, RESUMABLE_CHANGES, {"model": net, "optimizer": opt})
     bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress, desc="train bvae")
     t0, window = time.time(), []
     for step in bar:
@@ -204,5 +199,5 @@ def train(config: BVAEConfig, output: str | Path, *, progress: bool = True) -> P
 
 
 def _save(net: betavae.BurgessVAE, opt: torch.optim.Optimizer, config: BVAEConfig, step: int, output: Path) -> None:
-    common.snapshot(output, config, step, [net], {"model": net.state_dict(), "optimizer": opt.state_dict()},
-                    lambda meta: betavae.save(net, output, meta), "latentnav procedural dSprites")  # fmt: skip
+    common.snapshot(output, config, step, {"model": net, "optimizer": opt}, lambda meta: betavae.save(net, output, meta),
+                    "latentnav procedural dSprites")  # fmt: skip

@@ -158,12 +158,7 @@ def train(config: CMIVAEConfig, output: str | Path, *, progress: bool = True) ->
     torch.manual_seed(config.seed)
     model = cmivae.CMIVAE(config.z1_dim, config.z2_dim, 3, config.label_classes)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    start = 0
-    state = common.load_checkpoint(output, config, RESUMABLE_CHANGES)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start = int(state["step"])
+    start = common.resume(output, config, RESUMABLE_CHANGES, {"model": model, "optimizer": opt})
     bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress, desc="train cmivae")
     t0, window = time.time(), []
     for step in bar:
@@ -188,6 +183,6 @@ def train(config: CMIVAEConfig, output: str | Path, *, progress: bool = True) ->
 
 
 def _save(model: cmivae.CMIVAE, opt: torch.optim.Optimizer, config: CMIVAEConfig, step: int, output: Path) -> None:
-    common.snapshot(output, config, step, [model], {"model": model.state_dict(), "optimizer": opt.state_dict()},
+    common.snapshot(output, config, step, {"model": model, "optimizer": opt},
                     lambda meta: cmivae.save(model, output, meta), "latentnav procedural colour dSprites",
                     specified=config.specified)  # fmt: skip

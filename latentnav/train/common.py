@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -84,16 +84,31 @@ def parameters_finite(module: torch.nn.Module) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in module.parameters())
 
 
-def snapshot(output: Path, config: Any, step: int, nets: Sequence[torch.nn.Module], states: Mapping[str, Any],
-             write_model: Callable[[dict], None], trained_on: str, **meta: Any) -> None:  # fmt: skip
+def resume(output: Path, config: Any, resumable: tuple[str, ...], parts: Mapping[str, Any]) -> int:
+    """Load an interrupted run's state into ``parts`` (name -> module or optimizer) and return its step (0: none).
+
+    Refuses a checkpoint written with other settings (:func:`load_checkpoint`).
+    """
+    state = load_checkpoint(output, config, resumable)
+    if state is None:
+        return 0
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    return int(state["step"])
+
+
+def snapshot(output: Path, config: Any, step: int, parts: Mapping[str, Any], write_model: Callable[[dict], None],
+             trained_on: str, **meta: Any) -> None:  # fmt: skip
     """Write the model file and the training checkpoint after (1-based) ``step``, every trainer's way.
 
-    Stops (:func:`stop_if_not_finite`) if a weight of ``nets`` is not finite, so a bad state never reaches
-    disk; ``write_model(metadata)`` writes the model file with the config, the steps done, the version,
-    ``trained_on`` and ``meta``; then the checkpoint holds ``states`` (weights and optimizer states).
+    ``parts``: name -> module or optimizer, as :func:`resume` reads them back. Stops
+    (:func:`stop_if_not_finite`) if a weight of a module is not finite, so a bad state never reaches disk;
+    ``write_model(metadata)`` writes the model file with the config, the steps done, the version, ``trained_on``
+    and ``meta``; then the checkpoint holds every part's state.
     """
+    nets = [part for part in parts.values() if isinstance(part, torch.nn.Module)]
     if not all(parameters_finite(net) for net in nets):
         stop_if_not_finite(output, step, {"weights": float("nan")})
     write_model({"config": dataclasses.asdict(config), "steps_done": str(step), "latentnav_version": __version__,
                  "trained_on": trained_on, **meta})  # fmt: skip
-    save_checkpoint(output, config, step, states)
+    save_checkpoint(output, config, step, {name: part.state_dict() for name, part in parts.items()})

@@ -178,14 +178,7 @@ def train(config: InfoGANConfig, output: str | Path, *, progress: bool = True) -
     G, D = build(config)
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
-    start = 0
-    state = common.load_checkpoint(output, config, RESUMABLE_CHANGES)
-    if state is not None:
-        G.load_state_dict(state["G"])
-        D.load_state_dict(state["D"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        start = int(state["step"])
+    start = common.resume(output, config, RESUMABLE_CHANGES, {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d})
     bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress, desc="train infogan")
     t0, window = time.time(), []
     for step in bar:
@@ -204,7 +197,6 @@ def train(config: InfoGANConfig, output: str | Path, *, progress: bool = True) -
 
 
 def _save(G, D, opt_g, opt_d, config: InfoGANConfig, step: int, output: Path) -> None:
-    common.snapshot(output, config, step, [G, D],
-                    {"G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict()},
+    common.snapshot(output, config, step, {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d},
                     lambda meta: infogan.save(G, D, config.spec, config.noise_dim, output, meta),
                     f"{DATASETS[config.data].description}, {config.resolution}x{config.resolution}")  # fmt: skip
