@@ -1,7 +1,7 @@
 """How much x change per step a corrected direction can keep at a given leakage: the corrector's --keep sweep.
 
     python benchmarks/correct_frontier.py [--model bvae-dsprites-corr] [--methods trajectory,ganspace]
-        [--keeps 0.6,0.7,0.75,0.8,0.9,1.0] [--samples 500] [--json benchmarks/results/correct_frontier.json]
+        [--keeps 0.5,0.6,0.7,0.75,0.8,0.9,1.0] [--samples 500] [--json benchmarks/results/correct_frontier.json]
         [--optimum-share 0.8] [--starts 8] [--train-n 300] [--eval-n 1000] [--optimum-only]
         [--update-readme] [--from-json]
 
@@ -138,7 +138,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="bvae-dsprites-corr")
     parser.add_argument("--methods", default="trajectory,ganspace")
-    parser.add_argument("--keeps", default="0.6,0.7,0.75,0.8,0.9,1.0")
+    parser.add_argument("--keeps", default="0.5,0.6,0.7,0.75,0.8,0.9,1.0")
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--eval-n", type=int, default=1000, help="fresh latents each direction is measured on")
     parser.add_argument("--threads", type=int, default=1)

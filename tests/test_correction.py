@@ -57,7 +57,8 @@ def test_fit_on_meters_finds_the_axis_that_moves_x_alone():
     G = BlobGenerator(z_dim=6, resolution=32, seed=3)
     u0 = (G.u_x + G.u_y) / 2**0.5  # moves x and y alike: leakage 1
     z = 0.5 * torch.randn(300, 6, generator=torch.Generator().manual_seed(0))
-    u, info = fit_on_meters(G, z, u0, get_meter("pos_x"), [get_meter("pos_y")], steps=150, alphas=(-0.5, 0.5),
+    # from 45 degrees off, the decaying step needs 300 steps to also drop the components that change nothing
+    u, info = fit_on_meters(G, z, u0, get_meter("pos_x"), [get_meter("pos_y")], steps=300, alphas=(-0.5, 0.5),
                             keep=0.9, seed=0)  # fmt: skip
     u = torch.as_tensor(u).float()
     assert float(u @ G.u_x) > 0.97 and abs(float(u @ G.u_y)) < 0.1
