@@ -10,7 +10,7 @@ InterFaceGAN separates the measured x) is corrected against pos_y by ``latentnav
 ``--samples`` low-density samples; base, InterFaceGAN's orthogonal projection and the corrected direction
 are measured on ``--eval-n`` fresh latents (1,000, seeds from 50,000; the issue's 50 are too few on the
 correlated model, where a handful of latents whose sprite jumps along the diagonal carry the figure, and
-200 still flattered the corrected trajectory direction: 0.027 there, 0.077 on 1,000):
+200 still flattered an earlier version's corrected trajectory direction: 0.027 there, 0.077 on 1,000):
 leakage = |slope of the y change on the x change| over raw steps of -1, -0.5, 0.5, 1 along the unit
 direction, with the 5-95% interval of 1,000 bootstrap resamples of the latents; on-target = x change per
 unit step. The same
