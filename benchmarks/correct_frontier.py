@@ -108,7 +108,7 @@ def least_leakage(G, base_u: torch.Tensor, share: float, z_eval: torch.Tensor, m
 
 def cell(point: dict) -> str:
     lo, hi = point["interval"]
-    return f"{point['share']:.2f}: {point['leakage']:.3f} ({lo:.2f}-{hi:.2f})"
+    return f"{point['share']:.2f}: {point['leakage']:.3f} ({lo:.3f}-{hi:.3f})"
 
 
 def optimum(r: dict) -> str:
@@ -117,7 +117,7 @@ def optimum(r: dict) -> str:
     o = r["optimum"]
     lo, hi = o["interval"]
     spread = [f["leakage"] for f in o["starts"]]
-    return (f"{o['leakage']:.3f} ({lo:.2f}-{hi:.2f}); {len(spread)} starts: "
+    return (f"{o['leakage']:.3f} ({lo:.3f}-{hi:.3f}); {len(spread)} starts: "
             f"{min(spread):.3f}-{max(spread):.3f}")  # fmt: skip
 
 

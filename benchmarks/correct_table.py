@@ -48,9 +48,9 @@ def method_direction(G, method: str):
 
 
 def leak(e: dict) -> str:
-    """Leakage with its bootstrap interval, e.g. ``0.412 (0.30-0.55)``."""
+    """Leakage with its bootstrap interval, e.g. ``0.412 (0.301-0.550)``."""
     lo, hi = max(e["leakage_interval"].values(), key=lambda iv: iv[1])
-    return f"{e['leakage_max']:.3f} ({lo:.2f}-{hi:.2f})"
+    return f"{e['leakage_max']:.3f} ({lo:.3f}-{hi:.3f})"
 
 
 def row(method: str, r: dict) -> str:
