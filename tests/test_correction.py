@@ -66,6 +66,17 @@ def test_fit_on_meters_finds_the_axis_that_moves_x_alone():
     assert info["on_target_after"] >= 0.85 * info["on_target_before"]
 
 
+def test_fit_on_meters_on_every_latent_does_not_depend_on_the_seed():
+    """batch=None: every step sees all latents, so the seed (which only orders minibatches) changes nothing."""
+    G = BlobGenerator(z_dim=6, resolution=32, seed=3)
+    u0 = (G.u_x + 0.5 * G.u_y) / 1.25**0.5
+    z = 0.5 * torch.randn(60, 6, generator=torch.Generator().manual_seed(0))
+    fits = [fit_on_meters(G, z, u0, get_meter("pos_x"), [get_meter("pos_y")], steps=60, alphas=(-0.5, 0.5),
+                          batch=None, seed=seed) for seed in (0, 1)]  # fmt: skip
+    assert np.array_equal(fits[0][0], fits[1][0])
+    assert fits[0][1]["leak_ratio_after"] < 0.1 * fits[0][1]["leak_ratio_before"]
+
+
 def test_fit_on_meters_holds_several_attributes_in_different_units_alike():
     """B1 = y (fractions of the width), B2 = size in thousandths of a log unit (readings ~100x larger): each is
     weighed by its inverse variance, so the fit removes both leaks, not just the one in the larger units."""
