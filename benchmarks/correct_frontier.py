@@ -10,9 +10,9 @@ through ``latentnav.correct`` once (500 low-density samples, synthesized, invert
 the meter re-fit (:func:`latentnav.correction.fit_on_meters`) is run again on the same scored + re-projected
 latents for each ``--keep`` value: from InterFaceGAN's projection where the keep asked is no more than the
 projection's own share of the base's x change per step, else from the base direction. Each fitted direction
-is measured on the 1,000 fresh latents of the corrector table (leakage = |y per unit x| with its bootstrap
-5-95% interval; share = x change per unit step over the base direction's). The issue asks for a share of at
-least 0.8 with leakage no higher than the projection's; the sweep shows where, on this model, the two meet.
+is measured on 1,000 fresh latents, the first of the corrector table's 5,000 (leakage = |y per unit x| with
+its bootstrap 5-95% interval; share = x change per unit step over the base direction's). The issue asks for
+a share of at least 0.8 with leakage no higher than the projection's; the sweep shows where, on this model, the two meet.
 
 The column "least leakage at share >= 0.8" checks that the sweep did not just miss a better direction: the
 least leakage SLSQP (scipy) finds for a unit direction that keeps ``--optimum-share`` of the base's x change
