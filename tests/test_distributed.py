@@ -19,6 +19,17 @@ from latentnav.directions import load_direction
 from latentnav.errors import LatentnavError
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The single-process runs here use one thread, as each torchrun worker does (OMP_NUM_THREADS=1): with
+    another count the float sums differ in their last bits, and a count compared exactly (generator evaluations,
+    fits kept) could turn on them. Otherwise the count would be whatever an earlier test left behind."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 QUICK = ["--trajectories", "8", "--steps", "2", "--max-iters", "8", "--device", "cpu"]
 
 
