@@ -180,8 +180,7 @@ def main() -> None:
         t0 = time.perf_counter()
         fixed = correct(G, method_direction(G, method).direction, "pos_x", ["pos_y"], config, eval_n=args.eval_n)
         s = fixed.samples
-        union_z = torch.cat([s["z"], s["z_inverted"][torch.as_tensor(s["kept"])]])
-        union_s = np.concatenate([s["scores"], s["rescored"][s["kept"]]])
+        union_z, union_s = s["refit_z"], s["refit_scores"]
         base_u, proj_u = s["base_u"], fixed.projection.u.float()
         ev = fixed.report["eval"]
         on_base = ev["base"]["on_target"]

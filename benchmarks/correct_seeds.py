@@ -16,7 +16,6 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import latentnav as ln
@@ -41,8 +40,7 @@ def main() -> None:
     z_eval = G.sample_latent(range(50_000, 50_000 + args.eval_n), "z")
     fixed = correct(G, method_direction(G, "trajectory").direction, "pos_x", ["pos_y"], CorrectConfig(), eval_n=50)
     s = fixed.samples
-    union_z = torch.cat([s["z"], s["z_inverted"][torch.as_tensor(s["kept"])]])
-    union_s = np.concatenate([s["scores"], s["rescored"][s["kept"]]])
+    union_z, union_s = s["refit_z"], s["refit_scores"]
     base_u, proj_u = s["base_u"], fixed.projection.u.float()
     on_base = direction_effect(G, base_u, mx, [my], z_eval)["on_target"]
     rows = []

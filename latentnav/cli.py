@@ -969,7 +969,7 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
     from latentnav.errors import OutputExistsError
     from latentnav.evaluate import calibrate_direction, in_units_of
     from latentnav.generators.registry import load_generator
-    from latentnav.measure import get_meter, scorer_meter
+    from latentnav.measure import get_meter
 
     out = Path(output)
     if out.suffix != ".safetensors":
@@ -986,11 +986,8 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
     distributed.on_main(check)
     d = load_direction(direction_path, space=space)
     G = load_generator(model, device=device)
-    def meter_or_scorer(name: str):
-        return scorer_meter(name) if ":" in name else get_meter(name, G)
-
-    meter = meter_or_scorer(attribute)
-    held = [meter_or_scorer(name) for name in against]
+    meter = get_meter(attribute, G)
+    held = [get_meter(name, G) for name in against]
     result = correct(G, d, meter, held, config, eval_n=eval_n, progress=True)
     corrected = calibrate_direction(G, result.direction, meter)
     projected = calibrate_direction(G, result.projection, meter)

@@ -503,7 +503,13 @@ def direction_effect(G, u: torch.Tensor, meter_a: MeterSpec, meters_b: Sequence[
 # ------------------------------------------------------------------------------------------- the job
 @dataclass
 class Correction:
-    """The result of :func:`correct`: the corrected direction, InterFaceGAN's projection, and a report."""
+    """The result of :func:`correct`: the corrected direction, InterFaceGAN's projection, and a report.
+
+    ``samples`` holds the working data: the scored latents and scores (``z``, ``scores``), the synthesized
+    samples (``index``, ``delta_a``, ``images``, ``donors``), their inversions and re-scores (``z_inverted``,
+    ``rescored``, ``kept``), the oriented base direction (``base_u``) and what the re-fit fitted on
+    (``refit_z``, ``refit_scores``: the scored latents plus the kept inversions).
+    """
 
     direction: Direction
     projection: Direction
@@ -619,5 +625,6 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
     out_dir.meta.update(low_density_kept=report["low_density_kept"], leakage_before=measured["base"]["leakage_max"],
                         leakage_after=measured["corrected"]["leakage_max"])  # fmt: skip
     samples = {"z": z, "scores": scores, "index": index, "delta_a": delta_a, "z_inverted": z_inv,
-               "rescored": rescored, "kept": kept, "base_u": u, "images": images, "donors": donors}  # fmt: skip
+               "rescored": rescored, "kept": kept, "base_u": u, "images": images, "donors": donors,
+               "refit_z": union_z, "refit_scores": union_s}  # fmt: skip
     return Correction(out_dir, proj_dir, report, samples)

@@ -287,15 +287,19 @@ TRANSFORM_ATTRIBUTE: dict[str, str] = {"shift-x": "pos_x", "shift-y": "pos_y", "
 
 
 def get_meter(name: str, G=None) -> MeterSpec:
-    """The meter called ``name`` (a transform name is read as the attribute it changes).
+    """The meter called ``name`` (a transform name is read as the attribute it changes), or a user scorer
+    given as ``"module:function"`` (:func:`scorer_meter`).
 
     Raises:
         UnknownNameError: lists the known meters.
         AttributeNotMeasurableError: the meter does not apply to ``G``'s images (e.g. hue on one channel).
+        ScorerError: a ``module:function`` that cannot be imported.
     """
+    if ":" in name:
+        return scorer_meter(name)
     name = TRANSFORM_ATTRIBUTE.get(name, name)
     if name not in METER_SPECS:
-        raise UnknownNameError("attribute", name, list(METER_SPECS), " (or give --scorer module:function)")
+        raise UnknownNameError("attribute", name, list(METER_SPECS), " (or your own scorer as module:function)")
     spec = METER_SPECS[name]
     if G is not None:
         spec.check_applies(G)
