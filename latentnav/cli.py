@@ -269,7 +269,7 @@ def _finish_output_dir(tmp: Path, path: Path) -> None:
 @click.option("--method", type=click.Choice(["trajectory", "ganspace", "sefa", "interfacegan"]), default="trajectory",
               help="How to find the direction.")
 @click.option("--attribute", default=None,
-              help="ganspace/sefa: pick the component that moves this meter (pos_x, pos_y, scale, brightness, hue) "
+              help="ganspace/sefa: pick the component that moves this meter (pos_x, pos_y, scale, brightness, hue, or a scorer module:function) "
                    "and calibrate it; interfacegan: the attribute to separate.")
 @click.option("--scorer", default=None, help="interfacegan: your scorer module:function (images [N,C,H,W] -> [N]).")
 @click.option("--component", type=click.IntRange(0), default=0, help="ganspace/sefa without --attribute: the component saved.")
@@ -625,8 +625,8 @@ def parse_names(text: str | None) -> list[str] | None:
 @click.option("--direction", "direction_path", type=click.Path(dir_okay=False), default=None,
               help="A direction file (.safetensors, or .npy with --space).")
 @click.option("--code", default=None, help="Instead of a file: one of the model's own codes, z<k> (latent axis k) or an InfoGAN code (cont0).")
-@click.option("--target", default=None, help="Attribute it should change (default: the one its transform changes).")
-@click.option("--attributes", default=None, help="Attributes measured for leakage, e.g. pos_x,pos_y,scale (default: all that apply).")
+@click.option("--target", default=None, help="Attribute it should change: a meter name or your scorer module:function (default: the one its transform changes).")
+@click.option("--attributes", default=None, help="Attributes measured for leakage, e.g. pos_x,pos_y,scale or my_scorers:smile (default: all that apply).")
 @click.option("--t", "t_range", default=None, help="LO,HI requested change in the target's units (default -0.15,0.15; hue -30,30).")
 @click.option("--steps", type=click.IntRange(2), default=9, help="Steps between LO and HI.")
 @click.option("-n", type=click.IntRange(2), default=50, help="Fresh latents.")
@@ -680,9 +680,9 @@ def evaluate_cmd(model, direction_path, code, target, attributes, t_range, steps
 
 @main.command("compare")
 @click.option("--model", "-m", default="bvae-dsprites", help="Registry name or checkpoint path.")
-@click.option("--target", required=True, help="A transform (shift-x, shift-y, zoom, brightness, hue) or the attribute it changes.")
+@click.option("--target", required=True, help="A transform (shift-x, shift-y, zoom, brightness, hue), the attribute it changes, or your scorer module:function.")
 @click.option("--methods", default=None, help="Comma-separated subset of trajectory,ganspace,sefa,interfacegan (default: all).")
-@click.option("--attributes", default=None, help="Attributes measured for leakage (default: all that apply).")
+@click.option("--attributes", default=None, help="Attributes measured for leakage: meter names or module:function scorers (default: all that apply).")
 @click.option("--t", "t_range", default=None, help="LO,HI requested change (default -0.15,0.15; hue -30,30).")
 @click.option("--steps", type=click.IntRange(2), default=9, help="Steps between LO and HI.")
 @click.option("-n", type=click.IntRange(2), default=50, help="Fresh latents for the evaluation.")

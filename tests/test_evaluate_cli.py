@@ -88,6 +88,13 @@ def test_a_user_scorer_drives_interfacegan_and_bad_scorers_are_one_line_errors(t
     assert res.exit_code == 0, res.output
     d = load_direction(tmp_path / "ok" / "direction.safetensors")
     assert not d.calibrated and d.meta["attribute"] == "my_scorers:right" and abs(d.u[axes["pos_x"]["axis"]].item()) > 0.7
+    # the scorer is a target and a leakage attribute of evaluate too: calibrated by it, the direction moves it as asked
+    res = run("evaluate", "--direction", "ok/direction.safetensors", "--target", "my_scorers:right",
+              "--attributes", "pos_y,my_scorers:right", "-n", "40", "--device", "cpu", "-o", "ev")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert m["target"] == "my_scorers:right" and m["steerability"]["r2"] > 0.9 and m["steerability"]["slope"] > 0.85
+    assert m["leakage"]["my_scorers:right"]["slope"] == pytest.approx(1) and abs(m["leakage"]["pos_y"]["slope"]) < 0.1
     expect = {
         "my_scorers:wide": "my_scorers:wide returned scores of shape [500, 3]; expected [500] (one score per image)",
         "my_scorers:broken": "my_scorers:broken returned NaN or infinite scores for 500 of 500 images",
