@@ -1,8 +1,8 @@
 """The README's corrector table: each method's x direction on the correlated model, corrected against y.
 
     python benchmarks/correct_table.py [--model bvae-dsprites-corr] [--unbiased bvae-dsprites-b4]
-        [--methods trajectory,ganspace,sefa,interfacegan] [--samples 500] [--refit meters] [--keep 0.6]
-        [--json benchmarks/results/correct.json] [--update-readme] [--from-json]
+        [--methods trajectory,ganspace,sefa,interfacegan] [--samples 500] [--refit meters] [--keep 0.5]
+        [--json benchmarks/results/correct.json] [--merge] [--update-readme] [--readme-block correct-table] [--from-json]
 
 For each method, its pos_x direction on ``--model`` (found and picked as ``latentnav compare`` does: the
 trajectory method follows shift-x, GANSpace and SeFa offer 10 components and the best for pos_x is picked,
@@ -85,11 +85,13 @@ def main() -> None:
     parser.add_argument("--eval-n", type=int, default=5000, help="fresh latents the directions are measured on")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "correct.json")
+    parser.add_argument("--merge", action="store_true", help="keep the methods already in --json (parallel runs)")
     parser.add_argument("--update-readme", action="store_true")
+    parser.add_argument("--readme-block", default="correct-table", help="the README's marked table to rewrite")
     parser.add_argument("--from-json", action="store_true")
     args = parser.parse_args()
     if args.from_json:
-        update_readme("correct-table", table(json.loads(args.json.read_text())))
+        update_readme(args.readme_block, table(json.loads(args.json.read_text())))
         return
     torch.set_num_threads(args.threads)
     G = ln.load_generator(args.model, device="cpu")
@@ -97,6 +99,10 @@ def main() -> None:
     config = CorrectConfig(n_low=args.samples, refit=args.refit, fit_keep=args.keep)
     z_unbiased = U.sample_latent(range(50_000, 50_000 + args.eval_n), "z")
     results = {"model": args.model, "unbiased": args.unbiased, "config": asdict(config), "methods": {}}
+    if args.merge and args.json.exists():
+        kept = json.loads(args.json.read_text())
+        if (kept["model"], kept["unbiased"], kept["config"]) != (args.model, args.unbiased, results["config"]):
+            raise SystemExit(f"{args.json} holds another model or configuration; --merge adds rows of one run")
     for method in args.methods.split(","):
         t0 = time.perf_counter()
         run = method_direction(G, method)
@@ -106,9 +112,11 @@ def main() -> None:
         results["methods"][method] = {"choice": run.choice, "report": fixed.report, "unbiased": unbiased,
                                       "seconds": time.perf_counter() - t0}  # fmt: skip
         print(row(method, results["methods"][method]), flush=True)
+        if args.merge and args.json.exists():  # read again: a parallel run may have added its rows meanwhile
+            results["methods"] = {**json.loads(args.json.read_text())["methods"], **results["methods"]}
         write_json(args.json, results)
     if args.update_readme:
-        update_readme("correct-table", table(results))
+        update_readme(args.readme_block, table(results))
 
 
 if __name__ == "__main__":
