@@ -76,7 +76,8 @@ def test_default_model_meets_position_targets(bvae):
 
 
 def test_the_correlated_model_carries_its_training_correlation():
-    """bvae-dsprites-corr was trained with pos_x ~ pos_y (rho 0.8); its prior samples show it, b4's do not."""
+    """bvae-dsprites-corr / -corr06 were trained with pos_x ~ pos_y (rho 0.8 / 0.6); their prior samples show it
+    (0.79 / 0.61 on 5,000 in the README), b4's do not."""
     from latentnav import measure
 
     def xy_corr(name):
@@ -86,5 +87,6 @@ def test_the_correlated_model_carries_its_training_correlation():
         ok = torch.isfinite(cx) & torch.isfinite(cy)
         return torch.corrcoef(torch.stack([cx[ok], cy[ok]]))[0, 1].item()
 
-    assert xy_corr("bvae-dsprites-corr") > 0.6
+    corr, corr06 = xy_corr("bvae-dsprites-corr"), xy_corr("bvae-dsprites-corr06")
+    assert 0.7 < corr < 0.88 and 0.5 < corr06 < 0.7
     assert abs(xy_corr("bvae-dsprites-b4")) < 0.15

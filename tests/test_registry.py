@@ -26,7 +26,7 @@ def _write(tmp_path, *entries):
 
 def test_shipped_registry_lists_the_embedded_models_with_their_real_checksums():
     reg = default_registry()
-    for name in ("bvae-dsprites", "bvae-dsprites-b4", "bvae-dsprites-corr"):
+    for name in ("bvae-dsprites", "bvae-dsprites-b4", "bvae-dsprites-corr", "bvae-dsprites-corr06"):
         spec = reg[name]
         assert spec.source.kind == "package"
         (path,) = hub.fetch(spec)
