@@ -1,6 +1,7 @@
 """How much x change per step a y-free direction can keep, predicted from two numbers, against the corrector.
 
-    python benchmarks/correct_geometry.py [--json benchmarks/results/correct.json ...] [--update-readme]
+    python benchmarks/correct_geometry.py [--json benchmarks/results/correct.json benchmarks/results/correct-corr06.json]
+        [--update-readme]
 
 An idealised VAE with a unit Gaussian prior, trained on positions whose x-y correlation is rho, spends one
 latent on the diagonal (x + y) and one on the anti-diagonal (x - y); each latent's decoder gain is the data's
@@ -62,7 +63,8 @@ def rows(results: dict) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", type=Path, nargs="+", default=[ROOT / "benchmarks" / "results" / "correct.json"],
+    results = ROOT / "benchmarks" / "results"
+    parser.add_argument("--json", type=Path, nargs="+", default=[results / "correct.json", results / "correct-corr06.json"],
                         help="corrector tables written by benchmarks/correct_table.py")  # fmt: skip
     parser.add_argument("--update-readme", action="store_true")
     args = parser.parse_args()
