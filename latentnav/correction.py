@@ -70,7 +70,7 @@ class CorrectConfig:
         fit_steps: optimisation steps of the meter re-fit.
         fit_keep: the meter re-fit keeps at least this fraction of the base direction's A change per unit
             step (less leakage costs some of it: on ``bvae-dsprites-corr`` the directions that leak no more
-            than the unbiased model's keep about 0.08 of the width per unit step, 51-68% of the four methods'
+            than the unbiased model's keep about 0.08 of the width per unit step, 52-68% of the four methods'
             base directions). A start that already keeps less (a projection) is only traded down in leakage,
             never asked for more.
         layers: W+ layers to synthesize by mixing (StyleGAN2's ``"w+"`` space only): each low-density sample

@@ -18,6 +18,17 @@ def _correlated(n=4000, rho=0.8, seed=0):
     return np.c_[a, b]
 
 
+def test_correct_cli_defaults_are_the_config_defaults():
+    """The CLI states its defaults (it imports torch lazily); they must be CorrectConfig's, which the API uses."""
+    from latentnav.cli import main
+
+    params = {p.name: p.default for p in main.commands["correct"].params}
+    cfg = CorrectConfig()
+    cli_to_config = {"scored": "n_samples", "samples": "n_low", "offset": "offset", "invert_steps": "invert_steps",
+                     "refit": "refit", "fit_steps": "fit_steps", "fit_keep": "fit_keep", "seed": "seed"}  # fmt: skip
+    assert {k: params[k] for k in cli_to_config} == {k: getattr(cfg, f) for k, f in cli_to_config.items()}
+
+
 def test_holding_step_changes_a_by_one_unit_and_leaves_b_alone():
     rng = np.random.default_rng(1)
     grads = rng.standard_normal((3, 8))  # A and two held attributes, linear in z

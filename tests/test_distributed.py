@@ -30,6 +30,8 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
 QUICK = ["--trajectories", "8", "--steps", "2", "--max-iters", "8", "--device", "cpu"]
 
 

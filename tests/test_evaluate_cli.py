@@ -95,6 +95,10 @@ def test_a_user_scorer_drives_interfacegan_and_bad_scorers_are_one_line_errors(t
     m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert m["target"] == "my_scorers:right" and m["steerability"]["r2"] > 0.9 and m["steerability"]["slope"] > 0.85
     assert m["leakage"]["my_scorers:right"]["slope"] == pytest.approx(1) and abs(m["leakage"]["pos_y"]["slope"]) < 0.1
+    res = run("evaluate", "--direction", "ok/direction.safetensors", "--target", "no_such_module:f", "-n", "4",
+              "--device", "cpu", "-o", "ev_bad")  # fmt: skip
+    assert res.exit_code == 1 and "cannot import scorer module 'no_such_module'" in res.stderr
+    assert res.stderr.count("\n") == 1 and not (tmp_path / "ev_bad").exists()
     expect = {
         "my_scorers:wide": "my_scorers:wide returned scores of shape [500, 3]; expected [500] (one score per image)",
         "my_scorers:broken": "my_scorers:broken returned NaN or infinite scores for 500 of 500 images",
