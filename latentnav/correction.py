@@ -71,8 +71,8 @@ class CorrectConfig:
         fit_keep: the meter re-fit keeps at least this fraction of the base direction's A change per unit
             step (less leakage costs some of it: on ``bvae-dsprites-corr`` the directions that leak no more
             than the unbiased model's keep about 0.08 of the width per unit step, 52-68% of the four methods'
-            base directions). A start that already keeps less (a projection) is only traded down in leakage,
-            never asked for more.
+            base directions). The fit starts from InterFaceGAN's projection when that keeps at least this
+            much, else from the base direction.
         layers: W+ layers to synthesize by mixing (StyleGAN2's ``"w+"`` space only): each low-density sample
             takes these layers from a donor whose A is the wanted one and keeps its own others (where B lives)
             instead of the linear move; ``None``: the linear move.
@@ -382,18 +382,18 @@ def refit(z: torch.Tensor, scores: np.ndarray, *, max_weight: float = 20.0, seed
 def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, meters_b: Sequence[MeterSpec], *,
                   steps: int = 150, lr: float = 0.03, batch: int | None = 128, decay: bool = True,
                   alphas: Sequence[float] = (-1.0, 1.0),
-                  keep: float = 0.9, start: torch.Tensor | None = None, base: np.ndarray | None = None,
-                  space: str = "z", seed: int = 0, progress: bool = False) -> tuple[np.ndarray, dict]:  # fmt: skip
+                  keep: float = 0.9, jitter: float = 0.1, reward: float = 0.05, start: torch.Tensor | None = None,
+                  base: np.ndarray | None = None, space: str = "z", seed: int = 0, progress: bool = False) -> tuple[np.ndarray, dict]:  # fmt: skip
     """A's direction re-fitted on latents ``z`` through the meters themselves, starting from ``u0``.
 
     Each step draws ``batch`` of the latents, moves them by ``alphas`` along the unit direction and reads A and
     B on the images (the meters are differentiable functions of the pixels); the loss is the squared slope of
-    each B's change on A's change (the leakage :func:`direction_effect` reports) plus a tenth of
+    each B's change on A's change (the leakage :func:`direction_effect` reports) plus ``jitter`` times
     sum(dB^2) / sum(dA^2) (B's changes that do not follow A's), several Bs weighed by the inverse of their
-    variances over ``z`` relative to each other (one B: weight 1), plus a penalty when A's change per unit step falls below ``keep``
-    of ``u0``'s on the same latents (or below the start's, if that is lower: a fit that starts from a
-    projection then only trades the leakage down), minus a small reward for A's change (so that components that change
-    nothing are dropped rather than kept). Adam's step decays to zero on a cosine over the ``steps`` (``decay``):
+    variances over ``z`` relative to each other (one B: weight 1), plus a penalty when A's change per unit step
+    falls below ``keep`` of ``u0``'s on the same latents, minus ``reward`` times A's change over ``u0``'s (so that
+    components that change nothing are dropped rather than kept). A ``start`` that keeps less than ``keep``
+    (a projection, when more is asked than it has) is replaced by ``u0`` (``info["started_from"]``). Adam's step decays to zero on a cosine over the ``steps`` (``decay``):
     with a constant step the result wandered with the minibatch order (on ``bvae-dsprites-corr``, the trajectory
     direction at keep 0.6 leaked 0.011 to 0.061 over three seeds; with the decay 0.021 to 0.032);
     ``batch=None`` uses every latent at every step. The fit starts from ``start`` (default ``u0``); ``base`` [N, 1 + K]
@@ -427,15 +427,18 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
         on_target = (step * change[..., 0]).sum() / (step**2).sum().clamp_min(1e-12)
         da2 = (change[..., 0] ** 2).sum().clamp_min(1e-12)
         slope = (change[..., :1] * change[..., 1:]).sum(dim=(0, 1)) / da2  # B per unit of A, each B
-        return on_target, (weight * slope**2).sum() + 0.1 * (weight * change[..., 1:] ** 2).sum() / da2
+        return on_target, (weight * slope**2).sum() + jitter * (weight * change[..., 1:] ** 2).sum() / da2
 
     with torch.no_grad():
         on_base, leak_base = effect((u0 / u0.norm()).float(), torch.arange(len(z)))
     v = (start if start is not None else u0).float().clone()
-    v = (v / v.norm()).requires_grad_(True)
+    v = v / v.norm()
     with torch.no_grad():
         on_start, _ = effect(v, torch.arange(len(z)))
-    keep = min(keep, float(on_start / on_base))  # never ask for more than the start already has
+    started = "start"
+    if start is not None and float(on_start / on_base) < keep:  # the start keeps less than asked: go from u0
+        v, started = (u0 / u0.norm()).float().clone(), "base"
+    v.requires_grad_(True)
     probe = G((z[:2] + v[None]).to(G.device).view(-1, *shape), space=space).cpu()
     flat = [m.name for m in meters if not m(probe).requires_grad]
     if flat:
@@ -448,7 +451,7 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
         rows = torch.randperm(len(z), generator=gen)[:batch] if batch else torch.arange(len(z))
         on_target, leak = effect(v / v.norm(), rows)
         gain = on_target / on_base
-        loss = leak + 10.0 * torch.relu(keep - gain) ** 2 - 0.05 * gain
+        loss = leak + 10.0 * torch.relu(keep - gain) ** 2 - reward * gain
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -457,7 +460,7 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     u = (v / v.norm()).detach()
     with torch.no_grad():
         on_after, leak_after = effect(u, torch.arange(len(z)))
-    info = {"latents": len(z), "keep": keep, "on_target_before": float(on_base), "on_target_after": float(on_after),
+    info = {"latents": len(z), "keep": keep, "started_from": started, "on_target_before": float(on_base), "on_target_after": float(on_after),
             "leak_ratio_before": float(leak_base), "leak_ratio_after": float(leak_after)}  # fmt: skip
     return u.double().numpy(), info
 

@@ -77,6 +77,24 @@ def test_fit_on_meters_finds_the_axis_that_moves_x_alone():
     assert info["on_target_after"] >= 0.85 * info["on_target_before"]
 
 
+def test_fit_on_meters_starts_from_the_base_when_the_start_keeps_less_than_asked():
+    """A start (a projection) that changes x at a third of the base's rate cannot honour keep 0.9 without
+    climbing back: the fit goes from the base instead and reaches the x-only axis; a start that keeps
+    enough is used as given."""
+    G = BlobGenerator(z_dim=6, resolution=32, seed=3)
+    u0 = (G.u_x + G.u_y) / 2**0.5
+    null = torch.linalg.qr(torch.stack([G.u_x, G.u_y, torch.ones(6)], dim=1))[0][:, 2]  # changes nothing
+    weak = (0.3 * G.u_x + null) / (1 + 0.3**2) ** 0.5
+    z = 0.5 * torch.randn(300, 6, generator=torch.Generator().manual_seed(0))
+    mx, my = get_meter("pos_x"), [get_meter("pos_y")]
+    u, info = fit_on_meters(G, z, u0, mx, my, steps=300, alphas=(-0.5, 0.5), keep=0.9, start=weak, seed=0)
+    assert info["started_from"] == "base"
+    assert float(torch.as_tensor(u).float() @ G.u_x) > 0.97
+    assert info["on_target_after"] >= 0.85 * info["on_target_before"]
+    _, info = fit_on_meters(G, z, u0, mx, my, steps=5, alphas=(-0.5, 0.5), keep=0.9, start=G.u_x, seed=0)
+    assert info["started_from"] == "start"
+
+
 def test_fit_on_meters_on_every_latent_does_not_depend_on_the_seed():
     """batch=None: every step sees all latents, so the seed (which only orders minibatches) changes nothing."""
     G = BlobGenerator(z_dim=6, resolution=32, seed=3)
