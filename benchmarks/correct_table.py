@@ -2,6 +2,7 @@
 
     python benchmarks/correct_table.py [--model bvae-dsprites-corr] [--unbiased bvae-dsprites-b4]
         [--methods trajectory,ganspace,sefa,interfacegan] [--samples 500] [--refit meters] [--keep 0.5]
+        [--fit-optimizer adam]
         [--json benchmarks/results/correct.json] [--merge] [--update-readme] [--readme-block correct-table] [--from-json]
 
 For each method, its pos_x direction on ``--model`` (found and picked as ``latentnav compare`` does: the
@@ -80,6 +81,7 @@ def main() -> None:
     parser.add_argument("--methods", default="trajectory,ganspace,sefa,interfacegan")
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--refit", default="meters", choices=["meters", "logistic"])
+    parser.add_argument("--fit-optimizer", default="adam", choices=["adam", "slsqp"])
     parser.add_argument("--keep", type=float, default=CorrectConfig.fit_keep,
                         help="share of the base direction's x change per step the meter re-fit keeps")
     parser.add_argument("--eval-n", type=int, default=5000, help="fresh latents the directions are measured on")
@@ -96,7 +98,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     G = ln.load_generator(args.model, device="cpu")
     U = ln.load_generator(args.unbiased, device="cpu")
-    config = CorrectConfig(n_low=args.samples, refit=args.refit, fit_keep=args.keep)
+    config = CorrectConfig(n_low=args.samples, refit=args.refit, fit_keep=args.keep, fit_optimizer=args.fit_optimizer)
     z_unbiased = U.sample_latent(range(50_000, 50_000 + args.eval_n), "z")
     results = {"model": args.model, "unbiased": args.unbiased, "config": asdict(config), "methods": {}}
     if args.merge and args.json.exists():

@@ -924,6 +924,8 @@ def _run_training(command: str, config, run, output: str, threads: int | None) -
               help="Re-fit through the meters (moves A, holds B on all samples) or by a balanced logistic regression.")
 @click.option("--fit-steps", type=click.IntRange(0), default=150, show_default=True,
               help="Optimisation steps of the meter re-fit.")
+@click.option("--fit-optimizer", type=click.Choice(["adam", "slsqp"]), default="adam", show_default=True,
+              help="Meter re-fit: Adam on minibatches, or SLSQP (the leakage alone, subject to --keep) on 300 latents.")
 @click.option("--keep", "fit_keep", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Fraction of the base direction's change per unit step the meter re-fit must keep (it starts from "
                    "the projection when that keeps as much, else from the base direction).")
@@ -938,7 +940,7 @@ def _run_training(command: str, config, run, output: str, threads: int | None) -
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Corrected direction (.safetensors).")
 def correct_cmd(model, direction_path, attribute, against, samples, scored, offset, invert_steps, refit, fit_steps,
-                fit_keep, layers, eval_n, space, seed, device, force, output) -> None:  # fmt: skip
+                fit_optimizer, fit_keep, layers, eval_n, space, seed, device, force, output) -> None:  # fmt: skip
     """Remove what a direction drags along (SC2GAN-style): synthesize rare combinations, invert, re-fit.
 
     Writes OUT (the corrected direction, calibrated in the attribute's units), OUT's .json sidecar,
@@ -977,7 +979,7 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
         raise click.BadParameter(f"the output must end in .safetensors, got {out.name}", param_hint="-o")
     extras = [out.with_name(out.stem + suffix) for suffix in (".projection.safetensors", ".report.json", ".grids.png")]
     config = CorrectConfig(n_samples=scored, n_low=samples, offset=offset, invert_steps=invert_steps, refit=refit,
-                           fit_steps=fit_steps, fit_keep=fit_keep, layers=parse_layers(layers), seed=seed)  # fmt: skip
+                           fit_steps=fit_steps, fit_keep=fit_keep, fit_optimizer=fit_optimizer, layers=parse_layers(layers), seed=seed)  # fmt: skip
     device = _launch(device)
 
     def check() -> None:

@@ -25,7 +25,8 @@ def test_correct_cli_defaults_are_the_config_defaults():
     params = {p.name: p.default for p in main.commands["correct"].params}
     cfg = CorrectConfig()
     cli_to_config = {"scored": "n_samples", "samples": "n_low", "offset": "offset", "invert_steps": "invert_steps",
-                     "refit": "refit", "fit_steps": "fit_steps", "fit_keep": "fit_keep", "seed": "seed"}  # fmt: skip
+                     "refit": "refit", "fit_steps": "fit_steps", "fit_keep": "fit_keep", "fit_optimizer": "fit_optimizer",
+                     "seed": "seed"}  # fmt: skip
     assert {k: params[k] for k in cli_to_config} == {k: getattr(cfg, f) for k, f in cli_to_config.items()}
 
 
@@ -95,6 +96,20 @@ def test_fit_on_meters_starts_from_the_base_when_the_start_keeps_less_than_asked
     assert info["started_from"] == "start"
 
 
+def test_fit_on_meters_with_slsqp_finds_the_x_axis_at_the_asked_share():
+    """SLSQP minimises the leakage alone subject to the share: from the 45-degree direction (leakage 1) it
+    reaches the x-only axis, which keeps sqrt(2) of the base's x rate (more than the 0.9 asked)."""
+    G = BlobGenerator(z_dim=6, resolution=32, seed=3)
+    u0 = (G.u_x + G.u_y) / 2**0.5
+    z = 0.5 * torch.randn(300, 6, generator=torch.Generator().manual_seed(0))
+    u, info = fit_on_meters(G, z, u0, get_meter("pos_x"), [get_meter("pos_y")], steps=60, alphas=(-0.5, 0.5),
+                            keep=0.9, optimizer="slsqp", batch=200, seed=0)  # fmt: skip
+    u = torch.as_tensor(u).float()
+    assert float(u @ G.u_x) > 0.97 and abs(float(u @ G.u_y)) < 0.05
+    assert info["optimizer"] == "slsqp" and info["leak_ratio_after"] < 0.01
+    assert info["on_target_after"] >= 0.9 * info["on_target_before"]
+
+
 def test_fit_on_meters_on_every_latent_does_not_depend_on_the_seed():
     """batch=None: every step sees all latents, so the seed (which only orders minibatches) changes nothing."""
     G = BlobGenerator(z_dim=6, resolution=32, seed=3)
@@ -132,6 +147,8 @@ def test_config_refuses_nonsense():
         CorrectConfig(n_low=0)
     with pytest.raises(ValueError, match="known: meters, logistic"):
         CorrectConfig(refit="svm")
+    with pytest.raises(ValueError, match="optimizer"):
+        CorrectConfig(fit_optimizer="lbfgs")
     with pytest.raises(ValueError, match="fit_keep"):
         CorrectConfig(fit_keep=1.5)
 
