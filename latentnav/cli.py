@@ -925,7 +925,7 @@ def _run_training(command: str, config, run, output: str, threads: int | None) -
 @click.option("--fit-steps", type=click.IntRange(0), default=150, show_default=True,
               help="Optimisation steps of the meter re-fit.")
 @click.option("--fit-optimizer", type=click.Choice(["adam", "slsqp"]), default="adam", show_default=True,
-              help="Meter re-fit: Adam on minibatches, or SLSQP (the leakage alone, subject to --keep) on 300 latents.")
+              help="Meter re-fit: Adam on minibatches, or SLSQP on all latents at once (the leakage alone, subject to --keep).")
 @click.option("--keep", "fit_keep", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Fraction of the base direction's change per unit step the meter re-fit must keep (it starts from "
                    "the projection when that keeps as much, else from the base direction).")

@@ -70,7 +70,7 @@ class CorrectConfig:
             density-weighted logistic regression for A).
         fit_steps: optimisation steps of the meter re-fit (Adam), or SLSQP's iteration limit.
         fit_optimizer: ``"adam"`` (minibatches of 128 latents, the leakage plus a penalty below ``fit_keep`` and a
-            small reward for A's change) or ``"slsqp"`` (scipy's SLSQP on a fixed 300 of the latents: the leakage
+            small reward for A's change) or ``"slsqp"`` (scipy's SLSQP on all the latents at once: the leakage
             alone, subject to keeping ``fit_keep``).
         fit_keep: the meter re-fit keeps at least this fraction of the base direction's A change per unit
             step (less leakage costs some of it: on ``bvae-dsprites-corr`` the directions that leak no more
@@ -404,9 +404,9 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     with a constant step the result wandered with the minibatch order (on ``bvae-dsprites-corr``, the trajectory
     direction at keep 0.6 leaked 0.011 to 0.061 over three seeds; with the decay 0.021 to 0.032);
     ``batch=None`` uses every latent at every step. ``optimizer="slsqp"`` instead minimises the leakage term
-    alone, on one fixed draw of ``batch`` latents, with scipy's SLSQP (at most ``steps`` iterations) subject to
-    A's change per unit step >= ``keep`` of ``u0``'s (no reward: a direction that keeps more than asked is left
-    as it is). The fit starts from ``start`` (default ``u0``); ``base`` [N, 1 + K]
+    alone, on one fixed draw of ``batch`` latents (all of them with ``batch=None``), with scipy's SLSQP (at
+    most ``steps`` iterations) subject to A's change per unit step >= ``keep`` of ``u0``'s (no reward: a
+    direction that keeps more than asked is left as it is). The fit starts from ``start`` (default ``u0``); ``base`` [N, 1 + K]
     are the readings at ``z`` when already known (saves rendering them again). Returns
     ``(u [D] unit, info)``.
 
@@ -455,9 +455,10 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
         raise LatentnavError(f"the readings of {', '.join(flat)} carry no gradient (a scorer that leaves torch?), so "
                              "the direction cannot be fitted through them; use the logistic re-fit (--refit logistic)")  # fmt: skip
     gen = torch.Generator().manual_seed(seed)
+    iterations = steps
     if optimizer == "slsqp":
-        v = _slsqp(effect, v.detach(), torch.randperm(len(z), generator=gen)[:batch] if batch else torch.arange(len(z)),
-                   on_base, keep, steps, progress)  # fmt: skip
+        rows = torch.randperm(len(z), generator=gen)[:batch] if batch else torch.arange(len(z))
+        v, iterations = _slsqp(effect, v.detach(), rows, on_base, keep, steps, progress)
         steps = 0
     opt = torch.optim.Adam([v], lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1)) if decay else None
@@ -474,15 +475,17 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     u = (v / v.norm()).detach()
     with torch.no_grad():
         on_after, leak_after = effect(u, torch.arange(len(z)))
-    info = {"latents": len(z), "optimizer": optimizer, "keep": keep, "started_from": started, "on_target_before": float(on_base), "on_target_after": float(on_after),
+    info = {"latents": len(z), "optimizer": optimizer, "iterations": iterations, "keep": keep, "started_from": started,
+            "on_target_before": float(on_base), "on_target_after": float(on_after),
             "leak_ratio_before": float(leak_base), "leak_ratio_after": float(leak_after)}  # fmt: skip
     return u.double().numpy(), info
 
 
 def _slsqp(effect, v: torch.Tensor, rows: torch.Tensor, on_base: torch.Tensor, keep: float, steps: int,
-           progress: bool) -> torch.Tensor:  # fmt: skip
+           progress: bool) -> tuple[torch.Tensor, int]:  # fmt: skip
     """:func:`fit_on_meters`'s ``optimizer="slsqp"``: the leakage term on the fixed latents ``rows``, minimised
-    by scipy's SLSQP over the direction subject to A's change per unit step >= ``keep`` of ``u0``'s."""
+    by scipy's SLSQP over the direction subject to A's change per unit step >= ``keep`` of ``u0``'s.
+    Returns the unit direction and the iterations taken."""
     from scipy.optimize import minimize
 
     cache: dict[bytes, tuple] = {}
@@ -502,7 +505,7 @@ def _slsqp(effect, v: torch.Tensor, rows: torch.Tensor, on_base: torch.Tensor, k
                    constraints=[{"type": "ineq", "fun": lambda x: evaluate(x)[2], "jac": lambda x: evaluate(x)[3]}],
                    options={"maxiter": max(steps, 1)}, callback=lambda _: bar.update())  # fmt: skip
     bar.close()
-    return torch.tensor(res.x / np.linalg.norm(res.x), dtype=torch.float32).requires_grad_(True)
+    return torch.tensor(res.x / np.linalg.norm(res.x), dtype=torch.float32).requires_grad_(True), int(res.nit)
 
 
 # --------------------------------------------------------------------------------------- measuring
@@ -635,7 +638,7 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
     union_s = np.concatenate([scores, rescored[kept]])
     if cfg.refit == "meters":
         new_u, fit = fit_on_meters(G, union_z, u, meter_a, meters_b, steps=cfg.fit_steps, keep=cfg.fit_keep,
-                                   optimizer=cfg.fit_optimizer, batch=300 if cfg.fit_optimizer == "slsqp" else 128,
+                                   optimizer=cfg.fit_optimizer, batch=None if cfg.fit_optimizer == "slsqp" else 128,
                                    start=projected, base=union_s, space=space, seed=cfg.seed,
                                    progress=progress)  # fmt: skip
     else:

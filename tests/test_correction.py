@@ -106,7 +106,7 @@ def test_fit_on_meters_with_slsqp_finds_the_x_axis_at_the_asked_share():
                             keep=0.9, optimizer="slsqp", batch=200, seed=0)  # fmt: skip
     u = torch.as_tensor(u).float()
     assert float(u @ G.u_x) > 0.97 and abs(float(u @ G.u_y)) < 0.05
-    assert info["optimizer"] == "slsqp" and info["leak_ratio_after"] < 0.01
+    assert info["optimizer"] == "slsqp" and 0 < info["iterations"] <= 60 and info["leak_ratio_after"] < 0.01
     assert info["on_target_after"] >= 0.9 * info["on_target_before"]
 
 
