@@ -182,6 +182,8 @@ def test_correct_refuses_bad_input_in_one_line_and_writes_nothing(tmp_path, x_ve
     assert len(res.output.strip().splitlines()) == 1
     res = run(*args, "--attribute", "pos_x", "--against", "pos_x", "-o", tmp_path / "out.safetensors")
     assert res.exit_code == 1 and "cannot also be an attribute to hold" in res.output
+    res = run(*args, "--attribute", "pos_x", "--against", "pos_y", "--fit-optimizer", "lbfgs", "-o", tmp_path / "o.safetensors")
+    assert res.exit_code == 2 and "'adam', 'slsqp'" in res.output
     (tmp_path / "taken.safetensors").write_text("keep me")
     res = run(*args, "--attribute", "pos_x", "--against", "pos_y", "-o", tmp_path / "taken.safetensors")
     assert res.exit_code == 2 and "--force" in res.output
@@ -192,7 +194,8 @@ def test_correct_refuses_bad_input_in_one_line_and_writes_nothing(tmp_path, x_ve
 def test_correct_writes_direction_projection_report_and_grids(tmp_path, x_vector):
     out = tmp_path / "x-corrected.safetensors"
     res = run("correct", "--model", "bvae-dsprites-corr", "--direction", x_vector, "--attribute", "pos_x",
-              "--against", "pos_y", "--scored", 400, "--samples", 80, "--invert-steps", 20, "--fit-steps", 40, "-o", out)  # fmt: skip
+              "--against", "pos_y", "--scored", 400, "--samples", 80, "--invert-steps", 20, "--fit-steps", 10,
+              "--fit-optimizer", "slsqp", "-o", out)  # fmt: skip
     assert res.exit_code == 0, res.output
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["x-corrected.grids.png", "x-corrected.json", "x-corrected.projection.json",
@@ -202,6 +205,7 @@ def test_correct_writes_direction_projection_report_and_grids(tmp_path, x_vector
     assert report["correlation"][0] > 0.6  # the model keeps the data's x-y correlation
     assert 5 <= report["low_density_kept"] <= report["low_density_made"] == 80
     assert ev["base"]["on_target"] > 0.02
+    assert report["refit"]["optimizer"] == "slsqp" and 0 < report["refit"]["iterations"] <= 10
     # the orthogonal projection (the baseline) leaks less y per unit x than the base axis
     assert ev["projection"]["leakage_max"] < ev["base"]["leakage_max"]
 
