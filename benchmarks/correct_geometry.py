@@ -25,6 +25,7 @@ import json
 import math
 from pathlib import Path
 
+from correct_table import ordered
 from readme_table import ROOT, update_readme
 
 HEADER = ("| model | method | x-y corr (rho) | base leakage (L) | y-free share: predicted R(L) / measured | "
@@ -52,8 +53,8 @@ def leak_allowing(share: float, rho: float) -> float:
 
 def rows(results: dict) -> list[str]:
     out = []
-    for method, r in results["methods"].items():
-        rep = r["report"]
+    for method in ordered(results["methods"]):
+        rep = results["methods"][method]["report"]
         rho, ev = rep["correlation"][0], rep["eval"]
         leak, measured = ev["base"]["leakage_max"], ev["corrected"]["on_target"] / ev["base"]["on_target"]
         out.append(f"| `{results['model']}` | {method} | {rho:.2f} | {leak:.3f} | {kept_share(leak, rho):.2f} / "

@@ -2,7 +2,7 @@
 
     python benchmarks/correct_table.py [--model bvae-dsprites-corr] [--unbiased bvae-dsprites-b4]
         [--methods trajectory,ganspace,sefa,interfacegan] [--samples 500] [--refit meters] [--keep 0.5]
-        [--fit-optimizer adam]
+        [--fit-optimizer slsqp]
         [--json benchmarks/results/correct.json] [--merge] [--update-readme] [--readme-block correct-table] [--from-json]
 
 For each method, its pos_x direction on ``--model`` (found and picked as ``latentnav compare`` does: the
@@ -70,8 +70,16 @@ def row(method: str, r: dict) -> str:
             f"{rep['low_density_made']} / {rep['low_density_kept']} | {flags} |")  # fmt: skip
 
 
+ORDER = ("trajectory", "ganspace", "sefa", "interfacegan")
+
+
+def ordered(methods: dict) -> list[str]:
+    """The methods of a results JSON in the README's order (parallel --merge runs write them in any order)."""
+    return sorted(methods, key=lambda m: ORDER.index(m) if m in ORDER else len(ORDER))
+
+
 def table(results: dict) -> str:
-    return "\n".join([HEADER, *(row(m, r) for m, r in results["methods"].items())])
+    return "\n".join([HEADER, *(row(m, results["methods"][m]) for m in ordered(results["methods"]))])
 
 
 def main() -> None:
@@ -81,7 +89,7 @@ def main() -> None:
     parser.add_argument("--methods", default="trajectory,ganspace,sefa,interfacegan")
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--refit", default="meters", choices=["meters", "logistic"])
-    parser.add_argument("--fit-optimizer", default="adam", choices=["adam", "slsqp"])
+    parser.add_argument("--fit-optimizer", default=CorrectConfig.fit_optimizer, choices=["adam", "slsqp"])
     parser.add_argument("--keep", type=float, default=CorrectConfig.fit_keep,
                         help="share of the base direction's x change per step the meter re-fit keeps")
     parser.add_argument("--eval-n", type=int, default=5000, help="fresh latents the directions are measured on")

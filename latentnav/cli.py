@@ -924,7 +924,7 @@ def _run_training(command: str, config, run, output: str, threads: int | None) -
               help="Re-fit through the meters (moves A, holds B on all samples) or by a balanced logistic regression.")
 @click.option("--fit-steps", type=click.IntRange(0), default=150, show_default=True,
               help="Optimisation steps of the meter re-fit.")
-@click.option("--fit-optimizer", type=click.Choice(["adam", "slsqp"]), default="adam", show_default=True,
+@click.option("--fit-optimizer", type=click.Choice(["adam", "slsqp"]), default="slsqp", show_default=True,
               help="Meter re-fit: Adam on minibatches, or SLSQP on all latents at once (the leakage alone, subject to --keep).")
 @click.option("--keep", "fit_keep", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Fraction of the base direction's change per unit step the meter re-fit must keep (it starts from "

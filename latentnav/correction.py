@@ -94,7 +94,7 @@ class CorrectConfig:
     refit: str = "meters"
     fit_steps: int = 150
     fit_keep: float = 0.5
-    fit_optimizer: str = "adam"
+    fit_optimizer: str = "slsqp"
     layers: tuple[int, ...] | None = None
     seed: int = 0
     batch_size: int = 250
