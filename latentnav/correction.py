@@ -74,7 +74,7 @@ class CorrectConfig:
             alone, subject to keeping ``fit_keep``).
         fit_keep: the meter re-fit keeps at least this fraction of the base direction's A change per unit
             step (less leakage costs some of it: on ``bvae-dsprites-corr`` the directions that leak no more
-            than the unbiased model's keep about 0.08 of the width per unit step, 52-68% of the four methods'
+            than the unbiased model's keep about 0.075 of the width per unit step, 51-66% of the four methods'
             base directions). The fit starts from InterFaceGAN's projection when that keeps at least this
             much, else from the base direction.
         layers: W+ layers to synthesize by mixing (StyleGAN2's ``"w+"`` space only): each low-density sample
