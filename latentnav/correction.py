@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.optimize import minimize
 from scipy.stats import gaussian_kde
 from sklearn.linear_model import LogisticRegression
 from tqdm.auto import tqdm
@@ -389,8 +390,9 @@ def refit(z: torch.Tensor, scores: np.ndarray, *, max_weight: float = 20.0, seed
 def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, meters_b: Sequence[MeterSpec], *,
                   steps: int = 150, lr: float = 0.03, batch: int | None = 128, decay: bool = True,
                   alphas: Sequence[float] = (-1.0, 1.0),
-                  keep: float = 0.9, jitter: float = 0.1, reward: float = 0.05, optimizer: str = "adam", start: torch.Tensor | None = None,
-                  base: np.ndarray | None = None, space: str = "z", seed: int = 0, progress: bool = False) -> tuple[np.ndarray, dict]:  # fmt: skip
+                  keep: float = 0.9, jitter: float = 0.1, reward: float = 0.05, optimizer: str = "adam",
+                  start: torch.Tensor | None = None, base: np.ndarray | None = None, space: str = "z", seed: int = 0,
+                  progress: bool = False) -> tuple[np.ndarray, dict]:  # fmt: skip
     """A's direction re-fitted on latents ``z`` through the meters themselves, starting from ``u0``.
 
     Each step draws ``batch`` of the latents, moves them by ``alphas`` along the unit direction and reads A and
@@ -400,19 +402,22 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     variances over ``z`` relative to each other (one B: weight 1), plus a penalty when A's change per unit step
     falls below ``keep`` of ``u0``'s on the same latents, minus ``reward`` times A's change over ``u0``'s (so that
     components that change nothing are dropped rather than kept). A ``start`` that keeps less than ``keep``
-    (a projection, when more is asked than it has) is replaced by ``u0`` (``info["started_from"]``). Adam's step decays to zero on a cosine over the ``steps`` (``decay``):
-    with a constant step the result wandered with the minibatch order (on ``bvae-dsprites-corr``, the trajectory
+    (a projection, when more is asked than it has) is replaced by ``u0`` (``info["started_from"]``). Adam's
+    step decays to zero on a cosine over the ``steps`` (``decay``): with a constant step the result wandered with the minibatch order (on ``bvae-dsprites-corr``, the trajectory
     direction at keep 0.6 leaked 0.011 to 0.061 over three seeds; with the decay 0.021 to 0.032);
     ``batch=None`` uses every latent at every step. ``optimizer="slsqp"`` instead minimises the leakage term
     alone, on one fixed draw of ``batch`` latents (all of them with ``batch=None``), with scipy's SLSQP (at
     most ``steps`` iterations) subject to A's change per unit step >= ``keep`` of ``u0``'s (no reward: a
-    direction that keeps more than asked is left as it is). The fit starts from ``start`` (default ``u0``); ``base`` [N, 1 + K]
-    are the readings at ``z`` when already known (saves rendering them again). Returns
+    direction that keeps more than asked is left as it is). The fit starts from ``start`` (default ``u0``);
+    ``base`` [N, 1 + K] are the readings at ``z`` when already known (saves rendering them again). Returns
     ``(u [D] unit, info)``.
 
     Raises:
         LatentnavError: a meter whose readings carry no gradient (a user scorer that leaves torch).
+        ValueError: an unknown ``optimizer``.
     """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown re-fit optimizer {optimizer!r}; known: {', '.join(OPTIMIZERS)}")
     meters = [meter_a, *meters_b]
     shape = G.latent_shape(space)
     al = torch.tensor([float(a) for a in alphas])
@@ -456,7 +461,7 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
                              "the direction cannot be fitted through them; use the logistic re-fit (--refit logistic)")  # fmt: skip
     gen = torch.Generator().manual_seed(seed)
     iterations = steps
-    if optimizer == "slsqp":
+    if optimizer == "slsqp" and steps:
         rows = torch.randperm(len(z), generator=gen)[:batch] if batch else torch.arange(len(z))
         v, iterations = _slsqp(effect, v.detach(), rows, on_base, keep, steps, progress)
         steps = 0
@@ -486,8 +491,6 @@ def _slsqp(effect, v: torch.Tensor, rows: torch.Tensor, on_base: torch.Tensor, k
     """:func:`fit_on_meters`'s ``optimizer="slsqp"``: the leakage term on the fixed latents ``rows``, minimised
     by scipy's SLSQP over the direction subject to A's change per unit step >= ``keep`` of ``u0``'s.
     Returns the unit direction and the iterations taken."""
-    from scipy.optimize import minimize
-
     cache: dict[bytes, tuple] = {}
 
     def evaluate(x: np.ndarray) -> tuple:

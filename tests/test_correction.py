@@ -107,6 +107,8 @@ def test_fit_on_meters_with_slsqp_finds_the_x_axis_at_the_asked_share():
     u = torch.as_tensor(u).float()
     assert float(u @ G.u_x) > 0.97 and abs(float(u @ G.u_y)) < 0.05
     assert info["optimizer"] == "slsqp" and 0 < info["iterations"] <= 60 and info["leak_ratio_after"] < 0.01
+    with pytest.raises(ValueError, match="known: adam, slsqp"):
+        fit_on_meters(G, z, u0, get_meter("pos_x"), [get_meter("pos_y")], optimizer="lbfgs")
     assert info["on_target_after"] >= 0.9 * info["on_target_before"]
 
 
