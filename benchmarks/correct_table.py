@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 import latentnav as ln
-from latentnav.correction import CorrectConfig, correct, direction_effect
+from latentnav.correction import OPTIMIZERS, REFITS, CorrectConfig, correct, direction_effect
 from latentnav.evaluate import compare
 from latentnav.measure import get_meter
 from readme_table import ROOT, update_readme, write_json
@@ -88,8 +88,8 @@ def main() -> None:
     parser.add_argument("--unbiased", default="bvae-dsprites-b4")
     parser.add_argument("--methods", default="trajectory,ganspace,sefa,interfacegan")
     parser.add_argument("--samples", type=int, default=500)
-    parser.add_argument("--refit", default="meters", choices=["meters", "logistic"])
-    parser.add_argument("--fit-optimizer", default=CorrectConfig.fit_optimizer, choices=["adam", "slsqp"])
+    parser.add_argument("--refit", default=CorrectConfig.refit, choices=REFITS)
+    parser.add_argument("--fit-optimizer", default=CorrectConfig.fit_optimizer, choices=OPTIMIZERS)
     parser.add_argument("--keep", type=float, default=CorrectConfig.fit_keep,
                         help="share of the base direction's x change per step the meter re-fit keeps")
     parser.add_argument("--eval-n", type=int, default=5000, help="fresh latents the directions are measured on")

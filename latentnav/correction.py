@@ -413,7 +413,8 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     ``(u [D] unit, info)``.
 
     Raises:
-        LatentnavError: a meter whose readings carry no gradient (a user scorer that leaves torch).
+        LatentnavError: a meter whose readings carry no gradient (a user scorer that leaves torch), or a fit that
+            diverged (a direction that is no longer finite).
         ValueError: an unknown ``optimizer``.
     """
     if optimizer not in OPTIMIZERS:
@@ -478,6 +479,9 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
         if sched is not None:
             sched.step()
     u = (v / v.norm()).detach()
+    if not torch.isfinite(u).all():
+        raise LatentnavError(f"the meter re-fit ({optimizer}) diverged: the direction is no longer finite; try "
+                             f"--fit-optimizer {'adam' if optimizer == 'slsqp' else 'slsqp'} or --refit logistic")  # fmt: skip
     with torch.no_grad():
         on_after, leak_after = effect(u, torch.arange(len(z)))
     info = {"latents": len(z), "optimizer": optimizer, "iterations": iterations, "keep": keep, "started_from": started,

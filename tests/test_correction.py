@@ -5,8 +5,8 @@ import pytest
 
 import torch
 
-from latentnav.correction import (CorrectConfig, density_percentile, fit_on_meters, holding_step, landed,
-                                  low_density_targets)  # fmt: skip
+from latentnav.correction import (OPTIMIZERS, REFITS, CorrectConfig, density_percentile, fit_on_meters, holding_step,
+                                  landed, low_density_targets)  # fmt: skip
 from latentnav.measure import get_meter
 from toys import BlobGenerator
 
@@ -28,6 +28,8 @@ def test_correct_cli_defaults_are_the_config_defaults():
                      "refit": "refit", "fit_steps": "fit_steps", "fit_keep": "fit_keep", "fit_optimizer": "fit_optimizer",
                      "seed": "seed"}  # fmt: skip
     assert {k: params[k] for k in cli_to_config} == {k: getattr(cfg, f) for k, f in cli_to_config.items()}
+    choices = {p.name: tuple(p.type.choices) for p in main.commands["correct"].params if hasattr(p.type, "choices")}
+    assert choices["refit"] == REFITS and choices["fit_optimizer"] == OPTIMIZERS  # the CLI's lists are the module's
 
 
 def test_holding_step_changes_a_by_one_unit_and_leaves_b_alone():
@@ -107,9 +109,24 @@ def test_fit_on_meters_with_slsqp_finds_the_x_axis_at_the_asked_share():
     u = torch.as_tensor(u).float()
     assert float(u @ G.u_x) > 0.97 and abs(float(u @ G.u_y)) < 0.05
     assert info["optimizer"] == "slsqp" and 0 < info["iterations"] <= 60 and info["leak_ratio_after"] < 0.01
+    assert info["on_target_after"] >= 0.9 * info["on_target_before"]
     with pytest.raises(ValueError, match="known: adam, slsqp"):
         fit_on_meters(G, z, u0, get_meter("pos_x"), [get_meter("pos_y")], optimizer="lbfgs")
-    assert info["on_target_after"] >= 0.9 * info["on_target_before"]
+
+
+def test_a_re_fit_that_diverges_is_an_error_not_a_nan_direction(monkeypatch):
+    """An optimiser that returns a non-finite direction (here SLSQP, made to) ends in a LatentnavError that
+    names the other optimiser, never in a NaN direction written to disk."""
+    from types import SimpleNamespace
+
+    from latentnav import correction
+    from latentnav.errors import LatentnavError
+
+    monkeypatch.setattr(correction, "minimize", lambda f, x0, **kw: SimpleNamespace(x=np.full_like(x0, np.nan), nit=1))
+    G = BlobGenerator(z_dim=6, resolution=32, seed=3)
+    z = 0.5 * torch.randn(40, 6, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(LatentnavError, match="diverged.*--fit-optimizer adam"):
+        fit_on_meters(G, z, G.u_x, get_meter("pos_x"), [get_meter("pos_y")], steps=5, optimizer="slsqp")
 
 
 def test_fit_on_meters_on_every_latent_does_not_depend_on_the_seed():
