@@ -2,12 +2,13 @@
 
     python benchmarks/correct_frontier.py [--model bvae-dsprites-corr] [--methods trajectory,ganspace]
         [--keeps 0.5,0.6,0.7,0.75,0.8,0.9,1.0] [--samples 500] [--json benchmarks/results/correct_frontier.json]
-        [--optimum-share 0.8] [--starts 8] [--train-n 300] [--eval-n 1000] [--optimum-only]
-        [--update-readme] [--from-json]
+        [--fit-optimizer slsqp] [--optimum-share 0.8] [--starts 8] [--train-n 300] [--eval-n 1000] [--optimum-only]
+        [--merge] [--update-readme] [--readme-block correct-frontier] [--from-json]
 
 For each method, its pos_x direction on ``--model`` (picked as in ``benchmarks/correct_table.py``) goes
 through ``latentnav.correct`` once (500 low-density samples, synthesized, inverted and kept as usual); then
-the meter re-fit (:func:`latentnav.correction.fit_on_meters`) is run again on the same scored + re-projected
+the meter re-fit (:func:`latentnav.correction.fit_on_meters`, with ``--fit-optimizer``: the corrector's
+default, SLSQP on all the latents, or Adam on minibatches) is run again on the same scored + re-projected
 latents for each ``--keep`` value: from InterFaceGAN's projection where the keep asked is no more than the
 projection's own share of the base's x change per step, else from the base direction. Each fitted direction
 is measured on 1,000 fresh latents, the first of the corrector table's 5,000 (leakage = |y per unit x| with
@@ -39,11 +40,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from scipy.optimize import minimize
-from correct_table import method_direction
+from correct_table import method_direction, ordered
 from readme_table import ROOT, update_readme, write_json
 
 import latentnav as ln
-from latentnav.correction import CorrectConfig, correct, direction_effect, fit_on_meters
+from latentnav.correction import OPTIMIZERS, CorrectConfig, correct, direction_effect, fit_on_meters
 from latentnav.measure import get_meter
 
 
@@ -127,7 +128,8 @@ def table(results: dict) -> str:
             + " | largest share with leakage <= projection | least leakage at share >= "
             + f"{results.get('optimum_share', 0.8):g} | y-free bound |")  # fmt: skip
     lines = [head, "|" + "---|" * (len(keeps) + 5)]
-    for method, r in results["methods"].items():
+    for method in ordered(results["methods"]):
+        r = results["methods"][method]
         proj = r["projection"]
         ok = [p["share"] for p in [proj, *r["points"]] if p["leakage"] <= proj["leakage"]]
         lines.append(f"| {method} | {cell(proj)} | " + " | ".join(cell(p) for p in r["points"]) + f" | {max(ok):.2f} | {optimum(r)} | {r['bound']:.2f} |")
@@ -141,8 +143,11 @@ def main() -> None:
     parser.add_argument("--keeps", default="0.5,0.6,0.7,0.75,0.8,0.9,1.0")
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--eval-n", type=int, default=1000, help="fresh latents each direction is measured on")
+    parser.add_argument("--fit-optimizer", default=CorrectConfig.fit_optimizer, choices=OPTIMIZERS)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "correct_frontier.json")
+    parser.add_argument("--merge", action="store_true", help="keep the methods already in --json (parallel runs)")
+    parser.add_argument("--readme-block", default="correct-frontier", help="the README's marked table to rewrite")
     parser.add_argument("--optimum-share", type=float, default=0.8)
     parser.add_argument("--starts", type=int, default=8)
     parser.add_argument("--train-n", type=int, default=300, help="latents the least-leakage search fits on")
@@ -151,7 +156,7 @@ def main() -> None:
     parser.add_argument("--from-json", action="store_true")
     args = parser.parse_args()
     if args.from_json:
-        update_readme("correct-frontier", table(json.loads(args.json.read_text())))
+        update_readme(args.readme_block, table(json.loads(args.json.read_text())))
         return
     torch.set_num_threads(args.threads)
     G = ln.load_generator(args.model, device="cpu")
@@ -173,9 +178,14 @@ def main() -> None:
         if not fresh:
             print(table(results))
             if args.update_readme:
-                update_readme("correct-frontier", table(results))
+                update_readme(args.readme_block, table(results))
         return
-    results = {"model": args.model, "keeps": keeps, "optimum_share": args.optimum_share, "methods": {}}
+    results = {"model": args.model, "keeps": keeps, "optimum_share": args.optimum_share,
+               "fit_optimizer": args.fit_optimizer, "methods": {}}  # fmt: skip
+    if args.merge and args.json.exists():
+        kept = json.loads(args.json.read_text())
+        if [kept.get(k) for k in ("model", "keeps", "fit_optimizer")] != [args.model, keeps, args.fit_optimizer]:
+            raise SystemExit(f"{args.json} holds another model, --keeps or --fit-optimizer; --merge adds rows of one run")
     for method in args.methods.split(","):
         t0 = time.perf_counter()
         fixed = correct(G, method_direction(G, method).direction, "pos_x", ["pos_y"], config, eval_n=args.eval_n)
@@ -193,7 +203,8 @@ def main() -> None:
         points = []
         for keep in keeps:
             start = proj_u if keep <= proj_share else base_u
-            u, _ = fit_on_meters(G, union_z, base_u, mx, [my], keep=keep, start=start, base=union_s, seed=config.seed)
+            u, _ = fit_on_meters(G, union_z, base_u, mx, [my], keep=keep, start=start, base=union_s, seed=config.seed,
+                                 optimizer=args.fit_optimizer, batch=None if args.fit_optimizer == "slsqp" else 128)
             u = torch.as_tensor(u).float()
             u = u if float(u @ base_u) >= 0 else -u
             points.append({"keep": keep, "start": "projection" if keep <= proj_share else "base",
@@ -201,13 +212,16 @@ def main() -> None:
             print(method, cell(points[-1]), flush=True)
         results["methods"][method] = {"base": point(ev["base"]), "projection": point(ev["projection"]),
                                       "points": points, "bound": y_free_bound(G, base_u, z_eval, mx, my),
-                                      "optimum": least_leakage(G, base_u, args.optimum_share, z_eval, mx, my,
-                                                               args.starts, args.train_n),
                                       "seconds": time.perf_counter() - t0}  # fmt: skip
+        if args.starts:
+            results["methods"][method]["optimum"] = least_leakage(G, base_u, args.optimum_share, z_eval, mx, my,
+                                                                  args.starts, args.train_n)  # fmt: skip
+        if args.merge and args.json.exists():  # read again: a parallel run may have added its rows meanwhile
+            results["methods"] = {**json.loads(args.json.read_text())["methods"], **results["methods"]}
         write_json(args.json, results)
     print(table(results))
     if args.update_readme:
-        update_readme("correct-frontier", table(results))
+        update_readme(args.readme_block, table(results))
 
 
 if __name__ == "__main__":
