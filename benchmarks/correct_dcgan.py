@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 import latentnav as ln
-from latentnav.correction import direction_effect
+from latentnav.correction import direction_effect, held_weights, refit_terms
 from latentnav.evaluate import read_latents
 from latentnav.measure import get_meter
 from readme_table import ROOT, update_readme, write_json
@@ -46,17 +46,11 @@ HELD = ("pos_y", "hue")
 
 
 def objective_terms(G, u: torch.Tensor, meters, z: torch.Tensor, readings, jitter: float = 0.1) -> dict:
-    """The meter re-fit's two leakage terms for ``u`` on ``z`` (as ``fit_on_meters`` weighs them), per held meter."""
+    """The meter re-fit's two leakage terms for ``u`` on ``z``, weighed as ``fit_on_meters`` weighs them."""
     base = torch.as_tensor(readings, dtype=torch.float32)
-    weight = 1.0 / base[:, 1:].var(dim=0)
-    weight = weight / weight.mean()
+    weight = held_weights(base)
     with torch.no_grad():
-        change = torch.stack([torch.stack([m.change(m(G(z + a * u)), base[:, k]) for k, m in enumerate(meters)], dim=-1)
-                              for a in (-1.0, 1.0)])  # [2, N, K]  # fmt: skip
-    change = torch.where(torch.isfinite(change).all(dim=-1, keepdim=True), change, torch.zeros(()))
-    da2 = (change[..., 0] ** 2).sum()
-    slope = (change[..., :1] * change[..., 1:]).sum(dim=(0, 1)) / da2
-    spread = (change[..., 1:] ** 2).sum(dim=(0, 1)) / da2
+        _, slope, spread = refit_terms(G, u, meters, z, base, torch.tensor([-1.0, 1.0]))
     names = [m.name for m in meters[1:]]
     return {"std": dict(zip(names, base[:, 1:].std(dim=0).tolist())), "weight": dict(zip(names, weight.tolist())),
             "slope": dict(zip(names, slope.tolist())),

@@ -387,6 +387,36 @@ def refit(z: torch.Tensor, scores: np.ndarray, *, max_weight: float = 20.0, seed
     return u / np.linalg.norm(u), {"accuracy": float(clf.score(x, label)), "weighted_corr": corr_after}
 
 
+def held_weights(base: torch.Tensor) -> torch.Tensor:
+    """Weights of the held attributes in the meter re-fit, from readings ``base`` [N, 1 + K] (A first): several Bs
+    in different units (degrees, fractions of the width) are weighed by their inverse variances, relative to
+    each other, so none drowns the others; with one B the weight is 1."""
+    weight = 1.0 / base[:, 1:].var(dim=0).clamp_min(1e-12)
+    return weight / weight.mean()
+
+
+def refit_terms(G, u: torch.Tensor, meters: Sequence[MeterSpec], z: torch.Tensor, base: torch.Tensor,
+                alphas: torch.Tensor, *, space: str = "z") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """What the meter re-fit sees of unit ``u`` on latents ``z`` [n, D] moved by ``alphas`` [T] (differentiable in u).
+
+    ``meters``: A then the Bs; ``base`` [n, 1 + K]: their readings at ``z``. A pair whose reading is not finite
+    counts as no change. Returns A's change per unit step (least squares), and per B [K]: the slope of its
+    change on A's (B per unit of A) and sum(dB^2) / sum(dA^2) (all of B's change, per unit of A's, squared).
+    """
+    shape = G.latent_shape(space)
+    moved = (z[None] + alphas[:, None, None] * u[None, None]).reshape(-1, z.shape[1])
+    images = G(moved.to(G.device).view(-1, *shape), space=space).cpu()
+    change = torch.stack([m.change(m(images).view(len(alphas), -1), base[:, k][None]) for k, m in enumerate(meters)],
+                         dim=-1)  # [T, n, 1 + K]  # fmt: skip
+    good = torch.isfinite(change).all(dim=-1, keepdim=True)
+    change = torch.where(good, change, torch.zeros(()))
+    step = alphas[:, None] * good[..., 0]
+    on_target = (step * change[..., 0]).sum() / (step**2).sum().clamp_min(1e-12)
+    da2 = (change[..., 0] ** 2).sum().clamp_min(1e-12)
+    slope = (change[..., :1] * change[..., 1:]).sum(dim=(0, 1)) / da2
+    return on_target, slope, (change[..., 1:] ** 2).sum(dim=(0, 1)) / da2
+
+
 def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, meters_b: Sequence[MeterSpec], *,
                   steps: int = 150, lr: float = 0.03, batch: int | None = 128, decay: bool = True,
                   alphas: Sequence[float] = (-1.0, 1.0),
@@ -427,23 +457,11 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     base = torch.as_tensor(base, dtype=torch.float32)
     ok = torch.isfinite(base).all(dim=1)
     z, base = z[ok].float(), base[ok]
-    # several Bs in different units (degrees, fractions of the width) are weighed by their inverse variances,
-    # relative to each other, so none drowns the others; with one B the weight is 1
-    weight = 1.0 / base[:, 1:].var(dim=0).clamp_min(1e-12)
-    weight = weight / weight.mean()
+    weight = held_weights(base)
 
     def effect(u: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        moved = (z[rows][None] + al[:, None, None] * u[None, None]).reshape(-1, z.shape[1])
-        images = G(moved.to(G.device).view(-1, *shape), space=space).cpu()
-        change = torch.stack([m.change(m(images).view(len(al), -1), base[rows, k][None]) for k, m in enumerate(meters)],
-                             dim=-1)  # [T, n, K]  # fmt: skip
-        good = torch.isfinite(change).all(dim=-1, keepdim=True)
-        change = torch.where(good, change, torch.zeros(()))
-        step = al[:, None] * good[..., 0]
-        on_target = (step * change[..., 0]).sum() / (step**2).sum().clamp_min(1e-12)
-        da2 = (change[..., 0] ** 2).sum().clamp_min(1e-12)
-        slope = (change[..., :1] * change[..., 1:]).sum(dim=(0, 1)) / da2  # B per unit of A, each B
-        return on_target, (weight * slope**2).sum() + jitter * (weight * change[..., 1:] ** 2).sum() / da2
+        on_target, slope, spread = refit_terms(G, u, meters, z[rows], base[rows], al, space=space)
+        return on_target, (weight * slope**2).sum() + jitter * (weight * spread).sum()
 
     with torch.no_grad():
         on_base, leak_base = effect((u0 / u0.norm()).float(), torch.arange(len(z)))
