@@ -200,13 +200,14 @@ def main() -> None:
                     "interval": e["leakage_interval"]["pos_y"], "on_target": e["on_target"]}  # fmt: skip
 
         points = []
-        for keep in keeps:  # from the projection; fit_on_meters goes from the base when the projection keeps less
+        for keep in keeps:  # from the projection; when it keeps less, fit_on_meters goes from the base (Adam) or the arc (SLSQP)
             u, fit = fit_on_meters(G, union_z, base_u, mx, [my], keep=keep, start=proj_u, base=union_s,
                                    seed=config.seed, optimizer=args.fit_optimizer,
                                    batch=None if args.fit_optimizer == "slsqp" else 128)  # fmt: skip
             u = torch.as_tensor(u).float()
             u = u if float(u @ base_u) >= 0 else -u
-            points.append({"keep": keep, "start": "projection" if fit["started_from"] == "start" else "base",
+            start = {"start": "projection", "arc": f"arc {fit['start_mix']:.3f}"}.get(fit["started_from"], "base")
+            points.append({"keep": keep, "start": start,
                            **point(direction_effect(G, u, mx, [my], z_eval))})  # fmt: skip
             print(method, cell(points[-1]), flush=True)
         results["methods"][method] = {"base": point(ev["base"]), "projection": point(ev["projection"]),

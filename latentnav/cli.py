@@ -928,7 +928,8 @@ def _run_training(command: str, config, run, output: str, threads: int | None) -
               help="Meter re-fit: Adam on minibatches, or SLSQP on all latents at once (the leakage alone, subject to --keep).")
 @click.option("--keep", "fit_keep", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Fraction of the base direction's change per unit step the meter re-fit must keep (it starts from "
-                   "the projection when that keeps as much, else from the base direction).")
+                   "the projection when that keeps as much, else from the nearest mix of projection and base that "
+                   "does (SLSQP) or from the base direction (Adam)).")
 @click.option("--layers", default=None,
               help="StyleGAN2 W+ directions: synthesize by taking these layers (e.g. 0-3) from samples that carry the "
                    "wanted attribute (SC2GAN's layer mixing) instead of the linear move.")  # fmt: skip

@@ -98,6 +98,25 @@ def test_fit_on_meters_starts_from_the_base_when_the_start_keeps_less_than_asked
     assert info["started_from"] == "start"
 
 
+def test_slsqp_starts_on_the_arc_that_keeps_what_is_asked():
+    """A start keeping a third of the base's x rate, with keep 0.9: SLSQP starts from the mix of the start and
+    the base that keeps 0.9 (feasible, so no climb back from the base) and ends with no y in it, keeping
+    at least 0.9 (SLSQP has no reward, so the start's component that changes nothing may stay)."""
+    G = BlobGenerator(z_dim=6, resolution=32, seed=3)
+    u0 = (G.u_x + G.u_y) / 2**0.5
+    null = torch.linalg.qr(torch.stack([G.u_x, G.u_y, torch.ones(6)], dim=1))[0][:, 2]
+    weak = (0.3 * G.u_x + null) / (1 + 0.3**2) ** 0.5
+    z = 0.5 * torch.randn(300, 6, generator=torch.Generator().manual_seed(0))
+    mx, my = get_meter("pos_x"), [get_meter("pos_y")]
+    u, info = fit_on_meters(G, z, u0, mx, my, steps=60, alphas=(-0.5, 0.5), keep=0.9, start=weak,
+                            optimizer="slsqp", batch=None, seed=0)  # fmt: skip
+    assert info["started_from"] == "arc" and 0.0 < info["start_mix"] < 1.0
+    u = torch.as_tensor(u).float()
+    assert float(u @ G.u_x) > 0.8 and abs(float(u @ G.u_y)) < 0.01
+    assert info["leak_ratio_before"] > 0.8 and info["leak_ratio_after"] < 1e-4
+    assert info["on_target_after"] >= 0.9 * info["on_target_before"]
+
+
 def test_fit_on_meters_with_slsqp_finds_the_x_axis_at_the_asked_share():
     """SLSQP minimises the leakage alone subject to the share: from the 45-degree direction (leakage 1) it
     reaches the x-only axis, which keeps sqrt(2) of the base's x rate (more than the 0.9 asked)."""
