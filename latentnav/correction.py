@@ -537,22 +537,32 @@ def _slsqp(effect, v: torch.Tensor, rows: torch.Tensor, on_base: torch.Tensor, k
            progress: bool) -> tuple[torch.Tensor, int]:  # fmt: skip
     """:func:`fit_on_meters`'s ``optimizer="slsqp"``: the leakage term on the fixed latents ``rows``, minimised
     by scipy's SLSQP over the direction subject to A's change per unit step >= ``keep`` of ``u0``'s.
-    Returns the unit direction and the iterations taken."""
-    cache: dict[bytes, tuple] = {}
+    Each point is rendered once; the backward passes run only where SLSQP asks for the gradient (its line
+    search needs values alone). Returns the unit direction and the iterations taken."""
+    at: dict = {"key": None}
 
-    def evaluate(x: np.ndarray) -> tuple:
-        key = x.tobytes()
-        if key not in cache:
+    def forward(x: np.ndarray) -> dict:
+        if at["key"] != x.tobytes():
             w = torch.tensor(x, dtype=torch.float32, requires_grad=True)
             on_target, leak = effect(w / w.norm(), rows)
-            g_leak, g_on = (torch.autograd.grad(q, w, retain_graph=True)[0].double().numpy() for q in (leak, on_target))
-            cache.clear()
-            cache[key] = (float(leak.detach()), g_leak, float(on_target.detach() / on_base) - keep, g_on / float(on_base))
-        return cache[key]
+            at.update(key=x.tobytes(), w=w, on_target=on_target, leak=leak, grads=None)
+        return at
+
+    def value(x: np.ndarray) -> tuple[float, float]:
+        f = forward(x)
+        return float(f["leak"].detach()), float(f["on_target"].detach() / on_base) - keep
+
+    def grad(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        f = forward(x)
+        if f["grads"] is None:
+            g_leak, g_on = (torch.autograd.grad(q, f["w"], retain_graph=True)[0].double().numpy()
+                            for q in (f["leak"], f["on_target"]))  # fmt: skip
+            f["grads"] = (g_leak, g_on / float(on_base))
+        return f["grads"]
 
     bar = tqdm(total=steps, disable=not progress, desc="re-fitting on the meters (SLSQP)", unit="iteration")
-    res = minimize(lambda x: evaluate(x)[:2], v.double().numpy(), jac=True, method="SLSQP",
-                   constraints=[{"type": "ineq", "fun": lambda x: evaluate(x)[2], "jac": lambda x: evaluate(x)[3]}],
+    res = minimize(lambda x: value(x)[0], v.double().numpy(), jac=lambda x: grad(x)[0], method="SLSQP",
+                   constraints=[{"type": "ineq", "fun": lambda x: value(x)[1], "jac": lambda x: grad(x)[1]}],
                    options={"maxiter": max(steps, 1)}, callback=lambda _: bar.update())  # fmt: skip
     bar.close()
     return torch.tensor(res.x / np.linalg.norm(res.x), dtype=torch.float32).requires_grad_(True), int(res.nit)
