@@ -10,7 +10,8 @@ through ``latentnav.correct`` once (500 low-density samples, synthesized, invert
 the meter re-fit (:func:`latentnav.correction.fit_on_meters`, with ``--fit-optimizer``: the corrector's
 default, SLSQP on all the latents, or Adam on minibatches) is run again on the same scored + re-projected
 latents for each ``--keep`` value: from InterFaceGAN's projection where the keep asked is no more than the
-projection's own share of the base's x change per step on those latents, else from the base direction. Each
+projection's own share of the base's x change per step on those latents, else from the base direction
+(Adam) or from the nearest mix of projection and base that keeps it (SLSQP; ``start`` records which). Each
 fitted direction is measured on 1,000 fresh latents, the first of the corrector table's 5,000 (leakage = |y per unit x| with
 its bootstrap 5-95% interval; share = x change per unit step over the base direction's). The issue asks for
 a share of at least 0.8 with leakage no higher than the projection's; the sweep shows where, on this model, the two meet.

@@ -99,7 +99,7 @@ def test_fit_on_meters_starts_from_the_base_when_the_start_keeps_less_than_asked
 
 
 def test_slsqp_starts_on_the_arc_that_keeps_what_is_asked():
-    """A start keeping a third of the base's x rate, with keep 0.9: SLSQP starts from the mix of the start and
+    """A start keeping less than half of the base's x rate, with keep 0.9: SLSQP starts from the mix of the start and
     the base that keeps 0.9 (feasible, so no climb back from the base) and ends with no y in it, keeping
     at least 0.9 (SLSQP has no reward, so the start's component that changes nothing may stay)."""
     G = BlobGenerator(z_dim=6, resolution=32, seed=3)
