@@ -11,7 +11,8 @@ the meter re-fit (:func:`latentnav.correction.fit_on_meters`, with ``--fit-optim
 default, SLSQP on all the latents, or Adam on minibatches) is run again on the same scored + re-projected
 latents for each ``--keep`` value: from InterFaceGAN's projection where the keep asked is no more than the
 projection's own share of the base's x change per step on those latents, else from the base direction
-(Adam) or from the nearest mix of projection and base that keeps it (SLSQP; ``start`` records which). Each
+(Adam) or from the nearest mix of projection and base that keeps it (SLSQP; ``start`` records which), with
+the corrector's limits (Adam's 150 steps, SLSQP's 20 iterations; the JSON records each fit's). Each
 fitted direction is measured on 1,000 fresh latents, the first of the corrector table's 5,000 (leakage = |y per unit x| with
 its bootstrap 5-95% interval; share = x change per unit step over the base direction's). The issue asks for
 a share of at least 0.8 with leakage no higher than the projection's; the sweep shows where, on this model, the two meet.
@@ -202,13 +203,14 @@ def main() -> None:
 
         points = []
         for keep in keeps:  # from the projection; when it keeps less, fit_on_meters goes from the base (Adam) or the arc (SLSQP)
-            u, fit = fit_on_meters(G, union_z, base_u, mx, [my], keep=keep, start=proj_u, base=union_s,
+            steps = config.fit_iterations if args.fit_optimizer == "slsqp" else config.fit_steps  # the corrector's
+            u, fit = fit_on_meters(G, union_z, base_u, mx, [my], keep=keep, start=proj_u, base=union_s, steps=steps,
                                    seed=config.seed, optimizer=args.fit_optimizer,
                                    batch=None if args.fit_optimizer == "slsqp" else 128)  # fmt: skip
             u = torch.as_tensor(u).float()
             u = u if float(u @ base_u) >= 0 else -u
             start = {"start": "projection", "arc": f"arc {fit['start_mix']:.3f}"}.get(fit["started_from"], "base")
-            points.append({"keep": keep, "start": start,
+            points.append({"keep": keep, "start": start, "iterations": fit["iterations"], "stopped": fit["stopped"],
                            **point(direction_effect(G, u, mx, [my], z_eval))})  # fmt: skip
             print(method, cell(points[-1]), flush=True)
         results["methods"][method] = {"base": point(ev["base"]), "projection": point(ev["projection"]),

@@ -923,7 +923,9 @@ def _run_training(command: str, config, run, output: str, threads: int | None) -
 @click.option("--refit", type=click.Choice(["meters", "logistic"]), default="meters", show_default=True,
               help="Re-fit through the meters (moves A, holds B on all samples) or by a balanced logistic regression.")
 @click.option("--fit-steps", type=click.IntRange(0), default=150, show_default=True,
-              help="Optimisation steps of the meter re-fit.")
+              help="Optimisation steps of the Adam re-fit.")
+@click.option("--fit-iterations", type=click.IntRange(0), default=20, show_default=True,
+              help="Iteration limit of the SLSQP re-fit (the report says whether it converged or stopped there).")
 @click.option("--fit-optimizer", type=click.Choice(["adam", "slsqp"]), default="slsqp", show_default=True,
               help="Meter re-fit: Adam on minibatches, or SLSQP on all latents at once (the leakage alone, subject to --keep).")
 @click.option("--keep", "fit_keep", type=click.FloatRange(0, 1), default=0.5, show_default=True,
@@ -941,7 +943,7 @@ def _run_training(command: str, config, run, output: str, threads: int | None) -
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Corrected direction (.safetensors).")
 def correct_cmd(model, direction_path, attribute, against, samples, scored, offset, invert_steps, refit, fit_steps,
-                fit_optimizer, fit_keep, layers, eval_n, space, seed, device, force, output) -> None:  # fmt: skip
+                fit_iterations, fit_optimizer, fit_keep, layers, eval_n, space, seed, device, force, output) -> None:  # fmt: skip
     """Remove what a direction drags along (SC2GAN-style): synthesize rare combinations, invert, re-fit.
 
     Writes OUT (the corrected direction, calibrated in the attribute's units), OUT's .json sidecar,
@@ -980,7 +982,7 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
         raise click.BadParameter(f"the output must end in .safetensors, got {out.name}", param_hint="-o")
     extras = [out.with_name(out.stem + suffix) for suffix in (".projection.safetensors", ".report.json", ".grids.png")]
     config = CorrectConfig(n_samples=scored, n_low=samples, offset=offset, invert_steps=invert_steps, refit=refit,
-                           fit_steps=fit_steps, fit_keep=fit_keep, fit_optimizer=fit_optimizer, layers=parse_layers(layers), seed=seed)  # fmt: skip
+                           fit_steps=fit_steps, fit_iterations=fit_iterations, fit_keep=fit_keep, fit_optimizer=fit_optimizer, layers=parse_layers(layers), seed=seed)  # fmt: skip
     device = _launch(device)
 
     def check() -> None:
@@ -1016,6 +1018,9 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
     click.echo(f"wrote {out} (leakage into {', '.join(against)}: base {ev['base']['leakage_max']:.3f}, projection "
                f"{ev['projection']['leakage_max']:.3f}, corrected {ev['corrected']['leakage_max']:.3f}; "
                f"{result.report['low_density_kept']} of {result.report['low_density_made']} low-density samples kept)")  # fmt: skip
+    if result.report.get("refit", {}).get("stopped") == "iteration limit":
+        click.echo(f"the SLSQP re-fit stopped at its limit of {fit_iterations} iterations before converging "
+                   "(past about 20 it fits the noise of the scored latents; --fit-iterations sets the limit)")  # fmt: skip
 
 
 if __name__ == "__main__":
