@@ -81,7 +81,8 @@ class CorrectConfig:
             step (less leakage costs some of it: on ``bvae-dsprites-corr`` the directions that leak no more
             than the unbiased model's keep about 0.075 of the width per unit step, 51-66% of the four methods'
             base directions). The fit starts from InterFaceGAN's projection when that keeps at least this
-            much, else from the base direction.
+            much, else from the nearest mix of projection and base direction that does (SLSQP) or from the base
+            direction (Adam).
         layers: W+ layers to synthesize by mixing (StyleGAN2's ``"w+"`` space only): each low-density sample
             takes these layers from a donor whose A is the wanted one and keeps its own others (where B lives)
             instead of the linear move; ``None``: the linear move.
@@ -526,7 +527,7 @@ def _feasible_start(share, start: torch.Tensor, u0: torch.Tensor, keep: float, h
     (``u0`` itself, t = 1, keeps everything). SLSQP started there is feasible and close to its answer: started
     from ``u0`` with the keep constraint active, it ran for more than an hour on one core (2,400 dSprites
     latents, InterFaceGAN's direction at keep 0.8, iteration limit 150) without finishing; from here it
-    took 7 iterations (GANSpace's direction took 96). Returns ``(unit direction, t)``."""
+    took 7 iterations (GANSpace's direction took 96 of a limit of 150). Returns ``(unit direction, t)``."""
     start, u0 = start / start.norm(), (u0 / u0.norm()).float()
     lo, hi = 0.0, 1.0
     with torch.no_grad():
