@@ -1018,6 +1018,11 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
     click.echo(f"wrote {out} (leakage into {', '.join(against)}: base {ev['base']['leakage_max']:.3f}, projection "
                f"{ev['projection']['leakage_max']:.3f}, corrected {ev['corrected']['leakage_max']:.3f}; "
                f"{result.report['low_density_kept']} of {result.report['low_density_made']} low-density samples kept)")  # fmt: skip
+    if ev["base"]["on_target"] > 0:  # the base moves the attribute (else there is no share to state)
+        share = {k: ev[k]["on_target"] / ev["base"]["on_target"] for k in ("projection", "corrected")}
+        asked = f" (--keep asks for at least {fit_keep:.0%} on the fitted latents)" if refit == "meters" else ""
+        click.echo(f"{attribute} change per unit step, against the base direction's: projection {share['projection']:.0%}, "
+                   f"corrected {share['corrected']:.0%}{asked}")  # fmt: skip
     if result.report.get("refit", {}).get("stopped") == "iteration limit":
         click.echo(f"the SLSQP re-fit stopped at its limit of {fit_iterations} iterations before converging "
                    "(past about 20 it fits the noise of the scored latents; --fit-iterations sets the limit)")  # fmt: skip

@@ -500,7 +500,7 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
         steps = 0
     opt = torch.optim.Adam([v], lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1)) if decay else None
-    for _ in tqdm(range(steps), disable=not progress, desc="re-fitting on the meters", unit="step"):
+    for _ in tqdm(range(steps), disable=not progress or not steps, desc="re-fitting on the meters", unit="step"):
         rows = torch.randperm(len(z), generator=gen)[:batch] if batch else torch.arange(len(z))
         on_target, leak = effect(v / v.norm(), rows)
         gain = on_target / on_base

@@ -254,6 +254,10 @@ def test_correct_writes_direction_projection_report_and_grids(tmp_path, x_vector
     # --fit-iterations is SLSQP's limit: reached here, which the report and the command's output say
     assert report["refit"]["optimizer"] == "slsqp" and report["refit"]["iterations"] == 2
     assert report["refit"]["stopped"] == "iteration limit" and "limit of 2 iterations" in res.output
+    # and it prints the share of the base's x change per step that each direction keeps, as the report has it
+    share = round(100 * ev["corrected"]["on_target"] / ev["base"]["on_target"])
+    assert "pos_x change per unit step, against the base direction's: projection " in res.output
+    assert f"corrected {share}%" in res.output
     # the orthogonal projection (the baseline) leaks less y per unit x than the base axis
     assert ev["projection"]["leakage_max"] < ev["base"]["leakage_max"]
 
