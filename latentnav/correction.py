@@ -429,7 +429,7 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
                   alphas: Sequence[float] = (-1.0, 1.0),
                   keep: float = 0.9, jitter: float = 0.1, reward: float = 0.05, optimizer: str = "adam",
                   start: torch.Tensor | None = None, base: np.ndarray | None = None, space: str = "z", seed: int = 0,
-                  progress: bool = False) -> tuple[np.ndarray, dict]:  # fmt: skip
+                  progress: bool = False, on_iterate=None) -> tuple[np.ndarray, dict]:  # fmt: skip
     """A's direction re-fitted on latents ``z`` through the meters themselves, starting from ``u0``.
 
     Each step draws ``batch`` of the latents, moves them by ``alphas`` along the unit direction and reads A and
@@ -449,8 +449,9 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     most ``steps`` iterations; ``info["stopped"]`` says whether it converged or reached that limit) subject
     to A's change per unit step >= ``keep`` of ``u0``'s (no reward: a direction that keeps more than asked is
     left as it is). The fit starts from ``start`` (default ``u0``);
-    ``base`` [N, 1 + K] are the readings at ``z`` when already known (saves rendering them again). Returns
-    ``(u [D] unit, info)``.
+    ``base`` [N, 1 + K] are the readings at ``z`` when already known (saves rendering them again).
+    ``on_iterate``: called with each SLSQP iterate as a unit direction (``benchmarks/slsqp_iterations.py``
+    measures them). Returns ``(u [D] unit, info)``.
 
     Raises:
         LatentnavError: a meter whose readings carry no gradient (a user scorer that leaves torch), or a fit that
@@ -496,7 +497,7 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     iterations, stopped = steps, "steps"
     if optimizer == "slsqp" and steps:
         rows = torch.randperm(len(z), generator=gen)[:batch] if batch else torch.arange(len(z))
-        v, iterations, stopped = _slsqp(effect, v.detach(), rows, on_base, keep, steps, progress)
+        v, iterations, stopped = _slsqp(effect, v.detach(), rows, on_base, keep, steps, progress, on_iterate)
         steps = 0
     opt = torch.optim.Adam([v], lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1)) if decay else None
@@ -545,7 +546,7 @@ def _feasible_start(share, start: torch.Tensor, u0: torch.Tensor, keep: float, h
 
 
 def _slsqp(effect, v: torch.Tensor, rows: torch.Tensor, on_base: torch.Tensor, keep: float, steps: int,
-           progress: bool) -> tuple[torch.Tensor, int, str]:  # fmt: skip
+           progress: bool, on_iterate=None) -> tuple[torch.Tensor, int, str]:  # fmt: skip
     """:func:`fit_on_meters`'s ``optimizer="slsqp"``: the leakage term on the fixed latents ``rows``, minimised
     by scipy's SLSQP over the direction subject to A's change per unit step >= ``keep`` of ``u0``'s.
     Each point is rendered once; the backward passes run only where SLSQP asks for the gradient (its line
@@ -573,9 +574,15 @@ def _slsqp(effect, v: torch.Tensor, rows: torch.Tensor, on_base: torch.Tensor, k
         return f["grads"]
 
     bar = tqdm(total=steps, disable=not progress, desc="re-fitting on the meters (SLSQP)", unit="iteration")
+
+    def iterated(x: np.ndarray) -> None:
+        bar.update()
+        if on_iterate is not None:
+            on_iterate(x / np.linalg.norm(x))
+
     res = minimize(lambda x: value(x)[0], v.double().numpy(), jac=lambda x: grad(x)[0], method="SLSQP",
                    constraints=[{"type": "ineq", "fun": lambda x: value(x)[1], "jac": lambda x: grad(x)[1]}],
-                   options={"maxiter": max(steps, 1)}, callback=lambda _: bar.update())  # fmt: skip
+                   options={"maxiter": max(steps, 1)}, callback=iterated)  # fmt: skip
     bar.close()
     stopped = {0: "converged", 9: "iteration limit"}.get(int(res.status), str(res.message))
     return torch.tensor(res.x / np.linalg.norm(res.x), dtype=torch.float32).requires_grad_(True), int(res.nit), stopped

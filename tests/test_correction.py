@@ -130,9 +130,11 @@ def test_fit_on_meters_with_slsqp_finds_the_x_axis_at_the_asked_share():
     assert info["optimizer"] == "slsqp" and 0 < info["iterations"] <= 60 and info["leak_ratio_after"] < 0.01
     assert info["stopped"] == "converged" and info["on_target_after"] >= 0.9 * info["on_target_before"]
     # steps is SLSQP's iteration limit: stopped at 2 it is on its way (less y than the base, more than converged)
-    _, early = fit_on_meters(G, z, u0, get_meter("pos_x"), [get_meter("pos_y")], steps=2, alphas=(-0.5, 0.5),
-                             keep=0.9, optimizer="slsqp", batch=200, seed=0)  # fmt: skip
+    seen = []
+    u_early, early = fit_on_meters(G, z, u0, get_meter("pos_x"), [get_meter("pos_y")], steps=2, alphas=(-0.5, 0.5),
+                                   keep=0.9, optimizer="slsqp", batch=200, seed=0, on_iterate=seen.append)  # fmt: skip
     assert early["iterations"] == 2 and early["stopped"] == "iteration limit"
+    assert len(seen) == 2 and np.allclose(seen[-1], u_early, atol=1e-6)  # each iterate, unit, the last returned
     assert info["leak_ratio_after"] < early["leak_ratio_after"] < 0.1 * early["leak_ratio_before"]
     with pytest.raises(ValueError, match="known: adam, slsqp"):
         fit_on_meters(G, z, u0, get_meter("pos_x"), [get_meter("pos_y")], optimizer="lbfgs")
