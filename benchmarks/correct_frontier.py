@@ -35,6 +35,7 @@ over the base direction's mean grad x . u, is the largest share a y-free correct
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -165,6 +166,7 @@ def main() -> None:
     mx, my = get_meter("pos_x", G), get_meter("pos_y", G)
     keeps = [float(k) for k in args.keeps.split(",")]
     config = CorrectConfig(n_low=args.samples)
+    steps = dataclasses.replace(config, fit_optimizer=args.fit_optimizer).fit_limit  # the corrector's, for the re-fits
     z_eval = G.sample_latent(range(50_000, 50_000 + args.eval_n), "z")
     if args.optimum_only:  # into the JSON's rows (a new JSON: only this column, for --methods)
         fresh = not args.json.exists()
@@ -203,7 +205,6 @@ def main() -> None:
 
         points = []
         for keep in keeps:  # from the projection; when it keeps less, fit_on_meters goes from the base (Adam) or the arc (SLSQP)
-            steps = config.fit_iterations if args.fit_optimizer == "slsqp" else config.fit_steps  # the corrector's
             u, fit = fit_on_meters(G, union_z, base_u, mx, [my], keep=keep, start=proj_u, base=union_s, steps=steps,
                                    seed=config.seed, optimizer=args.fit_optimizer,
                                    batch=None if args.fit_optimizer == "slsqp" else 128)  # fmt: skip

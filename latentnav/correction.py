@@ -107,6 +107,11 @@ class CorrectConfig:
     seed: int = 0
     batch_size: int = 250
 
+    @property
+    def fit_limit(self) -> int:
+        """The meter re-fit's limit for its optimizer: ``fit_iterations`` for SLSQP, ``fit_steps`` for Adam."""
+        return self.fit_iterations if self.fit_optimizer == "slsqp" else self.fit_steps
+
     def __post_init__(self) -> None:
         if min(self.n_samples, self.n_low, self.invert_steps, self.batch_size) < 1:
             raise ValueError("n_samples, n_low, invert_steps and batch_size must be >= 1")
@@ -478,10 +483,10 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
         on_base, leak_base = effect((u0 / u0.norm()).float(), torch.arange(len(z)))
     v = (start if start is not None else u0).float().clone()
     v = v / v.norm()
-    with torch.no_grad():
-        on_start, _ = effect(v, torch.arange(len(z)))
+    with torch.no_grad():  # without a start, v is u0, which keeps all of itself: no pass to render
+        on_start = effect(v, torch.arange(len(z)))[0] if start is not None else on_base
     started, mix = "start", 0.0
-    if start is not None and float(on_start / on_base) < keep:  # the start keeps less than asked
+    if float(on_start / on_base) < keep:  # the start keeps less than asked
         if optimizer == "slsqp" and keep <= 1.0:
             v, mix = _feasible_start(lambda w: effect(w, torch.arange(len(z)))[0] / on_base, v, u0, keep)
             started = "arc"
@@ -717,8 +722,7 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
     union_z = torch.cat([z, z_inv[torch.as_tensor(kept)]])
     union_s = np.concatenate([scores, rescored[kept]])
     if cfg.refit == "meters":
-        steps = cfg.fit_iterations if cfg.fit_optimizer == "slsqp" else cfg.fit_steps
-        new_u, fit = fit_on_meters(G, union_z, u, meter_a, meters_b, steps=steps, keep=cfg.fit_keep,
+        new_u, fit = fit_on_meters(G, union_z, u, meter_a, meters_b, steps=cfg.fit_limit, keep=cfg.fit_keep,
                                    optimizer=cfg.fit_optimizer, batch=None if cfg.fit_optimizer == "slsqp" else 128,
                                    start=projected, base=union_s, space=space, seed=cfg.seed,
                                    progress=progress)  # fmt: skip
