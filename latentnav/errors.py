@@ -1,4 +1,12 @@
-"""Errors a user can cause. The CLI turns each into a one-line message and a non-zero exit."""
+"""Errors a user can cause. The CLI turns each into a one-line message and a non-zero exit.
+
+Only these classes (and click's usage errors) become one-liners: any other exception is a bug in latentnav
+and keeps its traceback. Every class also derives from the built-in exception a Python caller would expect
+(``ValueError``, ``FileNotFoundError``, ...), so ``except ValueError`` in a notebook keeps working.
+
+Exit codes: 2 for bad usage (unknown names, malformed values, refused outputs), 1 for everything else,
+130 for Ctrl-C.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,12 @@ class LatentnavError(Exception):
     """Base class of latentnav's user-facing errors."""
 
     exit_code = 1
+
+
+class BadInputError(LatentnavError, ValueError):
+    """A value a user gave that latentnav cannot use (a malformed seed list, a t out of range, ...)."""
+
+    exit_code = 2
 
 
 class UnknownNameError(LatentnavError, ValueError):
@@ -19,6 +33,16 @@ class UnknownNameError(LatentnavError, ValueError):
         super().__init__(f"unknown {kind} {name!r}; known: {', '.join(sorted(self.known)) or '(none)'}{hint}")
 
 
+class DeviceUnavailableError(LatentnavError, ValueError):
+    """A device that does not exist here (``--device cuda`` without CUDA, a malformed device name)."""
+
+    exit_code = 2
+
+
+class RegistryError(LatentnavError, ValueError):
+    """A ``checkpoints.yaml`` latentnav cannot read (not YAML, unknown keys, missing fields)."""
+
+
 class ChecksumError(LatentnavError):
     """A weight file whose sha256 differs from the registry's: it is not loaded."""
 
@@ -29,6 +53,10 @@ class WeightsNotFoundError(LatentnavError, FileNotFoundError):
 
 class CheckpointError(LatentnavError, ValueError):
     """A weight file latentnav cannot read: truncated, corrupted, unsafe, or not of the expected layout."""
+
+
+class DirectionFileError(LatentnavError, ValueError):
+    """A direction file latentnav cannot use: not found, corrupted, truncated, or with inconsistent contents."""
 
 
 class MethodNotApplicableError(LatentnavError, ValueError):
@@ -47,10 +75,19 @@ class ConditionVanishedError(LatentnavError, ValueError):
     """A conditional direction that vanishes: the primal direction lies in the span of its conditions."""
 
 
-class OutputExistsError(LatentnavError):
-    """An output directory that exists and is not empty, without ``--force``."""
+class OutputError(LatentnavError, OSError):
+    """An output latentnav refuses to write: its parent is a file or not writable, an extension it cannot
+    write, a path that holds the run's own inputs, or a directory it did not make."""
 
     exit_code = 2
+
+
+class OutputExistsError(OutputError):
+    """An output that exists and is not empty, without ``--force``."""
+
+
+class OutputBusyError(OutputError):
+    """An output another latentnav run is writing right now."""
 
 
 class TrainingDivergedError(LatentnavError):
