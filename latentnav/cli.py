@@ -7,75 +7,170 @@ Errors a user can cause end with a one-line ``error: ...`` message and a non-zer
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
+import math
 import platform
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from latentnav._version import __version__
 from latentnav.errors import LatentnavError
 
-
-def parse_seeds(text: str) -> list[int]:
-    """Parse ``"0-7,12"`` into ``[0, 1, ..., 7, 12]``."""
-    seeds: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        try:
-            if "-" in part[1:]:
-                lo, hi = part.split("-", 1) if not part.startswith("-") else (part, "")
-                a, b = int(lo), int(hi)
-                if b < a:
-                    raise ValueError
-                seeds.extend(range(a, b + 1))
-            else:
-                seeds.append(int(part))
-        except ValueError:
-            raise click.BadParameter(f"expected seeds like 0-7,12, got {text!r}") from None
-    return seeds
-
-
-def parse_t_dist(text: str, n: int, seed: int):
-    """Draw ``n`` values from ``uniform:LO,HI`` or ``normal:MEAN,STD`` (seeded)."""
+if TYPE_CHECKING:
     import torch
 
+
+#: the largest seed accepted (torch and numpy take 63-bit seeds)
+MAX_SEED = 2**63 - 1
+
+
+class Seeds(Sequence[int]):
+    """Seeds as written (``0-7,12``): a few ranges, expanded only while they are iterated.
+
+    ``--seeds 0-100000000`` costs three integers, not a list of a hundred million.
+    """
+
+    def __init__(self, ranges: Sequence[range]) -> None:
+        self.ranges = tuple(ranges)
+
+    def __len__(self) -> int:
+        return sum(len(r) for r in self.ranges)
+
+    def __iter__(self) -> Iterator[int]:
+        for r in self.ranges:
+            yield from r
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[k] for k in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        for r in self.ranges:
+            if 0 <= index < len(r):
+                return r[index]
+            index -= len(r)
+        raise IndexError("seed index out of range")
+
+    def chunks(self, size: int) -> Iterator[list[int]]:
+        """The seeds in lists of at most ``size``."""
+        block: list[int] = []
+        for s in self:
+            block.append(s)
+            if len(block) == size:
+                yield block
+                block = []
+        if block:
+            yield block
+
+    def __repr__(self) -> str:
+        return ",".join(f"{r.start}-{r.stop - 1}" if len(r) > 1 else str(r.start) for r in self.ranges)
+
+
+def parse_seeds(text: str, what: str = "seeds", param_hint: str = "--seeds") -> Seeds:
+    """Parse ``"0-7,12"`` into :class:`Seeds` (0, 1, ..., 7, 12): non-negative integers and ranges LO-HI."""
+    ranges = []
+    example = "0-7,12" if what == "seeds" else "0-3,8"
+    for part in text.split(","):
+        part = part.strip()
+        lo, sep, hi = part.partition("-")
+        if not lo.isdigit() or (sep and not hi.isdigit()):
+            shown = f"{text!r}" if text.strip() else "nothing"
+            raise click.BadParameter(f"expected {what} as non-negative integers and ranges like {example}, got {shown}",
+                                     param_hint=param_hint)  # fmt: skip
+        a, b = int(lo), int(hi) if sep else int(lo)
+        if b < a:
+            raise click.BadParameter(f"the range {part} runs backwards; write it as {b}-{a}", param_hint=param_hint)
+        if b > MAX_SEED:
+            raise click.BadParameter(f"{what} must be at most {MAX_SEED}, got {b}", param_hint=param_hint)
+        ranges.append(range(a, b + 1))
+    return Seeds(ranges)
+
+
+def parse_t_dist(text: str) -> Callable[[Sequence[int]], torch.Tensor]:
+    """``uniform:LO,HI`` or ``normal:MEAN,STD`` as a function of the seeds: one draw per seed, from that seed
+    alone (so sample k gets the same value whatever else is drawn). ``draw.bounds``: the range the draws
+    stay in (a normal's mean +- 3 std)."""
     kind, _, args = text.partition(":")
     try:
         a, b = (float(v) for v in args.split(","))
     except ValueError:
         raise click.BadParameter(f"expected uniform:LO,HI or normal:MEAN,STD, got {text!r}", param_hint="--t-dist") from None
-    gen = torch.Generator().manual_seed(seed)
-    if kind == "uniform" and b > a:
-        return a + (b - a) * torch.rand(n, generator=gen)
-    if kind == "normal" and b > 0:
-        return a + b * torch.randn(n, generator=gen)
-    raise click.BadParameter(f"expected uniform:LO,HI with LO < HI or normal:MEAN,STD with STD > 0, got {text!r}",
-                             param_hint="--t-dist")  # fmt: skip
+    ok = math.isfinite(a) and math.isfinite(b) and ((kind == "uniform" and b > a) or (kind == "normal" and b > 0))
+    if not ok:
+        raise click.BadParameter(f"expected uniform:LO,HI with LO < HI or normal:MEAN,STD with STD > 0, got {text!r}",
+                                 param_hint="--t-dist")  # fmt: skip
+
+    def draw(seeds: Sequence[int]):
+        import numpy as np
+        import torch
+
+        values = []
+        for seed in seeds:  # the salt keeps this draw apart from the latent drawn from the same seed
+            rng = np.random.default_rng([int(seed), 0x7D157])
+            values.append(rng.uniform(a, b) if kind == "uniform" else rng.normal(a, b))
+        return torch.tensor(values, dtype=torch.float32)
+
+    draw.bounds = (a, b) if kind == "uniform" else (a - 3 * b, a + 3 * b)  # type: ignore[attr-defined]
+    return draw
 
 
 def parse_range(text: str, name: str) -> tuple[float, float]:
-    """Parse ``"LO,HI"``."""
+    """Parse ``"LO,HI"`` (finite numbers, LO < HI)."""
     try:
         lo, hi = (float(v) for v in text.split(","))
     except ValueError:
         raise click.BadParameter(f"expected LO,HI (e.g. -0.2,0.2), got {text!r}", param_hint=name) from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise click.BadParameter(f"expected finite LO < HI (e.g. -0.2,0.2), got {text!r}", param_hint=name)
     return lo, hi
 
 
+class FloatRange(click.FloatRange):
+    """click's ``FloatRange`` that also refuses NaN and infinities (which pass its comparisons)."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not math.isfinite(float(value) if _is_float(value) else 0.0):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+#: errors of the machine, not of latentnav, that a user fixes (disk full, read-only, permissions)
+_ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 class _Group(click.Group):
-    """Turns user errors raised inside commands into one line on stderr and an exit code."""
+    """Turns user errors raised inside commands into one line on stderr and an exit code.
+
+    Only latentnav's own errors (:class:`~latentnav.errors.LatentnavError`), click's usage errors, a full or
+    read-only disk and Ctrl-C (exit 130) become one line; anything else is a bug and keeps its traceback.
+    """
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except click.UsageError as err:  # includes BadParameter: one line, exit 2
+        except click.ClickException as err:  # usage errors, BadParameter: one line, exit 2
             _fail(err.format_message(), err.exit_code)
         except LatentnavError as err:
             _fail(str(err), err.exit_code, reported_by_main=type(err).__name__ == "RankError")
-        except (ValueError, FileNotFoundError) as err:
-            _fail(str(err), 1)
+        except KeyboardInterrupt:
+            _fail("interrupted (Ctrl-C); nothing was written except what the lines above say", 130)
+        except OSError as err:
+            if err.errno not in _ENVIRONMENT_ERRNOS:
+                raise
+            _fail(f"{err.strerror}: {err.filename}" if err.filename else str(err), 1)
         finally:
             if "latentnav.distributed" in sys.modules:  # only commands that ran data-parallel imported it
                 sys.modules["latentnav.distributed"].teardown()
@@ -83,6 +178,7 @@ class _Group(click.Group):
 
 def _fail(message: str, code: int, reported_by_main: bool = False) -> None:
     """Print ``error: message`` (once per run: an error every rank raised is printed by rank 0) and exit."""
+    message = " ".join(str(message).split("\n")).strip() or "failed"
     w = sys.modules["latentnav.distributed"].world() if "latentnav.distributed" in sys.modules else None
     if w is None or not w.distributed:
         click.echo(f"error: {message}", err=True)
@@ -93,6 +189,11 @@ def _fail(message: str, code: int, reported_by_main: bool = False) -> None:
     else:
         click.echo(f"error: rank {w.rank} of {w.size}: {message}", err=True)
     sys.exit(code)
+
+
+def _warn(message: str) -> None:
+    """A ``warning: ...`` line on stderr (a run that worked badly says so)."""
+    click.echo(f"warning: {message}", err=True)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -132,6 +233,44 @@ def models(as_json: bool) -> None:
         click.echo("  ".join(str("yes" if r[c] is True else "no" if r[c] is False else r[c]).ljust(widths[c]) for c in cols))
 
 
+#: the most images one grid picture holds (more: write a folder, one PNG per seed)
+MAX_GRID_IMAGES = 1024
+#: the most pixels one grid picture holds after upscaling
+MAX_GRID_PIXELS = 1 << 27
+
+
+def _model_input(model: str) -> Path | None:
+    """Check a model name before anything is loaded: a registry name (``None``) or an existing path (returned,
+    as one of the run's inputs)."""
+    from latentnav.generators.registry import default_registry
+
+    registry = default_registry()
+    if model in registry:
+        return None
+    path = Path(model).expanduser()
+    if not path.exists():
+        from latentnav.errors import UnknownNameError
+
+        raise UnknownNameError("model", model, list(registry), " (or give the path of a checkpoint file or directory)")
+    return path
+
+
+def _check_grid(n_images: int, resolution: int | None = None, upscale: int = 2) -> None:
+    """Refuse a grid picture too large to hold in memory or to look at (before anything is rendered)."""
+    if n_images > MAX_GRID_IMAGES:
+        raise click.UsageError(f"{n_images} images are too many for one grid picture (at most {MAX_GRID_IMAGES}); "
+                               "write them to a folder instead (-o DIR/), one PNG per seed")  # fmt: skip
+    if resolution is not None and n_images * (resolution * upscale) ** 2 > MAX_GRID_PIXELS:
+        raise click.UsageError(f"a grid of {n_images} images of {resolution} px at --upscale {upscale} would have "
+                               f"{n_images * (resolution * upscale) ** 2:,} pixels (at most {MAX_GRID_PIXELS:,}); "
+                               "lower --upscale, use fewer seeds, or write a folder (-o DIR/)")  # fmt: skip
+
+
+def _to_folder(output: str) -> bool:
+    """Whether ``-o`` names a folder: it ends in ``/``, is an existing directory, or has no extension."""
+    return output.endswith(("/", "\\")) or Path(output).is_dir() or Path(output).suffix == ""
+
+
 @main.command()
 @click.option("--model", "-m", default="bvae-dsprites", help="Registry name or checkpoint path.")
 @click.option("-n", type=click.IntRange(1), default=16, help="Number of samples (seeds 0..n-1) unless --seeds.")
@@ -141,43 +280,87 @@ def models(as_json: bool) -> None:
 @click.option("--direction", type=click.Path(dir_okay=False), default=None,
               help="Shape the output distribution along this direction (with --t-dist).")
 @click.option("--t-dist", default=None, help="Distribution of the factor: uniform:LO,HI or normal:MEAN,STD (transform units).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default="samples.png", help="Output PNG.")
+@click.option("--extrapolate", is_flag=True, help="Allow --t-dist beyond the direction's documented range.")
+@click.option("--force", is_flag=True, help="Replace an existing output.")
+@click.option("-o", "--output", default="samples.png",
+              help=f"A picture (.png, .jpg, ...) holding a grid of at most {MAX_GRID_IMAGES} images, or a folder "
+                   "(ending in /, or without extension): one PNG per seed, rendered in chunks.")
 def sample(model: str, n: int, seeds: str | None, device: str, upscale: int, direction: str | None,
-           t_dist: str | None, output: str) -> None:  # fmt: skip
-    """Sample images from a generator into a grid.
+           t_dist: str | None, extrapolate: bool, force: bool, output: str) -> None:  # fmt: skip
+    """Sample images from a generator into a grid, or into a folder with one PNG per seed.
 
     With --direction and --t-dist, each sample's factor is set to a draw from the distribution (the
-    paper's output-distribution shaping).
+    paper's output-distribution shaping); each sample's draw comes from its own seed.
 
     \b
     Example:
       latentnav sample --model bvae-dsprites --seeds 0-15 -o samples.png
+      latentnav sample --model dcgan-digiface -n 10000 -o faces/
       latentnav sample --model bvae-dsprites --direction run/direction.safetensors --t-dist uniform:-0.2,0.2
     """
-    import torch
+    from latentnav import io
 
-    from latentnav import viz
-    from latentnav.generators.registry import load_generator
-
-    seed_list = parse_seeds(seeds) if seeds else list(range(n))
+    seed_list = parse_seeds(seeds) if seeds is not None else Seeds([range(n)])
     if (direction is None) != (t_dist is None):
         raise click.UsageError("--direction and --t-dist go together")
-    G = load_generator(model, device=device)
-    space = "z"
-    z = G.sample_z(seeds=seed_list)
+    draw = parse_t_dist(t_dist) if t_dist is not None else None
+    folder = _to_folder(output)
+    if not folder:
+        _check_grid(len(seed_list), upscale=upscale)
+    model_input = _model_input(model)
+    d = None
     if direction is not None:
         from latentnav.directions import load_direction
 
         d = load_direction(direction)
+        if not d.calibrated:
+            raise click.UsageError(f"{direction} has no calibration, so --t-dist has no units; calibrate it first "
+                                   "(latentnav evaluate --target ...)")  # fmt: skip
+        d.check_steps(t=draw.bounds, extrapolate=extrapolate)
+    device = _device(device)
+    inputs = [model_input, direction]
+    out = (io.RunDir(output, force=force, inputs=inputs, command="sample") if folder
+           else io.OutputFiles([output], force=force, inputs=inputs, suffixes=io.IMAGE_SUFFIXES, what="a grid"))  # fmt: skip
+    with out:
+        _sample_into(out, model, device, seed_list, d, draw, upscale, folder)
+    click.echo(f"wrote {output} ({len(seed_list)} samples of {model})")
+
+
+def _sample_into(out, model: str, device, seeds: Seeds, d, draw, upscale: int, folder: bool) -> None:
+    """Render ``seeds`` in chunks of the generator's batch size into a grid picture or a folder of PNGs."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from latentnav import viz
+    from latentnav.generators.registry import load_generator
+
+    G = load_generator(model, device=device)
+    space = "z"
+    if d is not None:
         d.check_compatible(G)
         space = d.space
-        z = G.sample_latent(seed_list, space)
-        t_values = parse_t_dist(t_dist, len(seed_list), seed_list[0] if seed_list else 0)
-        z = z + (d.alpha_for(t_values) - d.project(z))[:, None] * d.u
-    with torch.no_grad():
-        images = G(z.view(-1, *G.latent_shape(space)), space=space)
-    path = viz.save_image(viz.grid(images, upscale=upscale), output)
-    click.echo(f"wrote {path} ({len(seed_list)} samples of {G.name}, {G.img_channels}x{G.img_resolution}x{G.img_resolution})")
+    if not folder:
+        _check_grid(len(seeds), G.img_resolution, upscale)
+
+    def render(chunk: list[int]) -> torch.Tensor:
+        z = G.sample_latent(chunk, space)
+        if d is not None:
+            z = z + (d.alpha_for(draw(chunk)) - d.project(z))[:, None] * d.u
+        with torch.no_grad():
+            return G(z.view(-1, *G.latent_shape(space)), space=space)
+
+    bar = tqdm(total=len(seeds), unit="image", desc="sampling", disable=len(seeds) <= 256)
+    if folder:
+        def write(tmp: Path) -> None:
+            for chunk in seeds.chunks(G.batch_size):
+                viz.save_images(render(chunk), [tmp / f"seed{s:04d}.png" for s in chunk])
+                bar.update(len(chunk))
+
+        out.commit(write)
+    else:
+        images = torch.cat([render(chunk) for chunk in seeds.chunks(G.batch_size)])
+        out.commit(lambda paths: viz.save_image(viz.grid(images, upscale=upscale), paths[0]))
+    bar.close()
 
 
 @main.command()
@@ -211,55 +394,29 @@ def _is_main() -> bool:
     return distributed.world().is_main
 
 
-def _check_output_dir(path: Path, force: bool) -> None:
-    """Refuse an existing, non-empty ``path`` unless ``force`` (checked on rank 0, raised on every rank)."""
-    from latentnav import distributed
-    from latentnav.errors import OutputExistsError
+def _device(device: str):
+    """The device, checked before any work (one line when this machine does not have it)."""
+    from latentnav.devices import resolve_device
 
-    def check() -> None:
-        if path.exists() and any(path.iterdir()) and not force:
-            raise OutputExistsError(f"{path} exists and is not empty; choose another -o or pass --force")
-
-    distributed.on_main(check)
+    return resolve_device(device)
 
 
-def _write_output_dir(path: Path, write) -> None:
-    """On rank 0 only: ``write(tmp)`` into a temporary directory beside ``path``, then rename it to ``path``.
+def _run_dir(path: str, force: bool, inputs, command: str):
+    """The run directory, checked on rank 0 (its error raised on every rank); the other ranks write nothing."""
+    from latentnav import distributed, io
 
-    Called after every collective of the run, so a rank that fails or is stopped earlier leaves nothing
-    behind; a failure while writing removes the temporary directory.
-    """
-    import shutil
-    import tempfile
-
-    if not _is_main():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}-", dir=path.parent))
-    try:
-        write(tmp)
-        _finish_output_dir(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    made: list = []
+    distributed.on_main(lambda: made.append(io.RunDir(path, force=force, inputs=inputs, command=command)))
+    return made[0] if made else io.RunDir(path, active=False)
 
 
-def _prepare_output_dir(path: Path, force: bool) -> Path:
-    """A fresh temporary directory beside ``path``; refuses to overwrite unless ``force``."""
-    import tempfile
+def _output_files(paths, force: bool, inputs, **kwargs):
+    """Single output files, checked on rank 0 (its error raised on every rank); the other ranks write nothing."""
+    from latentnav import distributed, io
 
-    if path.exists() and any(path.iterdir()) and not force:
-        raise click.UsageError(f"{path} exists and is not empty; choose another -o or pass --force")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}-", dir=path.parent))
-
-
-def _finish_output_dir(tmp: Path, path: Path) -> None:
-    import shutil
-
-    if path.exists():
-        shutil.rmtree(path)
-    tmp.replace(path)
+    made: list = []
+    distributed.on_main(lambda: made.append(io.OutputFiles(paths, force=force, inputs=inputs, **kwargs)))
+    return made[0] if made else io.OutputFiles(paths, active=False)
 
 
 @main.command()
@@ -275,7 +432,7 @@ def _finish_output_dir(tmp: Path, path: Path) -> None:
 @click.option("--component", type=click.IntRange(0), default=0, help="ganspace/sefa without --attribute: the component saved.")
 @click.option("--components", type=click.IntRange(1), default=10, help="ganspace/sefa: components computed.")
 @click.option("--samples", type=click.IntRange(2), default=10_000, help="ganspace/interfacegan: latents sampled.")
-@click.option("--ratio", type=click.FloatRange(0, 0.5, min_open=True), default=0.02,
+@click.option("--ratio", type=FloatRange(0, 0.5, min_open=True), default=0.02,
               help="interfacegan: top and bottom fraction of the samples used.")
 @click.option("--layers", default=None, help="ganspace/sefa on StyleGAN2: W+ layers, e.g. 0-3.")
 @click.option("--feature", default="auto", help="ganspace: module of G.net analysed ('latent' = the latent itself).")
@@ -286,11 +443,11 @@ def _finish_output_dir(tmp: Path, path: Path) -> None:
 @click.option("--classes", default=None,
               help="Batch, class-conditional models: classes, e.g. 0-999 (one direction per class and transform).")
 @click.option("--trajectories", type=click.IntRange(1), default=64, help="Number of starting latents.")
-@click.option("--max-t", type=float, default=None, help="Largest |t| followed (default: the transform's range).")
+@click.option("--max-t", type=FloatRange(0, min_open=True), default=None, help="Largest |t| followed (default: the transform's range).")
 @click.option("--steps", type=click.IntRange(1), default=4, help="Targets per sign between 0 and max-t.")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=0.05, help="Adam learning rate on z.")
+@click.option("--lr", type=FloatRange(0, min_open=True), default=0.05, help="Adam learning rate on z.")
 @click.option("--max-iters", type=click.IntRange(1), default=15, help="Iteration cap per target.")
-@click.option("--sigma", type=float, default=None, help="Low-pass width of the Fourier loss in pixels (default 3 px at 128 px).")
+@click.option("--sigma", type=FloatRange(0, min_open=True), default=None, help="Low-pass width of the Fourier loss in pixels (default 3 px at 128 px).")
 @click.option("--loss", type=click.Choice(["fourier", "mse"]), default="fourier", help="Fit loss.")
 @click.option("--schedule", type=click.Choice(["default", "paper"]), default="default",
               help="paper: the reference code's settings (overrides the optimiser flags).")
@@ -298,7 +455,7 @@ def _finish_output_dir(tmp: Path, path: Path) -> None:
               help="Fit g on the trajectories with the t each fit reached (read back by matching), with the "
                    "requested t (paper eq. 6), or on renders along u matched to the transform.")
 @click.option("--space", default="z", help="Latent space: z, or w / w+ for StyleGAN2 (see `latentnav models`).")
-@click.option("--seed", type=int, default=0, help="First seed of the starting latents.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, help="First seed of the starting latents.")
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--force", is_flag=True, help="Replace an existing output directory.")
 @click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help="Output directory.")
@@ -328,6 +485,9 @@ def discover(model, transform, method, attribute, scorer, component, components,
       latentnav discover --transforms shift-x,zoom,brightness -o runs/all
       torchrun --nproc_per_node=8 -m latentnav discover --model biggan-deep-128 --classes 0-999 --transform zoom -o runs/zoom
     """
+    from latentnav.trajectory import config_dict
+    from latentnav.transforms import get_transform
+
     if method != "trajectory":
         if transforms is not None or classes is not None:
             raise click.UsageError(f"--transforms and --classes belong to --method trajectory, not {method}")
@@ -340,57 +500,105 @@ def discover(model, transform, method, attribute, scorer, component, components,
                        components=components, samples=samples, ratio=ratio, layers=layers, feature=feature,
                        conditions=conditions, space=space, seed=seed, device=device, force=force, output=output)  # fmt: skip
         return
-    from latentnav.trajectory import TrajectoryConfig
-
-    config = TrajectoryConfig(n_trajectories=trajectories, max_t=max_t, n_steps=steps, lr=lr, max_iters=max_iters,
-                              sigma=sigma, loss=loss, schedule=schedule, seed=seed, calibration=calibration)  # fmt: skip
+    for flag, value in (("--attribute", attribute), ("--scorer", scorer), ("--condition", conditions or None)):
+        if value is not None:
+            raise click.UsageError(f"{flag} belongs to --method ganspace, sefa or interfacegan, not trajectory")
+    config = _trajectory_config(trajectories=trajectories, max_t=max_t, n_steps=steps, lr=lr, max_iters=max_iters,
+                                sigma=sigma, loss=loss, schedule=schedule, seed=seed, calibration=calibration)  # fmt: skip
     if transforms is not None or classes is not None:
         if transform is not None and transforms is not None:
             raise click.UsageError("give --transform or --transforms, not both")
-        _discover_batch(model=model, transforms=parse_names(transforms) or ([transform] if transform else []),
-                        classes=None if classes is None else parse_seeds(classes), config=config, space=space,
-                        device=device, force=force, output=output)  # fmt: skip
+        names = parse_names(transforms) if transforms is not None else [transform] if transform else []
+        if not names:
+            raise click.UsageError("a batch needs --transforms A,B (or --transform with --classes)")
+        for name in names:
+            get_transform(name)
+        class_list = None if classes is None else parse_seeds(classes, "classes", "--classes")
+        if class_list is not None and len(class_list) > 100_000:
+            raise click.BadParameter(f"{len(class_list):,} classes are more than any model has", param_hint="--classes")
+        _discover_batch(model=model, transforms=names, classes=None if class_list is None else list(class_list),
+                        config=config, space=space, device=device, force=force, output=output)  # fmt: skip
         return
     if transform is None:
         raise click.UsageError("--method trajectory needs --transform (shift-x, shift-y, zoom, zoom-object, rotate, brightness, contrast, hue)")
+    tf = get_transform(transform)
+    if max_t is not None and max_t > tf.max_t:
+        raise click.BadParameter(f"{transform} makes sense up to |t| = {tf.max_t:.4g} ({tf.unit}), got {max_t}",
+                                 param_hint="--max-t")  # fmt: skip
+    import time
+
+    t0 = time.perf_counter()
+    model_input = _model_input(model)
+    device = _launch(device)
+    with _run_dir(output, force, [model_input], "discover") as run:
+        G = _load_for(model, device, space)
+        direction, traj = _discover_one(G, tf, config, space)
+        metrics = _discovery_metrics(direction)
+        run.commit(lambda tmp: _write_discovery(tmp, G, direction, traj, tf, config, {
+            "command": "discover", "model": model, "transform": tf.name, "method": method, "space": space,
+            "device": str(device), "latentnav_version": __version__, "trajectory": config_dict(config),
+            "processes": _processes()}, metrics, t0))  # fmt: skip
+    if _is_main():
+        _report_discovery(output, metrics)
+
+
+def _trajectory_config(trajectories: int, **fields):
+    """A :class:`~latentnav.trajectory.TrajectoryConfig` from the CLI's flags (its complaints as usage errors)."""
+    from latentnav.trajectory import TrajectoryConfig
+
+    return TrajectoryConfig(n_trajectories=trajectories, **fields)
+
+
+def _discover_one(G, tf, config, space):
+    """:func:`latentnav.discovery.discover` with the trajectories (warnings go to the CLI's own lines)."""
+    import warnings
+
+    from latentnav.discovery import discover as run_discover
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the CLI prints its own warning: line from meta["control"]
+        return run_discover(G, tf, config, space=space, return_trajectories=True)
+
+
+def _discovery_metrics(direction) -> dict:
+    """What ``metrics.json`` records of a trajectory discovery (every key is documented in docs/outputs.md)."""
+    keys = ("fit_r2", "calibration_r2", "achieved_over_requested", "generator_evals", "trajectory_seconds",
+            "mean_final_loss", "fits", "fits_kept", "control")  # fmt: skip
+    return {k: direction.meta[k] for k in keys if k in direction.meta}
+
+
+def _write_discovery(tmp: Path, G, direction, traj, tf, config, cfg: dict, metrics: dict, t0: float) -> None:
+    """Everything ``latentnav discover -o DIR`` writes, into ``tmp``."""
     import time
 
     import numpy as np
 
     from latentnav import viz
     from latentnav.directions import traverse
-    from latentnav.discovery import discover as run_discover
-    from latentnav.trajectory import config_dict
-    from latentnav.transforms import get_transform
 
-    tf = get_transform(transform)
-    out = Path(output)
-    t0 = time.perf_counter()
-    G = _load_for(model, device, space, force, out)
-    direction, traj = run_discover(G, tf, config, space=space, return_trajectories=True)
-    metrics = {k: direction.meta[k] for k in ("fit_r2", "generator_evals", "trajectory_seconds", "mean_final_loss",
-                                             "fits", "fits_kept")}  # fmt: skip
+    direction.save(tmp / "direction.safetensors")
+    np.savez(tmp / "trajectories.npz", **traj.to_numpy())
+    (tmp / "config.json").write_text(json.dumps(cfg, indent=2))
+    max_show = config.max_t if config.max_t is not None else tf.default_max_t
+    t_show = np.linspace(-max_show, max_show, 9)
+    images = traverse(G, direction, G.sample_latent(range(10_000, 10_006), direction.space), t=t_show.tolist())
+    viz.save_image(viz.traversal_grid(images), tmp / "traverse.png")
+    viz.save_gif(images, tmp / "traverse.gif")
+    metrics["wall_seconds"] = round(time.perf_counter() - t0, 3)
+    (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
 
-    def write(tmp: Path) -> None:
-        direction.save(tmp / "direction.safetensors")
-        np.savez(tmp / "trajectories.npz", **traj.to_numpy())
-        (tmp / "config.json").write_text(json.dumps({
-            "command": "discover", "model": model, "transform": tf.name, "method": method, "space": space,
-            "device": device, "latentnav_version": __version__, "trajectory": config_dict(config),
-            "processes": _processes(),
-        }, indent=2))  # fmt: skip
-        max_show = config.max_t if config.max_t is not None else tf.default_max_t
-        t_show = np.linspace(-max_show, max_show, 9)
-        images = traverse(G, direction, G.sample_latent(range(10_000, 10_006), space), t=t_show.tolist())
-        viz.save_image(viz.traversal_grid(images), tmp / "traverse.png")
-        viz.save_gif(images, tmp / "traverse.gif")
-        metrics["wall_seconds"] = round(time.perf_counter() - t0, 3)
-        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
 
-    _write_output_dir(out, write)
-    if _is_main():
-        click.echo(f"wrote {out}/ (fit R^2 {metrics['fit_r2']:.3f}, {metrics['generator_evals']} generator evaluations, "
-                   f"{metrics['wall_seconds']:.1f} s)")  # fmt: skip
+def _report_discovery(output: str, metrics: dict) -> None:
+    """The closing line of a discovery, and a ``warning:`` line when its control is weak."""
+    control = metrics.get("control")
+    said = f"fit R^2 {metrics['fit_r2']:.3f}" if "fit_r2" in metrics else ""
+    if control is not None and control.get("r2") is not None:
+        said += (f"{'; ' if said else ''}control on {control['n_latents']} fresh latents: R^2 {control['r2']:.3f}, "
+                 f"slope {control['slope']:.2f}")  # fmt: skip
+    click.echo(f"wrote {output.rstrip('/')}/ ({said}; {metrics['generator_evals']:,} generator evaluations, "
+               f"{metrics['wall_seconds']:.1f} s)")  # fmt: skip
+    if control is not None and control.get("warning"):
+        _warn(control["warning"])
 
 
 def _processes() -> int:
@@ -400,12 +608,10 @@ def _processes() -> int:
     return distributed.world().size
 
 
-def _load_for(model: str, device: str, space: str, force: bool, out: Path):
-    """Join the run, check the output directory and load the generator (checking it has ``space``)."""
+def _load_for(model: str, device, space: str):
+    """Load the generator and check it has ``space``."""
     from latentnav.generators.registry import load_generator
 
-    device = _launch(device)
-    _check_output_dir(out, force)
     G = load_generator(model, device=device)
     if space not in G.latent_spaces:
         from latentnav.errors import UnknownNameError
@@ -420,105 +626,147 @@ def _discover_batch(*, model, transforms, classes, config, space, device, force,
 
     from tqdm.auto import tqdm
 
+    from latentnav import distributed
     from latentnav.discovery import Job, check_jobs, discover_jobs
     from latentnav.trajectory import config_dict
 
-    if not transforms:
-        raise click.UsageError("a batch needs --transforms A,B (or --transform with --classes)")
     jobs = [Job(tf, c) for c in (classes if classes is not None else [None]) for tf in transforms]
-    out = Path(output)
     t0 = time.perf_counter()
-    G = _load_for(model, device, space, force, out)
-    from latentnav import distributed
+    model_input = _model_input(model)
+    device = _launch(device)
+    with _run_dir(output, force, [model_input], "discover") as run:
+        G = _load_for(model, device, space)
+        check_jobs(G, jobs)
+        w = distributed.world()
+        bar = tqdm(total=len(distributed.shard(jobs, w)), disable=not w.is_main, unit="job",
+                   desc="directions" + (f" (rank 0 of {w.size})" if w.distributed else ""))  # fmt: skip
+        directions = discover_jobs(G, jobs, config, space=space, progress=lambda job: bar.update(1))
+        bar.close()
+        rows = [{"job": job.name, "transform": job.transform, "class_index": job.class_index,
+                 **_discovery_metrics(d)} for job, d in zip(jobs, directions)]  # fmt: skip
 
-    check_jobs(G, jobs)
-    w = distributed.world()
-    bar = tqdm(total=len(distributed.shard(jobs, w)), disable=not w.is_main, unit="job",
-               desc="directions" + (f" (rank 0 of {w.size})" if w.distributed else ""))  # fmt: skip
-    directions = discover_jobs(G, jobs, config, space=space, progress=lambda job: bar.update(1))
-    bar.close()
-    rows = [{"job": job.name, "transform": job.transform, "class_index": job.class_index, "fit_r2": d.meta["fit_r2"],
-             "generator_evals": d.meta["generator_evals"], "trajectory_seconds": d.meta["trajectory_seconds"],
-             "mean_final_loss": d.meta["mean_final_loss"]} for job, d in zip(jobs, directions)]  # fmt: skip
+        def write(tmp: Path) -> None:
+            for job, d in zip(jobs, directions):
+                (tmp / job.name).mkdir()
+                d.save(tmp / job.name / "direction.safetensors")
+            (tmp / "jobs.json").write_text(json.dumps(rows, indent=2))
+            (tmp / "config.json").write_text(json.dumps({
+                "command": "discover", "model": model, "transforms": transforms, "classes": classes,
+                "method": "trajectory", "space": space, "device": str(device), "latentnav_version": __version__,
+                "trajectory": config_dict(config), "processes": w.size,
+                "wall_seconds": round(time.perf_counter() - t0, 3)}, indent=2))  # fmt: skip
 
-    def write(tmp: Path) -> None:
-        for job, d in zip(jobs, directions):
-            (tmp / job.name).mkdir()
-            d.save(tmp / job.name / "direction.safetensors")
-        (tmp / "jobs.json").write_text(json.dumps(rows, indent=2))
-        (tmp / "config.json").write_text(json.dumps({
-            "command": "discover", "model": model, "transforms": transforms, "classes": classes, "method": "trajectory",
-            "space": space, "device": device, "latentnav_version": __version__, "trajectory": config_dict(config),
-            "processes": w.size, "wall_seconds": round(time.perf_counter() - t0, 3),
-        }, indent=2))  # fmt: skip
-
-    _write_output_dir(out, write)
+        run.commit(write)
     if w.is_main:
-        click.echo(f"wrote {out}/ ({len(jobs)} directions on {w.size} process{'es' if w.size > 1 else ''}, "
+        click.echo(f"wrote {output.rstrip('/')}/ ({len(jobs)} directions on {w.size} process{'es' if w.size > 1 else ''}, "
                    f"{time.perf_counter() - t0:.1f} s)")  # fmt: skip
+        weak = [row["job"] for row in rows if (row.get("control") or {}).get("weak")]
+        if weak:
+            _warn(f"weak control (R^2 below 0.8 or slope far from 1 on fresh latents) in {len(weak)} of {len(rows)} "
+                  f"directions: {', '.join(weak[:10])}{' ...' if len(weak) > 10 else ''}; see jobs.json")  # fmt: skip
 
 
 def parse_layers(text: str | None) -> list[int] | None:
     """Parse ``"0-3,8"`` into ``[0, 1, 2, 3, 8]`` (``None`` stays ``None``)."""
     if text is None:
         return None
-    try:
-        return parse_seeds(text)
-    except click.BadParameter:
-        raise click.BadParameter(f"expected layers like 0-3,8, got {text!r}", param_hint="--layers") from None
+    layers = parse_seeds(text, "layers", "--layers")
+    if len(layers) > 4096:
+        raise click.BadParameter(f"{len(layers):,} layers are more than any model has", param_hint="--layers")
+    return list(layers)
 
 
 def _discover_with(method, *, model, attribute, scorer, component, components, samples, ratio, layers, feature,
                    conditions, space, seed, device, force, output) -> None:  # fmt: skip
     """``latentnav discover --method ganspace|sefa|interfacegan``."""
+    import time
+
+    from latentnav.directions import load_direction
+    from latentnav.measure import get_meter, load_scorer
+    from latentnav.methods.find import find_direction
+
+    t0 = time.perf_counter()
+    scorer_fn = load_scorer(scorer) if scorer else None
+    if attribute is not None:
+        get_meter(attribute)  # the name, before any loading
+    layer_list = parse_layers(layers)
+    conds = [load_direction(c) for c in conditions]
+    model_input = _model_input(model)
+    device = _launch(device)
+    with _run_dir(output, force, [model_input, *conditions], "discover") as run:
+        G = _load_for(model, device, space)
+        if attribute is not None:
+            get_meter(attribute, G)
+        for c in conds:
+            c.check_compatible(G, space)
+        direction, candidates, info = find_direction(
+            G, method, space=space, attribute=attribute, scorer=scorer_fn, scorer_name=scorer or "scorer",
+            component=component, n_components=components, n_samples=samples, ratio=ratio, layers=layer_list,
+            feature=None if feature == "latent" else feature, conditions=conds, seed=seed)  # fmt: skip
+        info["control"] = _method_control(G, direction, attribute)
+        if info["control"] is not None:
+            direction.meta["control"] = info["control"]
+        config = {"command": "discover", "model": model, "method": method, "space": space, "attribute": attribute,
+                  "scorer": scorer, "component": component, "components": components, "samples": samples,
+                  "ratio": ratio, "layers": layers, "feature": feature, "conditions": list(conditions), "seed": seed,
+                  "device": str(device), "latentnav_version": __version__, "processes": _processes()}  # fmt: skip
+        run.commit(lambda tmp: _write_method_run(tmp, G, direction, candidates, info, config, t0))
+    if not _is_main():
+        return
+    what = f"{method} direction" + (f" for {info['attribute']}" if info.get("attribute") else f" (component {info.get('choice', 0)})")
+    control = info["control"]
+    said = (f"control on {control['n_latents']} fresh latents: R^2 {control['r2']:.3f}, slope {control['slope']:.2f}; "
+            if control and control.get("r2") is not None else "")  # fmt: skip
+    click.echo(f"wrote {output.rstrip('/')}/ ({what}, {said}{info['generator_evals']:,} generator evaluations, "
+               f"{info['seconds']:.1f} s)")  # fmt: skip
+    if control is None:
+        _warn("this direction is uncalibrated (raw steps along a component): its control was not measured; give "
+              "--attribute NAME to pick and calibrate a component, or measure it with latentnav evaluate")  # fmt: skip
+    elif control.get("warning"):
+        _warn(control["warning"])
+
+
+def _method_control(G, direction, attribute: str | None) -> dict | None:
+    """The achieved control of a meter-calibrated direction on fresh latents, or ``None`` (uncalibrated)."""
+    if not direction.calibrated or attribute is None:
+        return None
+    from latentnav.control import measure_control
+    from latentnav.measure import get_meter
+
+    meter = get_meter(attribute, G)
+    reach = 30.0 if meter.name == "hue" else 0.15
+    return measure_control(G, direction, meter=meter, max_t=reach)
+
+
+def _write_method_run(tmp: Path, G, direction, candidates, info: dict, config: dict, t0: float) -> None:
+    """Everything ``latentnav discover --method ganspace|sefa|interfacegan -o DIR`` writes, into ``tmp``."""
+    import time
+
     import numpy as np
     import torch
 
     from latentnav import viz
-    from latentnav.directions import load_direction, traverse
-    from latentnav.measure import load_scorer
-    from latentnav.methods.find import find_direction
+    from latentnav.directions import traverse
 
-    scorer_fn = load_scorer(scorer) if scorer else None
-    out = Path(output)
-    G = _load_for(model, device, space, force, out)
-    conds = [load_direction(c) for c in conditions]
-    for c in conds:
-        c.check_compatible(G, space)
-    direction, candidates, info = find_direction(
-        G, method, space=space, attribute=attribute, scorer=scorer_fn, scorer_name=scorer or "scorer",
-        component=component, n_components=components, n_samples=samples, ratio=ratio, layers=parse_layers(layers),
-        feature=None if feature == "latent" else feature, conditions=conds, seed=seed)  # fmt: skip
-
-    def write(tmp: Path) -> None:
-        direction.save(tmp / "direction.safetensors")
-        (tmp / "config.json").write_text(json.dumps({
-            "command": "discover", "model": model, "method": method, "space": space, "attribute": attribute,
-            "scorer": scorer, "component": component, "components": components, "samples": samples, "ratio": ratio,
-            "layers": layers, "feature": feature, "conditions": list(conditions), "seed": seed, "device": device,
-            "latentnav_version": __version__, "processes": _processes()}, indent=2))  # fmt: skip
-        (tmp / "metrics.json").write_text(json.dumps(info, indent=2, default=float))
-        seeds = G.sample_latent(range(10_000, 10_006), direction.space)
-        if direction.calibrated:
-            reach = 30.0 if direction.transform == "hue" else 0.15
-            images = traverse(G, direction, seeds, t=np.linspace(-reach, reach, 9).tolist())
-        else:
-            images = traverse(G, direction, seeds, alpha=np.linspace(-3, 3, 9).tolist())
-        viz.save_image(viz.traversal_grid(images), tmp / "traverse.png")
-        viz.save_gif(images, tmp / "traverse.gif")
-        if candidates:
-            (tmp / "components").mkdir()
-            rows = []
-            for k, d in enumerate(candidates):
-                d.save(tmp / "components" / f"{k:02d}.safetensors")
-                rows.append(traverse(G, d, seeds[:1], alpha=np.linspace(-3, 3, 9).tolist())[:, 0])
-            viz.save_image(viz.traversal_grid(torch.stack(rows, dim=1)), tmp / "components.png")
-
-    _write_output_dir(out, write)
-    if not _is_main():
-        return
-    what = f"{method} direction" + (f" for {info['attribute']}" if info.get("attribute") else f" (component {info.get('choice', 0)})")
-    click.echo(f"wrote {out}/ ({what}, {info['generator_evals']} generator evaluations, {info['seconds']:.1f} s)")
+    direction.save(tmp / "direction.safetensors")
+    (tmp / "config.json").write_text(json.dumps(config, indent=2))
+    seeds = G.sample_latent(range(10_000, 10_006), direction.space)
+    if direction.calibrated:
+        reach = 30.0 if direction.transform == "hue" else 0.15
+        images = traverse(G, direction, seeds, t=np.linspace(-reach, reach, 9).tolist())
+    else:
+        images = traverse(G, direction, seeds, alpha=np.linspace(-3, 3, 9).tolist())
+    viz.save_image(viz.traversal_grid(images), tmp / "traverse.png")
+    viz.save_gif(images, tmp / "traverse.gif")
+    if candidates:
+        (tmp / "components").mkdir()
+        rows = []
+        for k, d in enumerate(candidates):
+            d.save(tmp / "components" / f"{k:02d}.safetensors")
+            rows.append(traverse(G, d, seeds[:1], alpha=np.linspace(-3, 3, 9).tolist())[:, 0])
+        viz.save_image(viz.traversal_grid(torch.stack(rows, dim=1)), tmp / "components.png")
+    info["wall_seconds"] = round(time.perf_counter() - t0, 3)
+    (tmp / "metrics.json").write_text(json.dumps(info, indent=2, default=float))
 
 
 @main.command("traverse")
@@ -528,14 +776,18 @@ def _discover_with(method, *, model, attribute, scorer, component, components, s
 @click.option("--seeds", default="0-7", help="Seeds of the starting latents, e.g. 0-7,12.")
 @click.option("--t", "t_range", default=None, help="LO,HI in transform units (through g).")
 @click.option("--alpha", "alpha_range", default=None, help="LO,HI raw steps along u (instead of --t).")
-@click.option("--steps", type=click.IntRange(2), default=9, help="Steps between LO and HI.")
+@click.option("--steps", type=click.IntRange(2, 256), default=9, help="Steps between LO and HI.")
 @click.option("--mode", type=click.Choice(["relative", "absolute"]), default="relative",
               help="relative: move each image by t; absolute: set the factor to t.")
 @click.option("--space", default=None, help="Latent space of a .npy direction.")
+@click.option("--extrapolate", is_flag=True,
+              help="Allow t beyond the transform's documented range, or raw steps far beyond the prior.")
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--gif", type=click.Path(dir_okay=False), default=None, help="Also write an animated GIF.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default="traverse.png", help="Output PNG.")
-def traverse_cmd(model, direction_path, seeds, t_range, alpha_range, steps, mode, space, device, gif, output) -> None:
+@click.option("--force", is_flag=True, help="Replace existing output files.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default="traverse.png", help="Output picture (.png, .jpg, ...).")
+def traverse_cmd(model, direction_path, seeds, t_range, alpha_range, steps, mode, space, extrapolate, device, gif, force,
+                 output) -> None:  # fmt: skip
     """Images along a direction: one row per seed, one column per step.
 
     \b
@@ -545,34 +797,52 @@ def traverse_cmd(model, direction_path, seeds, t_range, alpha_range, steps, mode
     """
     import numpy as np
 
-    from latentnav import viz
+    from latentnav import io, viz
     from latentnav.directions import load_direction, traverse
-    from latentnav.generators.registry import load_generator
 
     if t_range is not None and alpha_range is not None:
         raise click.UsageError("give --t or --alpha, not both")
+    seed_list = parse_seeds(seeds)
+    _check_grid(len(seed_list) * steps)
+    t_lohi = parse_range(t_range, "--t") if t_range is not None else None
+    alpha_lohi = parse_range(alpha_range, "--alpha") if alpha_range is not None else None
+    if gif:
+        io.check_suffix(Path(gif), (".gif",), "the animation")
+    model_input = _model_input(model)
     d = load_direction(direction_path, space=space)
-    if t_range is None and alpha_range is None:
+    if t_lohi is None and alpha_lohi is None:
         if not d.calibrated:
             raise click.UsageError("this direction has no calibration: give --alpha LO,HI")
-        t_range = "-0.2,0.2"
-    G = load_generator(model, device=device)
-    z = G.sample_latent(parse_seeds(seeds), d.space)
-    if t_range is not None:
-        lo, hi = parse_range(t_range, "--t")
-        images = traverse(G, d, z, t=np.linspace(lo, hi, steps).tolist(), mode=mode)
-    else:
-        lo, hi = parse_range(alpha_range, "--alpha")
-        images = traverse(G, d, z, alpha=np.linspace(lo, hi, steps).tolist())
-    viz.save_image(viz.traversal_grid(images), output)
-    if gif:
-        viz.save_gif(images, gif)
+        t_lohi = (-0.2, 0.2)
+    if t_lohi is not None and not d.calibrated:
+        raise click.UsageError("this direction has no calibration (a plain vector): give --alpha LO,HI raw steps")
+    d.check_steps(t=t_lohi, alpha=alpha_lohi, extrapolate=extrapolate)
+    device = _device(device)
+    with io.OutputFiles([output, *([gif] if gif else [])], force=force, inputs=[model_input, direction_path],
+                        suffixes=None, what="the grid") as out:  # fmt: skip
+        from latentnav.generators.registry import load_generator
+
+        G = load_generator(model, device=device)
+        d.check_compatible(G)
+        _check_grid(len(seed_list) * steps, G.img_resolution)
+        z = G.sample_latent(list(seed_list), d.space)
+        if t_lohi is not None:
+            images = traverse(G, d, z, t=np.linspace(*t_lohi, steps).tolist(), mode=mode)
+        else:
+            images = traverse(G, d, z, alpha=np.linspace(*alpha_lohi, steps).tolist())
+
+        def write(paths: list[Path]) -> None:
+            viz.save_image(viz.traversal_grid(images), paths[0])
+            if gif:
+                viz.save_gif(images, paths[1])
+
+        out.commit(write)
     click.echo(f"wrote {output}" + (f" and {gif}" if gif else ""))
 
 
 @main.command()
 @click.option("--model", "-m", required=True, help="Registry name or a StyleGAN2 file (.pkl, .pt, .safetensors + config.json).")
-@click.option("--force", is_flag=True, help="Replace an existing output directory.")
+@click.option("--force", is_flag=True, help="Replace an earlier output of latentnav convert.")
 @click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help="Output directory.")
 def convert(model: str, force: bool, output: str) -> None:
     """Convert a StyleGAN2 checkpoint into model.safetensors + config.json (fast, safe reloading).
@@ -586,6 +856,7 @@ def convert(model: str, force: bool, output: str) -> None:
       latentnav convert --model network-snapshot-001000.pkl -o models/mine
       latentnav discover --model models/mine --transform zoom --space w -o runs/zoom
     """
+    from latentnav import io
     from latentnav.generators import hub, stylegan2
     from latentnav.generators.registry import default_registry
 
@@ -594,7 +865,7 @@ def convert(model: str, force: bool, output: str) -> None:
         spec = reg[model]
         if spec.arch != stylegan2.ARCH:
             raise click.UsageError(f"latentnav convert reads StyleGAN2 models; {model} is a {spec.arch} model")
-        (path,) = hub.fetch(spec)
+        path = None
     else:
         path = Path(model).expanduser()
         if not path.exists():
@@ -602,17 +873,11 @@ def convert(model: str, force: bool, output: str) -> None:
 
             known = [n for n, s in reg.items() if s.arch == stylegan2.ARCH]
             raise UnknownNameError("model", model, known, " (or give the path of a StyleGAN2 file)")
-    out = Path(output)
-    tmp = _prepare_output_dir(out, force)
-    try:
-        stylegan2.convert(path, tmp, name=model)
-        _finish_output_dir(tmp, out)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    click.echo(f"wrote {out}/model.safetensors and {out}/config.json")
+    with io.RunDir(output, force=force, inputs=[path], command="convert") as run:
+        if path is None:
+            (path,) = hub.fetch(spec)
+        run.commit(lambda tmp: stylegan2.convert(path, tmp, name=model))
+    click.echo(f"wrote {output.rstrip('/')}/model.safetensors and {output.rstrip('/')}/config.json")
 
 
 def parse_names(text: str | None) -> list[str] | None:
@@ -630,12 +895,14 @@ def parse_names(text: str | None) -> list[str] | None:
 @click.option("--t", "t_range", default=None, help="LO,HI requested change in the target's units (default -0.15,0.15; hue -30,30).")
 @click.option("--steps", type=click.IntRange(2), default=9, help="Steps between LO and HI.")
 @click.option("-n", type=click.IntRange(2), default=50, help="Fresh latents.")
-@click.option("--seed", type=int, default=50_000, help="First seed of the fresh latents.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=50_000, help="First seed of the fresh latents.")
 @click.option("--space", default=None, help="Latent space of a .npy direction.")
+@click.option("--extrapolate", is_flag=True, help="Allow --t beyond the transform's documented range.")
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
-@click.option("--force", is_flag=True, help="Replace an existing output directory.")
+@click.option("--force", is_flag=True, help="Replace an earlier latentnav run directory there.")
 @click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help="Output directory.")
-def evaluate_cmd(model, direction_path, code, target, attributes, t_range, steps, n, seed, space, device, force, output) -> None:
+def evaluate_cmd(model, direction_path, code, target, attributes, t_range, steps, n, seed, space, extrapolate, device,
+                 force, output) -> None:  # fmt: skip
     """Measure how well a direction controls its attribute and what else it moves.
 
     Steerability (achieved vs requested change: R^2, slope, usable range, spread per step), the leakage
@@ -654,28 +921,47 @@ def evaluate_cmd(model, direction_path, code, target, attributes, t_range, steps
 
     from latentnav.directions import code_direction, load_direction
     from latentnav.evaluate import evaluate_direction, write_evaluation
-    from latentnav.generators.registry import load_generator
+    from latentnav.measure import get_meter
 
     if (direction_path is None) == (code is None):
         raise click.UsageError("give either --direction FILE or --code NAME")
-    out = Path(output)
-    device = _launch(device)
-    _check_output_dir(out, force)
-    G = load_generator(model, device=device)
-    d = code_direction(G, code) if code is not None else load_direction(direction_path, space=space)
     t_values = None
     if t_range is not None:
-        lo, hi = parse_range(t_range, "--t")
-        if not hi > lo:
-            raise click.BadParameter(f"expected LO < HI, got {t_range!r}", param_hint="--t")
-        t_values = np.linspace(lo, hi, steps)
-    ev = evaluate_direction(G, d, target=target, attributes=parse_names(attributes), t_values=t_values, n=n, seed=seed)
-    _write_output_dir(out, lambda tmp: write_evaluation(ev, tmp))
+        t_values = np.linspace(*parse_range(t_range, "--t"), steps)
+    names = parse_names(attributes)
+    for name in [target, *(names or [])]:
+        if name is not None:
+            get_meter(name)  # unknown names and scorer modules, before any loading
+    model_input = _model_input(model)
+    d = load_direction(direction_path, space=space) if direction_path is not None else None
+    if d is not None and t_values is not None and d.calibrated and (target is None or _same_units(d, target)):
+        d.check_steps(t=(float(t_values[0]), float(t_values[-1])), extrapolate=extrapolate)
+    device = _launch(device)
+    with _run_dir(output, force, [model_input, direction_path], "evaluate") as run:
+        from latentnav.generators.registry import load_generator
+
+        G = load_generator(model, device=device)
+        if d is None:
+            d = code_direction(G, code)
+        ev = evaluate_direction(G, d, target=target, attributes=names, t_values=t_values, n=n, seed=seed)
+        run.commit(lambda tmp: write_evaluation(ev, tmp))
     if not _is_main():
         return
     s = ev.metrics["steerability"]
-    click.echo(f"wrote {out}/ ({ev.target}: R^2 {s['r2']:.3f}, slope {s['slope']:.3f}, spread {s['spread']:.4f}, "
-               f"MI {ev.metrics['mi']['mi_target']:.2f})")  # fmt: skip
+    click.echo(f"wrote {output.rstrip('/')}/ ({ev.target}: R^2 {s['r2']:.3f}, slope {s['slope']:.3f}, spread {s['spread']:.4f}, "
+               f"MI {ev.metrics['mi']['mi_target']:.2f}; {n} fresh latents from seed {seed})")  # fmt: skip
+    from latentnav.control import MIN_R2, SLOPE_RANGE
+
+    if not (s["r2"] >= MIN_R2 and SLOPE_RANGE[0] <= s["slope"] <= SLOPE_RANGE[1]):
+        _warn(f"weak control of {ev.target}: R^2 {s['r2']:.2f}, slope {s['slope']:.2f} of what was asked (weak: R^2 "
+              f"below {MIN_R2} or a slope outside {SLOPE_RANGE[0]}-{SLOPE_RANGE[1]}); see report.md")  # fmt: skip
+
+
+def _same_units(d, target: str) -> bool:
+    """Whether ``target`` is the attribute ``d``'s calibration already measures (so --t is in its units)."""
+    from latentnav.measure import TRANSFORM_ATTRIBUTE
+
+    return TRANSFORM_ATTRIBUTE.get(target, target) == TRANSFORM_ATTRIBUTE.get(d.transform, d.transform)
 
 
 @main.command("compare")
@@ -710,7 +996,6 @@ def compare_cmd(model, target, methods, attributes, t_range, steps, n, candidate
     import numpy as np
 
     from latentnav.evaluate import compare, write_comparison
-    from latentnav.generators.registry import load_generator
     from latentnav.measure import get_meter
     from latentnav.methods import METHODS
     from latentnav.trajectory import TrajectoryConfig
@@ -724,24 +1009,27 @@ def compare_cmd(model, target, methods, attributes, t_range, steps, n, candidate
             raise UnknownNameError("method", unknown[0] if unknown else "", METHODS)
     t_values = None
     if t_range is not None:
-        lo, hi = parse_range(t_range, "--t")
-        t_values = np.linspace(lo, hi, steps)
-    out = Path(output)
+        t_values = np.linspace(*parse_range(t_range, "--t"), steps)
+    names = parse_names(attributes)
+    get_meter(target)
+    for name in names or []:
+        get_meter(name)
+    model_input = _model_input(model)
     device = _launch(device)
-    _check_output_dir(out, force)
-    G = load_generator(model, device=device)
-    meter = get_meter(target, G)
-    say = (lambda line: click.echo(line, err=True)) if _is_main() else None
-    runs = compare(G, meter.name, methods=chosen, attributes=parse_names(attributes), t_values=t_values, n_eval=n,
-                   progress=say, n_candidates=candidates, ganspace_samples=samples, interfacegan_samples=samples,
-                   trajectory_config=TrajectoryConfig(n_trajectories=trajectories))  # fmt: skip
-    tables = []
-    _write_output_dir(out, lambda tmp: tables.append(write_comparison(runs, meter.name, tmp)))
+    with _run_dir(output, force, [model_input], "compare") as run:
+        from latentnav.generators.registry import load_generator
+
+        G = load_generator(model, device=device)
+        meter = get_meter(target, G)
+        say = (lambda line: click.echo(line, err=True)) if _is_main() else None
+        runs = compare(G, meter.name, methods=chosen, attributes=names, t_values=t_values, n_eval=n,
+                       progress=say, n_candidates=candidates, ganspace_samples=samples, interfacegan_samples=samples,
+                       trajectory_config=TrajectoryConfig(n_trajectories=trajectories))  # fmt: skip
+        table = run.commit(lambda tmp: write_comparison(runs, meter.name, tmp))
     if not _is_main():
         return
-    table = tables[0]
     click.echo(table, nl=False)
-    click.echo(f"wrote {out}/")
+    click.echo(f"wrote {output.rstrip('/')}/")
 
 
 @main.command("evaluate-model")
@@ -749,10 +1037,11 @@ def compare_cmd(model, target, methods, attributes, t_range, steps, n, candidate
               help="A testbed model that reads its codes back from images: the VAEs (encoder), the InfoGANs (Q).")
 @click.option("--preset", type=click.Choice(["default", "fast"]), default="default",
               help="default: disentanglement_lib's sample counts; fast: about 10x fewer.")
-@click.option("--seed", type=int, default=0, help="Seed of the metrics' samples.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, help="Seed of the metrics' samples.")
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--force", is_flag=True, help="Replace an existing JSON output.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Also write the figures as JSON here.")
-def evaluate_model_cmd(model, preset, seed, device, output) -> None:
+def evaluate_model_cmd(model, preset, seed, device, force, output) -> None:
     """Disentanglement metrics of a model with known factors: BetaVAE, FactorVAE, MIG, SAP, DCI, total correlation.
 
     Codes are a VAE's encoder means (the two-code VAE: z1 and z2 together) or an InfoGAN's Q read-out of
@@ -766,19 +1055,22 @@ def evaluate_model_cmd(model, preset, seed, device, output) -> None:
       latentnav evaluate-model --model bvae-dsprites-b1 --preset fast -o b1-metrics.json
       latentnav evaluate-model --model infogan-dsprites --preset fast
     """
+    import contextlib
+
+    from latentnav import io
     from latentnav.disentanglement import evaluate_model, metrics_markdown
     from latentnav.generators.registry import load_generator
 
-    if output is not None and not output.endswith(".json"):
-        raise click.BadParameter("the output must end in .json", param_hint="--output")
-    G = load_generator(model, device=device)
-    result = evaluate_model(G, preset=preset, seed=seed, progress=lambda name: click.echo(f"{name} ...", err=True))
-    if output is not None:
-        path = Path(output)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(".tmp-" + path.name)
-        tmp.write_text(json.dumps({"model": model, "preset": preset, "seed": seed, **result}, indent=2, default=float))
-        tmp.replace(path)
+    model_input = _model_input(model)
+    device = _device(device)
+    out = (io.OutputFiles([output], force=force, inputs=[model_input], suffixes=(".json",), what="the figures")
+           if output is not None else contextlib.nullcontext())  # fmt: skip
+    with out:
+        G = load_generator(model, device=device)
+        result = evaluate_model(G, preset=preset, seed=seed, progress=lambda name: click.echo(f"{name} ...", err=True))
+        if output is not None:
+            record = {"model": model, "preset": preset, "seed": seed, "latentnav_version": __version__, **result}
+            out.commit(lambda paths: paths[0].write_text(json.dumps(record, indent=2, default=float)))
     click.echo(metrics_markdown({model: result}), nl=False)
 
 
@@ -788,23 +1080,24 @@ def train() -> None:
 
 
 @train.command("bvae")
-@click.option("--beta", type=click.FloatRange(0), default=4.0, help="KL weight (beta-VAE objective).")
+@click.option("--beta", type=FloatRange(0), default=4.0, help="KL weight (beta-VAE objective).")
 @click.option("--steps", type=click.IntRange(1), default=30000, help="Optimizer steps.")
-@click.option("--seed", type=int, default=0, help="Seed of the weights and the data stream.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, help="Seed of the weights and the data stream.")
 @click.option("--batch-size", type=click.IntRange(1), default=64, help="Images per step.")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, help="Adam learning rate.")
+@click.option("--lr", type=FloatRange(0, min_open=True), default=1e-3, help="Adam learning rate.")
 @click.option("--z-dim", type=click.IntRange(1), default=10, help="Number of latents.")
 @click.option("--correlate", default=None, help="Couple two factors in the training data, A:B:RHO (e.g. pos_x:pos_y:0.8).")
-@click.option("--capacity", type=click.FloatRange(0), default=None, help="Capacity objective: target KL in nats (Burgess et al.).")
+@click.option("--capacity", type=FloatRange(0), default=None, help="Capacity objective: target KL in nats (Burgess et al.).")
 @click.option("--capacity-steps", type=click.IntRange(1), default=20000, help="Steps over which the capacity grows.")
-@click.option("--gamma", type=click.FloatRange(0), default=100.0, help="Weight of |KL - C| (capacity objective).")
-@click.option("--tc-weight", type=click.FloatRange(0), default=None,
+@click.option("--gamma", type=FloatRange(0), default=100.0, help="Weight of |KL - C| (capacity objective).")
+@click.option("--tc-weight", type=FloatRange(0), default=None,
               help="Weight of the total correlation (beta-TCVAE: loss = recon + beta (KL - TC) + tc_weight TC).")
 @click.option("--tc-warmup", type=click.IntRange(0), default=0, help="Steps over which the TC weight rises from beta to --tc-weight.")
 @click.option("--checkpoint-every", type=click.IntRange(1), default=500, help="Steps between checkpoints.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for torch (default: torch's choice).")
+@click.option("--force", is_flag=True, help="Start afresh, replacing an existing model there (and its config, checkpoint, log).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output .safetensors.")
-def train_bvae(threads: int | None, output: str, **fields) -> None:
+def train_bvae(threads: int | None, force: bool, output: str, **fields) -> None:
     """Train a beta-VAE on procedurally rendered dSprites (resumes if interrupted).
 
     \b
@@ -813,53 +1106,39 @@ def train_bvae(threads: int | None, output: str, **fields) -> None:
       latentnav train bvae --correlate pos_x:pos_y:0.8 -o bvae-corr.safetensors
       latentnav train bvae --beta 1 --tc-weight 6 --tc-warmup 2000 --steps 10000 -o tcvae.safetensors   # beta-TCVAE
     """
-    import torch
-
-    from latentnav.train.bvae import BVAEConfig
+    from latentnav.train.bvae import RESUMABLE_CHANGES, BVAEConfig
     from latentnav.train.bvae import train as run
 
-    if not output.endswith(".safetensors"):
-        raise click.BadParameter("the output must end in .safetensors", param_hint="--output")
-    if threads:
-        torch.set_num_threads(threads)
-    config = BVAEConfig(**fields)
-    out = Path(output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cfg_path = out.with_name(out.stem + ".config.json")
-    tmp = cfg_path.with_name(".tmp-" + cfg_path.name)
-    tmp.write_text(json.dumps({"command": "train bvae", **dataclasses.asdict(config)}, indent=2))
-    tmp.replace(cfg_path)
-    path = run(config, out)
-    click.echo(f"wrote {path}")
-
+    _run_training("train bvae", BVAEConfig(**fields), run, RESUMABLE_CHANGES, output, threads, force)
 
 
 @train.command("cmivae")
 @click.option("--specified", default="colour", help="The factor z2 carries (colour, shape, scale, orientation, pos_x, pos_y).")
 @click.option("--z1-dim", type=click.IntRange(1), default=8, help="Coordinates of the complementary code z1.")
 @click.option("--z2-dim", type=click.IntRange(1), default=3, help="Coordinates of the specified code z2.")
-@click.option("--beta", type=click.FloatRange(0), default=1.0, help="KL weight of both codes.")
-@click.option("--mi-weight", type=click.FloatRange(0), default=10.0, help="Weight of the conditional-MI lower bounds.")
+@click.option("--beta", type=FloatRange(0), default=1.0, help="KL weight of both codes.")
+@click.option("--mi-weight", type=FloatRange(0), default=10.0, help="Weight of the conditional-MI lower bounds.")
 @click.option("--mi-warmup", type=click.IntRange(0), default=1000, help="Steps over which the MI weight rises from 0.")
-@click.option("--label-weight", type=click.FloatRange(0), default=200.0, help="Weight of the specified factor's likelihood from z2.")
+@click.option("--label-weight", type=FloatRange(0), default=200.0, help="Weight of the specified factor's likelihood from z2.")
 @click.option("--steps", type=click.IntRange(1), default=3000, help="Optimizer steps.")
-@click.option("--seed", type=int, default=0, help="Seed of the weights and the data stream.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, help="Seed of the weights and the data stream.")
 @click.option("--batch-size", type=click.IntRange(1), default=64, help="Images per step.")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, help="Adam learning rate.")
+@click.option("--lr", type=FloatRange(0, min_open=True), default=1e-3, help="Adam learning rate.")
 @click.option("--checkpoint-every", type=click.IntRange(1), default=500, help="Steps between checkpoints.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for torch (default: torch's choice).")
+@click.option("--force", is_flag=True, help="Start afresh, replacing an existing model there (and its config, checkpoint, log).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output .safetensors.")
-def train_cmivae(threads: int | None, output: str, **fields) -> None:
+def train_cmivae(threads: int | None, force: bool, output: str, **fields) -> None:
     """Train a two-code VAE with conditional-MI bounds on colour dSprites (resumes if interrupted).
 
     \b
     Example:
       latentnav train cmivae --specified colour --steps 3000 -o cmivae-colour.safetensors
     """
-    from latentnav.train.cmivae import CMIVAEConfig
+    from latentnav.train.cmivae import RESUMABLE_CHANGES, CMIVAEConfig
     from latentnav.train.cmivae import train as run
 
-    _run_training("train cmivae", CMIVAEConfig(**fields), run, output, threads)
+    _run_training("train cmivae", CMIVAEConfig(**fields), run, RESUMABLE_CHANGES, output, threads, force)
 
 
 
@@ -867,16 +1146,17 @@ def train_cmivae(threads: int | None, output: str, **fields) -> None:
 @click.option("--codes", default="cat:3,cont:4", help="Control codes: cat:K (K values) and cont:N (N continuous), comma-separated.")
 @click.option("--data", default="dsprites", help="Training data: dsprites (1 channel) or colour (colour dSprites, 3 channels).")
 @click.option("--noise-dim", type=click.IntRange(1), default=8, help="Incompressible noise coordinates.")
-@click.option("--info-weight", type=click.FloatRange(0), default=1.0, help="Weight of the codes' NLL under Q (InfoGAN's lambda).")
+@click.option("--info-weight", type=FloatRange(0), default=1.0, help="Weight of the codes' NLL under Q (InfoGAN's lambda).")
 @click.option("--resolution", type=click.Choice(["32", "64"]), default="32", help="Image side in pixels.")
 @click.option("--steps", type=click.IntRange(1), default=4000, help="Steps (one D and one G update each).")
-@click.option("--seed", type=int, default=0, help="Seed of the weights and the data stream.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, help="Seed of the weights and the data stream.")
 @click.option("--batch-size", type=click.IntRange(1), default=64, help="Real and fake images per step.")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-4, help="Adam learning rate.")
+@click.option("--lr", type=FloatRange(0, min_open=True), default=2e-4, help="Adam learning rate.")
 @click.option("--checkpoint-every", type=click.IntRange(1), default=500, help="Steps between checkpoints.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for torch (default: torch's choice).")
+@click.option("--force", is_flag=True, help="Start afresh, replacing an existing model there (and its config, checkpoint, log).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output .safetensors.")
-def train_infogan(threads: int | None, output: str, resolution: str, **fields) -> None:
+def train_infogan(threads: int | None, force: bool, output: str, resolution: str, **fields) -> None:
     """Train a style-based InfoGAN on procedural dSprites or colour dSprites (resumes if interrupted).
 
     \b
@@ -884,27 +1164,59 @@ def train_infogan(threads: int | None, output: str, resolution: str, **fields) -
       latentnav train infogan --codes cat:3,cont:4 --steps 4000 -o infogan-dsprites.safetensors
       latentnav train infogan --data colour --codes cat:6,cont:4 -o infogan-colour.safetensors
     """
-    from latentnav.train.infogan import InfoGANConfig
+    from latentnav.train.infogan import RESUMABLE_CHANGES, InfoGANConfig
     from latentnav.train.infogan import train as run
 
-    _run_training("train infogan", InfoGANConfig(resolution=int(resolution), **fields), run, output, threads)
+    _run_training("train infogan", InfoGANConfig(resolution=int(resolution), **fields), run, RESUMABLE_CHANGES, output,
+                  threads, force)  # fmt: skip
 
-def _run_training(command: str, config, run, output: str, threads: int | None) -> None:
-    """Check the output name, write ``<stem>.config.json`` (atomically), train, say where the model is."""
+def _run_training(command: str, config, run, resumable, output: str, threads: int | None, force: bool) -> None:
+    """Train into ``output`` without losing anything the user owns.
+
+    Checked before anything is written: the name ends in .safetensors and its folder is writable; a training
+    checkpoint there (``OUT.ckpt.pt``) is resumed only when it was written with the same settings (a refused
+    resume changes no file); without a checkpoint, an existing model, config or log is replaced only with
+    --force, which starts afresh. Another training into the same output at the same time is refused. Ctrl-C
+    writes a checkpoint and says how to resume (exit 130).
+    """
+    import shlex
+
     import torch
 
-    if not output.endswith(".safetensors"):
-        raise click.BadParameter("the output must end in .safetensors", param_hint="--output")
-    if threads:
-        torch.set_num_threads(threads)
-    out = Path(output)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    from latentnav import io
+    from latentnav.errors import OutputError, OutputExistsError, TrainingInterrupted
+    from latentnav.train import common
+
+    out = Path(output).expanduser()
+    io.check_suffix(out, (".safetensors",), "a model")
+    io.check_writable_parent(out)
     cfg_path = out.with_name(out.stem + ".config.json")
-    tmp = cfg_path.with_name(".tmp-" + cfg_path.name)
-    tmp.write_text(json.dumps({"command": command, **dataclasses.asdict(config)}, indent=2))
-    tmp.replace(cfg_path)
-    path = run(config, out)
-    click.echo(f"wrote {path}")
+    ours = [out, cfg_path, common.checkpoint_path(out), common.log_path(out)]
+    for path in ours:
+        if path.is_dir():
+            raise OutputError(f"{path} is a directory; choose another -o")
+    if force:
+        resuming = False
+    else:
+        resuming = common.load_checkpoint(out, config, resumable) is not None
+        if not resuming:
+            there = [str(p) for p in ours if p.exists()]
+            if there:
+                raise OutputExistsError(f"{', '.join(there)} exist{'s' if len(there) == 1 else ''} (and no training "
+                                        "checkpoint to resume); choose another -o or pass --force to start afresh")  # fmt: skip
+    with io.exclusive(out):
+        if force:
+            for path in ours[2:]:  # the old run's training state and log: a fresh run starts from nothing
+                path.unlink(missing_ok=True)
+        if threads:
+            torch.set_num_threads(threads)
+        io.write_text(cfg_path, json.dumps({"command": command, **dataclasses.asdict(config)}, indent=2))
+        try:
+            path = run(config, out)
+        except TrainingInterrupted as err:
+            args = ["latentnav", *(a for a in sys.argv[1:] if a != "--force")]
+            raise TrainingInterrupted(f"{err}: {shlex.join(args)}") from None
+    click.echo(f"{'resumed and ' if resuming else ''}wrote {path}")
 
 
 @main.command("correct")
@@ -917,7 +1229,7 @@ def _run_training(command: str, config, run, output: str, threads: int | None) -
               help="An attribute it should leave alone: a meter name or module:function (repeatable).")
 @click.option("--samples", type=click.IntRange(1), default=500, help="Low-density samples synthesized (at most).")
 @click.option("--scored", type=click.IntRange(10), default=2000, help="Latents scored to estimate the joint density.")
-@click.option("--offset", type=click.FloatRange(0, min_open=True), default=1.0,
+@click.option("--offset", type=FloatRange(0, min_open=True), default=1.0,
               help="How far each is moved against the correlation, in standard deviations of the attribute.")
 @click.option("--invert-steps", type=click.IntRange(1), default=150, help="Optimisation steps of the inversion.")
 @click.option("--refit", type=click.Choice(["meters", "logistic"]), default="meters", show_default=True,
@@ -928,7 +1240,7 @@ def _run_training(command: str, config, run, output: str, threads: int | None) -
               help="Iteration limit of the SLSQP re-fit (the report says whether it converged or stopped there).")
 @click.option("--fit-optimizer", type=click.Choice(["adam", "slsqp"]), default="slsqp", show_default=True,
               help="Meter re-fit: Adam on minibatches, or SLSQP on all latents at once (the leakage alone, subject to --keep).")
-@click.option("--keep", "fit_keep", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+@click.option("--keep", "fit_keep", type=FloatRange(0, 1), default=0.5, show_default=True,
               help="Fraction of the base direction's change per unit step the meter re-fit must keep (it starts from "
                    "the projection when that keeps as much, else from the nearest mix of projection and base that "
                    "does (SLSQP) or from the base direction (Adam)).")
@@ -938,9 +1250,9 @@ def _run_training(command: str, config, run, output: str, threads: int | None) -
 @click.option("--eval-n", type=click.IntRange(2), default=50, show_default=True,
               help="Fresh latents (seeds from 50,000) the report measures base, projection and corrected on.")
 @click.option("--space", default=None, help="Latent space of a .npy direction.")
-@click.option("--seed", type=int, default=0, help="First seed of the scored latents.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, help="First seed of the scored latents.")
 @click.option("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
-@click.option("--force", is_flag=True, help="Replace an existing output file.")
+@click.option("--force", is_flag=True, help="Replace existing output files (never the input direction).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Corrected direction (.safetensors).")
 def correct_cmd(model, direction_path, attribute, against, samples, scored, offset, invert_steps, refit, fit_steps,
                 fit_iterations, fit_optimizer, fit_keep, layers, eval_n, space, seed, device, force, output) -> None:  # fmt: skip
@@ -964,56 +1276,50 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
       latentnav correct --model my-stylegan2 --direction runs/x-wplus/direction.safetensors \
           --attribute pos_x --against pos_y --layers 0-3 -o runs/x-wplus-corrected.safetensors
     """
-    import shutil
-    import tempfile
-
     import torch
 
-    from latentnav import distributed, viz
+    from latentnav import io, viz
     from latentnav.correction import CorrectConfig, correct
     from latentnav.directions import load_direction, traverse
-    from latentnav.errors import OutputExistsError
     from latentnav.evaluate import calibrate_direction, in_units_of
     from latentnav.generators.registry import load_generator
     from latentnav.measure import get_meter
 
     out = Path(output)
-    if out.suffix != ".safetensors":
-        raise click.BadParameter(f"the output must end in .safetensors, got {out.name}", param_hint="-o")
+    io.check_suffix(out, (".safetensors",), "the corrected direction")
     extras = [out.with_name(out.stem + suffix) for suffix in (".projection.safetensors", ".report.json", ".grids.png")]
+    for name in (attribute, *against):
+        get_meter(name)  # unknown names and scorer modules, before any loading
     config = CorrectConfig(n_samples=scored, n_low=samples, offset=offset, invert_steps=invert_steps, refit=refit,
-                           fit_steps=fit_steps, fit_iterations=fit_iterations, fit_keep=fit_keep, fit_optimizer=fit_optimizer, layers=parse_layers(layers), seed=seed)  # fmt: skip
-    device = _launch(device)
-
-    def check() -> None:
-        if not force and any(p.exists() for p in [out, *extras]):
-            raise OutputExistsError(f"{out} (or its report) exists; use --force to replace it")
-
-    distributed.on_main(check)
+                           fit_steps=fit_steps, fit_iterations=fit_iterations, fit_keep=fit_keep,
+                           fit_optimizer=fit_optimizer, layers=parse_layers(layers), seed=seed)  # fmt: skip
+    model_input = _model_input(model)
     d = load_direction(direction_path, space=space)
-    G = load_generator(model, device=device)
-    meter = get_meter(attribute, G)
-    held = [get_meter(name, G) for name in against]
-    result = correct(G, d, meter, held, config, eval_n=eval_n, progress=True)
-    corrected = calibrate_direction(G, result.direction, meter)
-    projected = calibrate_direction(G, result.projection, meter)
-    base = d if in_units_of(d, meter) else calibrate_direction(G, d, meter)
-    if not _is_main():  # after the last collective: rank 0 draws the grids and writes
-        return
-    z = G.sample_latent(range(50_000, 50_006), corrected.space)
-    t = torch.linspace(-0.15, 0.15, 7).tolist()
-    grids = torch.cat([traverse(G, v, z, t=t, mode="relative") for v in (base, projected, corrected)], dim=1)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.stem}-", dir=out.parent))
-    try:  # everything written under a temporary folder first, then moved into place
-        corrected.save(tmp / out.name)
-        projected.save(tmp / extras[0].name)
-        (tmp / extras[1].name).write_text(json.dumps(result.report, indent=2, default=float))
-        viz.save_image(viz.traversal_grid(grids), tmp / extras[2].name)
-        for f in tmp.iterdir():
-            f.replace(out.parent / f.name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    device = _launch(device)
+    sidecars = [p.with_suffix(".json") for p in (out, extras[0])]  # Direction.save writes a .json beside each
+    with _output_files([out, *extras, *sidecars], force, [model_input, direction_path, Path(direction_path).with_suffix(".json")],
+                       suffixes=None, what="the corrected direction") as files:  # fmt: skip
+        G = load_generator(model, device=device)
+        meter = get_meter(attribute, G)
+        held = [get_meter(name, G) for name in against]
+        result = correct(G, d, meter, held, config, eval_n=eval_n, progress=True)
+        corrected = calibrate_direction(G, result.direction, meter)
+        projected = calibrate_direction(G, result.projection, meter)
+        base = d if in_units_of(d, meter) else calibrate_direction(G, d, meter)
+        if not _is_main():  # after the last collective: rank 0 draws the grids and writes
+            return
+        z = G.sample_latent(range(50_000, 50_006), corrected.space)
+        t = torch.linspace(-0.15, 0.15, 7).tolist()
+        grids = torch.cat([traverse(G, v, z, t=t, mode="relative") for v in (base, projected, corrected)], dim=1)
+
+        def write(paths: list[Path]) -> None:
+            for direction, path, sidecar in ((corrected, paths[0], paths[4]), (projected, paths[1], paths[5])):
+                direction.save(path)  # writes its .json sidecar beside it
+                path.with_suffix(".json").replace(sidecar)
+            paths[2].write_text(json.dumps(result.report, indent=2, default=float))
+            viz.save_image(viz.traversal_grid(grids), paths[3])
+
+        files.commit(write)
     ev = result.report["eval"]
     click.echo(f"wrote {out} (leakage into {', '.join(against)}: base {ev['base']['leakage_max']:.3f}, projection "
                f"{ev['projection']['leakage_max']:.3f}, corrected {ev['corrected']['leakage_max']:.3f}; "

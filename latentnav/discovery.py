@@ -21,6 +21,7 @@ def discover(
     n_knots: int = 101,
     progress: bool = True,
     return_trajectories: bool = False,
+    check_control: bool = True,
     **overrides,
 ) -> Direction | tuple[Direction, Trajectories]:
     """Find a direction that performs ``transform`` in ``G``'s latent space, with its calibration g.
@@ -34,6 +35,8 @@ def discover(
         n_knots: knots of the calibration g.
         progress: show progress bars.
         return_trajectories: also return the recorded :class:`~latentnav.trajectory.Trajectories`.
+        check_control: measure the achieved control on fresh latents (:func:`latentnav.control.measure_control`,
+            into ``meta["control"]``) and warn (``warnings.warn``) when it is weak.
 
     Returns:
         The :class:`~latentnav.directions.Direction` (and the trajectories when asked).
@@ -64,7 +67,24 @@ def discover(
         direction.knots, direction.values, r2 = fit_calibration(traj.z0[k] @ direction.u, traj.zt[k] @ direction.u, t, n_knots)
         direction.meta.update(calibration_r2=r2, generator_evals=traj.generator_evals + evals,
                               achieved_over_requested=float((t * traj.t[k]).sum() / (traj.t[k] ** 2).sum()))  # fmt: skip
+    if check_control:
+        _check_control(G, direction, tf, config)
     return (direction, traj) if return_trajectories else direction
+
+
+def _check_control(G: Generator, direction: Direction, tf: Transform, config: TrajectoryConfig) -> None:
+    """The achieved control on fresh latents into ``direction.meta["control"]``; a Python warning when weak."""
+    import warnings
+
+    from latentnav.control import measure_control
+
+    cfg = config.resolved()
+    max_t = cfg.max_t if cfg.max_t is not None else tf.default_max_t
+    check = measure_control(G, direction, transform=tf, max_t=max_t, loss=cfg.loss, sigma=cfg.sigma)
+    direction.meta["control"] = check
+    direction.meta["generator_evals"] = direction.meta.get("generator_evals", 0) + check["generator_evals"]
+    if check["warning"]:
+        warnings.warn(check["warning"], stacklevel=3)
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,12 @@ class TrainingDivergedError(LatentnavError):
     """A training loss that became NaN or infinite: training stops and the last good checkpoint is kept."""
 
 
+class TrainingInterrupted(LatentnavError):
+    """Training stopped by Ctrl-C after writing a checkpoint it can resume from."""
+
+    exit_code = 130
+
+
 class BadSpecError(LatentnavError, ValueError):
     """A malformed specification a user wrote (a code spec such as ``cat:0``, a factor a data set lacks)."""
 

@@ -42,6 +42,12 @@ def save_image(img: Image.Image, path: str | Path) -> Path:
     return path
 
 
+def save_images(images: torch.Tensor, paths: list[Path]) -> None:
+    """Save each image of [N, C, H, W] as its own picture at ``paths[k]`` (format from the extension)."""
+    for arr, path in zip(to_uint8(images), paths):
+        Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(path)
+
+
 def traversal_grid(images: torch.Tensor, upscale: int = 2) -> Image.Image:
     """A traversal [T, N, C, H, W] as a picture: one row per latent, one column per step."""
     return grid(images.transpose(0, 1), upscale=upscale)

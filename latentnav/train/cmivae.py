@@ -161,22 +161,26 @@ def train(config: CMIVAEConfig, output: str | Path, *, progress: bool = True) ->
     start = common.resume(output, config, RESUMABLE_CHANGES, {"model": model, "optimizer": opt})
     bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress, desc="train cmivae")
     t0, window = time.time(), []
-    for step in bar:
-        terms = step_terms(model, config, step)
-        common.stop_if_not_finite(output, step + 1, {"loss": terms["loss"].item()})
-        opt.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        opt.step()
-        window.append({k: v.item() for k, v in terms.items()})
-        if (step + 1) % 100 == 0:
-            avg = {k: sum(w[k] for w in window) / len(window) for k in window[0]}
-            bar.set_postfix(recon=f"{avg['recon']:.1f}", fit=f"{avg['label_fit']:.2f}",
-                            i1=f"{avg['mi_z1_given_z2']:.2f}", i2=f"{avg['mi_z2_given_z1']:.2f}")  # fmt: skip
-            with common.log_path(output).open("a") as f:
-                f.write(json.dumps({"step": step + 1, **avg, "time": time.time() - t0}) + "\n")
-            window = []
-        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
-            _save(model, opt, config, step + 1, output)
+    with common.stop_on_interrupt() as stop:
+        for step in bar:
+            terms = step_terms(model, config, step)
+            common.stop_if_not_finite(output, step + 1, {"loss": terms["loss"].item()})
+            opt.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            opt.step()
+            window.append({k: v.item() for k, v in terms.items()})
+            if (step + 1) % 100 == 0:
+                avg = {k: sum(w[k] for w in window) / len(window) for k in window[0]}
+                bar.set_postfix(recon=f"{avg['recon']:.1f}", fit=f"{avg['label_fit']:.2f}",
+                                i1=f"{avg['mi_z1_given_z2']:.2f}", i2=f"{avg['mi_z2_given_z1']:.2f}")  # fmt: skip
+                with common.log_path(output).open("a") as f:
+                    f.write(json.dumps({"step": step + 1, **avg, "time": time.time() - t0}) + "\n")
+                window = []
+            if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
+                _save(model, opt, config, step + 1, output)
+            if stop.requested:
+                _save(model, opt, config, step + 1, output)
+                raise common.interrupted(output, step + 1, config.steps)
     if start >= config.steps:
         _save(model, opt, config, config.steps, output)
     return output

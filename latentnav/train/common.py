@@ -8,17 +8,21 @@ step, so the weights on disk stay the last good ones.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
-from collections.abc import Callable, Mapping
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
 
 from latentnav._version import __version__
-from latentnav.errors import TrainingDivergedError
+from latentnav.errors import BadInputError, CheckpointError, TrainingDivergedError, TrainingInterrupted
 
 
 def checkpoint_path(output: Path) -> Path:
@@ -42,11 +46,18 @@ def load_checkpoint(output: Path, config: Any, resumable: tuple[str, ...]) -> di
     path = checkpoint_path(output)
     if not path.exists():
         return None
-    state = torch.load(path, weights_only=True)
-    old, new = json.loads(state["config"]), dataclasses.asdict(config)
+    try:
+        state = torch.load(path, weights_only=True)
+        old = json.loads(state["config"])
+    except Exception as err:  # noqa: BLE001 - torch raises many types for a damaged file; none runs code
+        raise CheckpointError(f"{path} is not a training checkpoint latentnav can read ({type(err).__name__}); "
+                              "move it away to start afresh, or pass --force") from None  # fmt: skip
+    new = dataclasses.asdict(config)
     diff = sorted(k for k in new if k not in resumable and old.get(k) != new[k])
     if diff:
-        raise ValueError(f"{path} was written with other settings ({', '.join(diff)}); delete it or use the same ones")
+        shown = ", ".join(f"{k}={old.get(k)!r} there, {new[k]!r} now" for k in diff[:3])
+        raise BadInputError(f"{path} belongs to a run with other settings ({shown}); resume it with the same settings, "
+                            "or pass --force to start afresh (it replaces that run's files)")  # fmt: skip
     return state
 
 
@@ -56,6 +67,34 @@ def save_checkpoint(output: Path, config: Any, step: int, states: Mapping[str, A
     tmp = path.with_name(path.name + ".tmp")
     torch.save({**states, "step": step, "config": json.dumps(dataclasses.asdict(config))}, tmp)
     tmp.replace(path)
+
+
+@contextlib.contextmanager
+def stop_on_interrupt() -> Iterator[SimpleNamespace]:
+    """Ctrl-C during training only sets ``flag.requested``: the loop finishes its step, writes a checkpoint and
+    stops (:func:`interrupted`). A second Ctrl-C stops at once."""
+    flag = SimpleNamespace(requested=False)
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield flag
+        return
+
+    def handler(signum, frame) -> None:
+        if flag.requested:
+            raise KeyboardInterrupt
+        flag.requested = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def interrupted(output: Path, step: int, total: int) -> TrainingInterrupted:
+    """The error a trainer raises after writing its checkpoint at (1-based) ``step`` on Ctrl-C."""
+    return TrainingInterrupted(f"interrupted at step {step} of {total}: the model so far is in {output} and the "
+                               f"training state in {checkpoint_path(output).name}; run the same command again to "
+                               "resume")  # fmt: skip
 
 
 def last_checkpoint_step(output: Path) -> int | None:

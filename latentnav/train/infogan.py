@@ -181,16 +181,20 @@ def train(config: InfoGANConfig, output: str | Path, *, progress: bool = True) -
     start = common.resume(output, config, RESUMABLE_CHANGES, {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d})
     bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress, desc="train infogan")
     t0, window = time.time(), []
-    for step in bar:
-        window.append(train_step(G, D, opt_g, opt_d, config, step, output))
-        if (step + 1) % 100 == 0:
-            avg = {k: sum(w[k] for w in window) / len(window) for k in window[0]}
-            bar.set_postfix(d=f"{avg['loss_d']:.2f}", g=f"{avg['loss_g']:.2f}", mi=f"{avg['mi_bound']:.2f}")
-            with common.log_path(output).open("a") as f:
-                f.write(json.dumps({"step": step + 1, **avg, "time": time.time() - t0}) + "\n")
-            window = []
-        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
-            _save(G, D, opt_g, opt_d, config, step + 1, output)
+    with common.stop_on_interrupt() as stop:
+        for step in bar:
+            window.append(train_step(G, D, opt_g, opt_d, config, step, output))
+            if (step + 1) % 100 == 0:
+                avg = {k: sum(w[k] for w in window) / len(window) for k in window[0]}
+                bar.set_postfix(d=f"{avg['loss_d']:.2f}", g=f"{avg['loss_g']:.2f}", mi=f"{avg['mi_bound']:.2f}")
+                with common.log_path(output).open("a") as f:
+                    f.write(json.dumps({"step": step + 1, **avg, "time": time.time() - t0}) + "\n")
+                window = []
+            if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
+                _save(G, D, opt_g, opt_d, config, step + 1, output)
+            if stop.requested:
+                _save(G, D, opt_g, opt_d, config, step + 1, output)
+                raise common.interrupted(output, step + 1, config.steps)
     if start >= config.steps:
         _save(G, D, opt_g, opt_d, config, config.steps, output)
     return output
