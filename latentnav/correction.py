@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 
 from latentnav import distributed, losses
 from latentnav.directions import Direction, identity_direction
-from latentnav.errors import LatentnavError
+from latentnav.errors import BadInputError, LatentnavError
 from latentnav.evaluate import read_latents
 from latentnav.measure import MeterSpec, get_meter
 from latentnav.methods.interfacegan import project_orthogonal, train_boundary
@@ -114,23 +114,23 @@ class CorrectConfig:
 
     def __post_init__(self) -> None:
         if min(self.n_samples, self.n_low, self.invert_steps, self.batch_size) < 1:
-            raise ValueError("n_samples, n_low, invert_steps and batch_size must be >= 1")
+            raise BadInputError("n_samples, n_low, invert_steps and batch_size must be >= 1")
         if not self.offset > 0 or not self.invert_lr > 0 or not self.max_weight >= 1:
-            raise ValueError("offset and invert_lr must be > 0 and max_weight >= 1")
+            raise BadInputError("offset and invert_lr must be > 0 and max_weight >= 1")
         if not 0 <= self.keep < 1:
-            raise ValueError(f"keep must lie in [0, 1), got {self.keep}")
+            raise BadInputError(f"keep must lie in [0, 1), got {self.keep}")
         if self.refit not in REFITS:
-            raise ValueError(f"unknown re-fit {self.refit!r}; known: {', '.join(REFITS)}")
+            raise BadInputError(f"unknown re-fit {self.refit!r}; known: {', '.join(REFITS)}")
         if self.fit_optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown re-fit optimizer {self.fit_optimizer!r}; known: {', '.join(OPTIMIZERS)}")
+            raise BadInputError(f"unknown re-fit optimizer {self.fit_optimizer!r}; known: {', '.join(OPTIMIZERS)}")
         if min(self.fit_steps, self.fit_iterations) < 0:
-            raise ValueError(f"fit_steps and fit_iterations must be >= 0, got {self.fit_steps}, {self.fit_iterations}")
+            raise BadInputError(f"fit_steps and fit_iterations must be >= 0, got {self.fit_steps}, {self.fit_iterations}")
         if not 0 <= self.fit_keep <= 1:
-            raise ValueError(f"fit_keep must lie in [0, 1], got {self.fit_keep}")
+            raise BadInputError(f"fit_keep must lie in [0, 1], got {self.fit_keep}")
         if self.layers is not None:
             object.__setattr__(self, "layers", tuple(int(k) for k in self.layers))
             if not self.layers or min(self.layers) < 0:
-                raise ValueError(f"layers must be W+ layer indices >= 0, got {list(self.layers)}")
+                raise BadInputError(f"layers must be W+ layer indices >= 0, got {list(self.layers)}")
 
 
 # ------------------------------------------------------------------------------------ 1. scores
@@ -246,7 +246,7 @@ def check_layers(layers: Sequence[int], num_ws: int) -> None:
     """Raise ``ValueError`` naming the W+ layers outside ``0 .. num_ws - 1``."""
     bad = [k for k in layers if not 0 <= k < num_ws]
     if bad:
-        raise ValueError(f"W+ layer(s) {bad} out of range: this generator has layers 0-{num_ws - 1}")
+        raise BadInputError(f"W+ layer(s) {bad} out of range: this generator has layers 0-{num_ws - 1}")
 
 
 def mix_layers(w: torch.Tensor, donors: torch.Tensor, layers: Sequence[int], shape: Sequence[int]) -> torch.Tensor:
@@ -464,7 +464,7 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
         ValueError: an unknown ``optimizer``.
     """
     if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown re-fit optimizer {optimizer!r}; known: {', '.join(OPTIMIZERS)}")
+        raise BadInputError(f"unknown re-fit optimizer {optimizer!r}; known: {', '.join(OPTIMIZERS)}")
     meters = [meter_a, *meters_b]
     shape = G.latent_shape(space)
     al = torch.tensor([float(a) for a in alphas])
@@ -680,14 +680,14 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
     meter_a = get_meter(attribute, G) if isinstance(attribute, str) else attribute
     meters_b = [get_meter(b, G) if isinstance(b, str) else b for b in against]
     if not meters_b:
-        raise ValueError("give at least one attribute to correct against (--against)")
+        raise BadInputError("give at least one attribute to correct against (--against)")
     if meter_a.name in {m.name for m in meters_b}:
-        raise ValueError(f"the target {meter_a.name!r} cannot also be an attribute to hold")
+        raise BadInputError(f"the target {meter_a.name!r} cannot also be an attribute to hold")
     meters = [meter_a, *meters_b]
     cfg = config
     if cfg.layers is not None:
         if space != "w+":
-            raise ValueError(f"layer mixing (--layers) needs a direction in StyleGAN2's W+ space; this one is in {space!r}")
+            raise BadInputError(f"layer mixing (--layers) needs a direction in StyleGAN2's W+ space; this one is in {space!r}")
         check_layers(cfg.layers, G.latent_shape(space)[0])
     # 1. scores
     z, scores = score_latents(G, meters, cfg.n_samples, space=space, seed=cfg.seed)

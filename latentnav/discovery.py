@@ -7,8 +7,16 @@ from typing import Callable
 
 from latentnav import distributed
 from latentnav.directions import Direction, fit_calibration, fit_direction
+from latentnav.errors import BadInputError
 from latentnav.generators.base import Generator
-from latentnav.trajectory import Trajectories, TrajectoryConfig, achieved_t, config_dict, matched_calibration, run_trajectories
+from latentnav.trajectory import (
+    Trajectories,
+    TrajectoryConfig,
+    achieved_t,
+    config_dict,
+    matched_calibration,
+    run_trajectories,
+)
 from latentnav.transforms import Transform, get_transform
 
 
@@ -117,7 +125,7 @@ def check_jobs(G: Generator, jobs: list[Job]) -> None:
     if classes and not G.num_classes:
         G.bind_class(classes[0])  # raises the model's own "not class-conditional" message
     if classes and not 0 <= classes[0] <= classes[-1] < G.num_classes:
-        raise ValueError(f"classes must lie in 0..{G.num_classes - 1} for {G.name}, got {classes[0]}..{classes[-1]}")
+        raise BadInputError(f"classes must lie in 0..{G.num_classes - 1} for {G.name}, got {classes[0]}..{classes[-1]}")
 
 
 def discover_jobs(G: Generator, jobs: list[Job], config: TrajectoryConfig | None = None, *, space: str = "z",

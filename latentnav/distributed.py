@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from latentnav.errors import LatentnavError
+from latentnav.errors import BadInputError, LatentnavError
 
 T = TypeVar("T")
 J = TypeVar("J")
@@ -95,10 +95,10 @@ def from_env(environ: dict[str, str] | None = None) -> World:
         rank = int(env.get("RANK", "0"))
         local_rank = int(env.get("LOCAL_RANK", str(rank)))
     except ValueError:
-        raise ValueError(f"malformed torchrun environment: RANK={env.get('RANK')!r}, WORLD_SIZE={env.get('WORLD_SIZE')!r}, "
+        raise BadInputError(f"malformed torchrun environment: RANK={env.get('RANK')!r}, WORLD_SIZE={env.get('WORLD_SIZE')!r}, "
                          f"LOCAL_RANK={env.get('LOCAL_RANK')!r}") from None  # fmt: skip
     if size < 1 or not 0 <= rank < size or local_rank < 0:
-        raise ValueError(f"inconsistent torchrun environment: RANK={rank}, WORLD_SIZE={size}, LOCAL_RANK={local_rank}")
+        raise BadInputError(f"inconsistent torchrun environment: RANK={rank}, WORLD_SIZE={size}, LOCAL_RANK={local_rank}")
     return World(rank, size, local_rank, None)
 
 

@@ -10,6 +10,8 @@ import math
 
 import torch
 
+from latentnav.errors import BadInputError
+
 
 def default_sigma(resolution: int) -> float:
     """Low-pass width in pixels: 3 px at 128 px (the reference code), scaled with the resolution."""
@@ -18,11 +20,11 @@ def default_sigma(resolution: int) -> float:
 
 def _check(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     if a.shape != b.shape or a.ndim != 4:
-        raise ValueError(f"expected two image batches of the same shape [N, C, H, W], got {list(a.shape)} and {list(b.shape)}")
+        raise BadInputError(f"expected two image batches of the same shape [N, C, H, W], got {list(a.shape)} and {list(b.shape)}")
     if mask is None:
         return torch.ones_like(a[:, :1])
     if mask.ndim != 4 or mask.shape[0] != a.shape[0] or mask.shape[2:] != a.shape[2:] or mask.shape[1] not in (1, a.shape[1]):
-        raise ValueError(f"expected a mask of shape [N, 1 or C, H, W] matching {list(a.shape)}, got {list(mask.shape)}")
+        raise BadInputError(f"expected a mask of shape [N, 1 or C, H, W] matching {list(a.shape)}, got {list(mask.shape)}")
     return mask
 
 
@@ -62,7 +64,7 @@ def fourier_texture_loss(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | 
     mask = _check(a, b, mask)
     sigma = default_sigma(a.shape[-1]) if sigma is None else sigma
     if not sigma > 0:
-        raise ValueError(f"sigma must be > 0 pixels, got {sigma}")
+        raise BadInputError(f"sigma must be > 0 pixels, got {sigma}")
     h, w = a.shape[-2:]
     diff = (a - b) * mask
     spec = torch.fft.rfft2(diff, s=(2 * h, 2 * w))

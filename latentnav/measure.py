@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from latentnav.errors import AttributeNotMeasurableError, ScorerError, UnknownNameError
+from latentnav.errors import AttributeNotMeasurableError, BadInputError, ScorerError, UnknownNameError
 
 #: A meter maps images [N, C, H, W] in [-1, 1] to scores [N].
 BLANK_AREA = 1.0 / 4096  # less than one pixel of foreground in a 64x64 image
@@ -29,7 +29,7 @@ BLANK_AREA = 1.0 / 4096  # less than one pixel of foreground in a 64x64 image
 def _check(images: torch.Tensor) -> torch.Tensor:
     if not isinstance(images, torch.Tensor) or images.ndim != 4:
         got = list(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"expected images of shape [N, C, H, W], got {got}")
+        raise BadInputError(f"expected images of shape [N, C, H, W], got {got}")
     return images.float()
 
 

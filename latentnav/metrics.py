@@ -29,6 +29,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from latentnav import distributed, measure
 from latentnav.directions import Direction
+from latentnav.errors import BadInputError
 
 Meter = Callable[[torch.Tensor], torch.Tensor]
 
@@ -198,11 +199,11 @@ def steerability(t_values, achieved, *, min_r2: float = 0.8) -> dict:
     t = np.asarray(t_values, dtype=np.float64)
     y = np.asarray(achieved, dtype=np.float64)
     if y.ndim != 2 or y.shape[0] != len(t):
-        raise ValueError(f"expected achieved changes of shape [{len(t)}, N], got {list(y.shape)}")
+        raise BadInputError(f"expected achieved changes of shape [{len(t)}, N], got {list(y.shape)}")
     req = np.broadcast_to(t[:, None], y.shape)
     ok = np.isfinite(y)
     if ok.sum() < 3 or np.ptp(req[ok]) == 0:
-        raise ValueError("steerability needs at least 3 finite measurements at 2 or more steps")
+        raise BadInputError("steerability needs at least 3 finite measurements at 2 or more steps")
     slope, r2 = _linear_fit(req[ok], y[ok])
     intercept = float(np.mean(y[ok] - slope * req[ok]))
     usable = 0.0
@@ -233,13 +234,13 @@ def leakage(changes: dict[str, np.ndarray], target: str, scales: dict[str, float
         With ``scales``, also ``ratio_normalised`` and ``slope_normalised``.
     """
     if target not in changes:
-        raise ValueError(f"the target {target!r} is not among the measured attributes {sorted(changes)}")
+        raise BadInputError(f"the target {target!r} is not among the measured attributes {sorted(changes)}")
     x = np.asarray(changes[target], dtype=np.float64)
     out = {}
     for name, values in changes.items():
         y = np.asarray(values, dtype=np.float64)
         if y.shape != x.shape:
-            raise ValueError(f"changes of {name!r} have shape {list(y.shape)}, the target's {list(x.shape)}")
+            raise BadInputError(f"changes of {name!r} have shape {list(y.shape)}, the target's {list(x.shape)}")
         ok = np.isfinite(x) & np.isfinite(y)
         denom_abs = max(np.abs(x[ok]).mean() if ok.any() else 0.0, 1e-12)
         ratio = float(np.abs(y[ok]).mean() / denom_abs) if ok.any() else float("nan")
@@ -323,12 +324,12 @@ def mi_control(t_values, changes: dict[str, np.ndarray], target: str, bins: int 
     t = np.asarray(t_values, dtype=np.float64)
     stacked = {k: np.asarray(v, dtype=np.float64) for k, v in changes.items()}
     if target not in stacked:
-        raise ValueError(f"the target {target!r} is not among the measured attributes {sorted(stacked)}")
+        raise BadInputError(f"the target {target!r} is not among the measured attributes {sorted(stacked)}")
     ok = np.all([np.isfinite(v) for v in stacked.values()], axis=0)
     labels = np.broadcast_to(np.arange(len(t))[:, None], ok.shape)[ok]
     h = float(mutual_info_score(labels, labels)) if len(labels) else 0.0  # H(S)
     if h <= 0:
-        raise ValueError("mi_control needs measurements at 2 or more steps")
+        raise BadInputError("mi_control needs measurements at 2 or more steps")
     rng = np.random.default_rng(seed)
     perms = [rng.permutation(labels) for _ in range(shuffles)]
     widths = min_width or {}
@@ -354,7 +355,7 @@ def gaussian_total_correlation(codes) -> float:
     """
     x = np.asarray(codes, dtype=np.float64)
     if x.ndim != 2 or len(x) < x.shape[1] + 1:
-        raise ValueError(f"expected codes of shape [N, D] with N > D, got {list(x.shape)}")
+        raise BadInputError(f"expected codes of shape [N, D] with N > D, got {list(x.shape)}")
     cov = np.cov(x, rowvar=False)
     keep = np.diag(cov) > 1e-12  # constant coordinates carry no dependence
     cov = cov[np.ix_(keep, keep)]
@@ -380,7 +381,7 @@ def sampled_total_correlation(mu, logvar, *, seed: int = 0, chunk: int = 512) ->
     mu = torch.as_tensor(np.asarray(mu), dtype=torch.float64)
     logvar = torch.as_tensor(np.asarray(logvar), dtype=torch.float64)
     if mu.ndim != 2 or mu.shape != logvar.shape:
-        raise ValueError(f"expected mu and logvar of the same shape [N, D], got {list(mu.shape)} and {list(logvar.shape)}")
+        raise BadInputError(f"expected mu and logvar of the same shape [N, D], got {list(mu.shape)} and {list(logvar.shape)}")
     n = len(mu)
     gen = torch.Generator().manual_seed(seed)
     z = mu + torch.randn(mu.shape, generator=gen, dtype=torch.float64) * (0.5 * logvar).exp()
@@ -405,7 +406,7 @@ def log_density_matrix(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) 
         [M, M, D] log densities (row i: sample i, column j: posterior j).
     """
     if z.ndim != 2 or z.shape != mu.shape or mu.shape != logvar.shape:
-        raise ValueError(f"expected z, mu and logvar of one shape [M, D], got {list(z.shape)}, {list(mu.shape)}, {list(logvar.shape)}")
+        raise BadInputError(f"expected z, mu and logvar of one shape [M, D], got {list(z.shape)}, {list(mu.shape)}, {list(logvar.shape)}")
     diff = z[:, None, :] - mu[None]
     return -0.5 * (diff.pow(2) * torch.exp(-logvar)[None] + logvar[None] + math.log(2 * math.pi))
 
@@ -456,7 +457,7 @@ def code_information(codes, decoded_codes) -> np.ndarray:
     """
     c, r = np.asarray(codes, dtype=np.float64), np.asarray(decoded_codes, dtype=np.float64)
     if c.ndim != 2 or r.ndim != 2 or len(c) != len(r) or len(c) <= r.shape[1] + 1:
-        raise ValueError(f"expected codes [N, D] and read-outs [N, K] with N > K + 1, got {list(c.shape)} and {list(r.shape)}")
+        raise BadInputError(f"expected codes [N, D] and read-outs [N, K] with N > K + 1, got {list(c.shape)} and {list(r.shape)}")
     design = np.column_stack([r, np.ones(len(r))])
     coef, *_ = np.linalg.lstsq(design, c, rcond=None)
     resid = (c - design @ coef).var(axis=0)

@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from latentnav import distributed, losses, measure
-from latentnav.errors import LatentnavError
+from latentnav.errors import BadInputError, LatentnavError
 from latentnav.generators.base import Generator
 from latentnav.transforms import Transform, get_transform
 
@@ -94,23 +94,23 @@ class TrajectoryConfig:
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}; known: {', '.join(SCHEDULES)}")
+            raise BadInputError(f"unknown schedule {self.schedule!r}; known: {', '.join(SCHEDULES)}")
         if self.loss not in ("fourier", "mse"):
-            raise ValueError(f"unknown loss {self.loss!r}; known: fourier, mse")
+            raise BadInputError(f"unknown loss {self.loss!r}; known: fourier, mse")
         if self.optimizer not in ("row-adam", "adam"):
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; known: row-adam, adam")
+            raise BadInputError(f"unknown optimizer {self.optimizer!r}; known: row-adam, adam")
         if self.sigma is not None and not self.sigma > 0:
-            raise ValueError(f"sigma must be > 0 pixels, got {self.sigma}")
+            raise BadInputError(f"sigma must be > 0 pixels, got {self.sigma}")
         if self.max_t is not None and not self.max_t > 0:
-            raise ValueError(f"max_t must be > 0, got {self.max_t}")
+            raise BadInputError(f"max_t must be > 0, got {self.max_t}")
         if min(self.n_trajectories, self.n_steps, self.max_iters, self.patience) < 1 or not self.lr > 0:
-            raise ValueError("n_trajectories, n_steps, max_iters and patience must be >= 1 and lr > 0")
+            raise BadInputError("n_trajectories, n_steps, max_iters and patience must be >= 1 and lr > 0")
         if self.calibration not in CALIBRATIONS:
-            raise ValueError(f"unknown calibration {self.calibration!r}; known: {', '.join(CALIBRATIONS)}")
+            raise BadInputError(f"unknown calibration {self.calibration!r}; known: {', '.join(CALIBRATIONS)}")
         if min(self.calibration_starts, self.calibration_offsets) < 1:
-            raise ValueError("calibration_starts and calibration_offsets must be >= 1")
+            raise BadInputError("calibration_starts and calibration_offsets must be >= 1")
         if not 0 <= self.drop_worst < 1:
-            raise ValueError(f"drop_worst must lie in [0, 1), got {self.drop_worst}")
+            raise BadInputError(f"drop_worst must lie in [0, 1), got {self.drop_worst}")
 
     def resolved(self) -> "TrajectoryConfig":
         """The settings actually used: ``schedule="paper"`` replaces the optimiser settings."""
@@ -156,7 +156,7 @@ def targets(config: TrajectoryConfig, transform: Transform) -> np.ndarray:
     """The positive targets t_1 < ... < t_K (the negative ones mirror them)."""
     max_t = config.max_t if config.max_t is not None else transform.default_max_t
     if max_t > transform.max_t:
-        raise ValueError(f"{transform.name}: max_t={max_t} is outside the transform's range (|t| <= {transform.max_t})")
+        raise BadInputError(f"{transform.name}: max_t={max_t} is outside the transform's range (|t| <= {transform.max_t})")
     return max_t * np.arange(1, config.n_steps + 1) / config.n_steps
 
 

@@ -27,7 +27,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from latentnav.errors import UnknownNameError
+from latentnav.errors import BadInputError, UnknownNameError
 
 TransformFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -118,7 +118,7 @@ def brightness(images: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, tor
 
 def _require_rgb(images: torch.Tensor, name: str) -> None:
     if images.shape[1] != 3:
-        raise ValueError(f"{name} needs RGB images (3 channels), got {images.shape[1]} channel(s)")
+        raise BadInputError(f"{name} needs RGB images (3 channels), got {images.shape[1]} channel(s)")
 
 
 def contrast(images: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -168,19 +168,19 @@ class Transform:
         """Raise ValueError when t is not finite or outside [-max_t, max_t]."""
         tt = torch.as_tensor(t, dtype=torch.float32)
         if not torch.isfinite(tt).all():
-            raise ValueError(f"{self.name}: t must be finite")
+            raise BadInputError(f"{self.name}: t must be finite")
         if tt.numel() and tt.abs().max().item() > self.max_t:
-            raise ValueError(f"{self.name}: t={tt.abs().max().item():.4g} is outside [-{self.max_t:.4g}, "
+            raise BadInputError(f"{self.name}: t={tt.abs().max().item():.4g} is outside [-{self.max_t:.4g}, "
                              f"{self.max_t:.4g}] ({self.unit})")  # fmt: skip
 
     def __call__(self, images: torch.Tensor, t: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
         if not isinstance(images, torch.Tensor) or images.ndim != 4 or not images.is_floating_point():
             got = list(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-            raise ValueError(f"{self.name}: expected float images of shape [N, C, H, W], got {got}")
+            raise BadInputError(f"{self.name}: expected float images of shape [N, C, H, W], got {got}")
         self.check_t(t)
         tt = torch.as_tensor(t, dtype=images.dtype, device=images.device)
         if tt.ndim == 1 and tt.shape[0] != images.shape[0]:
-            raise ValueError(f"{self.name}: expected t as a number or of shape [{images.shape[0]}], got {list(tt.shape)}")
+            raise BadInputError(f"{self.name}: expected t as a number or of shape [{images.shape[0]}], got {list(tt.shape)}")
         if self.rgb_only:
             _require_rgb(images, self.name)
         return self.fn(images, tt)
@@ -216,4 +216,4 @@ def get_transform(transform: str | Transform | TransformFn) -> Transform:
         return TRANSFORMS[transform]
     if callable(transform):
         return Transform(getattr(transform, "__name__", "custom"), transform, default_max_t=1.0)
-    raise ValueError(f"expected a transform name, a Transform or a callable, got {type(transform).__name__}")
+    raise BadInputError(f"expected a transform name, a Transform or a callable, got {type(transform).__name__}")

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from latentnav.errors import BadInputError
+
 FACTORS: tuple[str, ...] = ("shape", "scale", "orientation", "pos_x", "pos_y")
 SHAPES: tuple[str, ...] = ("square", "ellipse", "heart")
 RESOLUTION = 64
@@ -68,16 +70,16 @@ def frac_to_pos(frac: torch.Tensor | float) -> torch.Tensor | float:
 def _check_factors(factors: torch.Tensor) -> torch.Tensor:
     factors = torch.as_tensor(factors, dtype=torch.float32)
     if factors.ndim != 2 or factors.shape[1] != len(FACTORS):
-        raise ValueError(f"expected factors of shape [N, {len(FACTORS)}] ({', '.join(FACTORS)}), got {list(factors.shape)}")
+        raise BadInputError(f"expected factors of shape [N, {len(FACTORS)}] ({', '.join(FACTORS)}), got {list(factors.shape)}")
     if not torch.isfinite(factors).all():
-        raise ValueError("factors contain NaN or infinite values")
+        raise BadInputError("factors contain NaN or infinite values")
     for k, name in enumerate(FACTORS):
         lo, hi = FACTOR_RANGES[name]
         col = factors[:, k]
         if name == "orientation":
             continue  # any angle is fine
         if (col < lo - 1e-6).any() or (col > hi + 1e-6).any():
-            raise ValueError(f"factor {name} must lie in [{lo}, {hi}], got values in [{col.min():.3g}, {col.max():.3g}]")
+            raise BadInputError(f"factor {name} must lie in [{lo}, {hi}], got values in [{col.min():.3g}, {col.max():.3g}]")
     return factors
 
 
@@ -155,22 +157,22 @@ class Correlation:
         for name in (self.a, self.b):
             if name not in FACTORS or name == "shape":
                 known = ", ".join(f for f in FACTORS if f != "shape")
-                raise ValueError(f"cannot correlate unknown or categorical factor {name!r}; known: {known}")
+                raise BadInputError(f"cannot correlate unknown or categorical factor {name!r}; known: {known}")
         if self.a == self.b:
-            raise ValueError(f"a factor cannot be correlated with itself ({self.a})")
+            raise BadInputError(f"a factor cannot be correlated with itself ({self.a})")
         if not (-1.0 < self.rho < 1.0):
-            raise ValueError(f"correlation rho must satisfy |rho| < 1, got {self.rho}")
+            raise BadInputError(f"correlation rho must satisfy |rho| < 1, got {self.rho}")
 
     @classmethod
     def parse(cls, text: str) -> "Correlation":
         """Parse ``"A:B:RHO"``, e.g. ``"pos_x:pos_y:0.8"``."""
         parts = text.split(":")
         if len(parts) != 3:
-            raise ValueError(f"expected a correlation as FACTOR:FACTOR:RHO (e.g. pos_x:pos_y:0.8), got {text!r}")
+            raise BadInputError(f"expected a correlation as FACTOR:FACTOR:RHO (e.g. pos_x:pos_y:0.8), got {text!r}")
         try:
             rho = float(parts[2])
         except ValueError:
-            raise ValueError(f"correlation rho must be a number, got {parts[2]!r}") from None
+            raise BadInputError(f"correlation rho must be a number, got {parts[2]!r}") from None
         return cls(parts[0], parts[1], rho)
 
     @property

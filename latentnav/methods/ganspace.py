@@ -28,6 +28,7 @@ from sklearn.decomposition import IncrementalPCA
 
 from latentnav import distributed
 from latentnav.directions import Direction, identity_direction, restrict_layers
+from latentnav.errors import BadInputError
 from latentnav.methods.layers import capture_feature, check_layers, default_feature, num_style_layers
 
 #: feature width above which IncrementalPCA is used (``incremental=None``): the F x F float64 covariance
@@ -172,7 +173,7 @@ def ganspace(
         ValueError: bad counts; MethodNotApplicableError: an unknown feature or bad layers.
     """
     if n_samples < 2 or n_components < 1:
-        raise ValueError(f"GANSpace needs n_samples >= 2 and n_components >= 1, got {n_samples} and {n_components}")
+        raise BadInputError(f"GANSpace needs n_samples >= 2 and n_components >= 1, got {n_samples} and {n_components}")
     base = "w" if space == "w+" else space
     chosen = check_layers(G, space, layers)
     if space == "w+" and chosen is None:

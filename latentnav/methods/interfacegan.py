@@ -22,7 +22,7 @@ from sklearn.svm import LinearSVC
 
 from latentnav import distributed
 from latentnav.directions import Direction, identity_direction
-from latentnav.errors import ConditionVanishedError
+from latentnav.errors import BadInputError, ConditionVanishedError
 from latentnav.measure import checked_scores
 
 #: relative norm below which a projected direction counts as vanished
@@ -32,9 +32,9 @@ VANISH_TOL = 1e-6
 def _as_matrix(x, name: str) -> torch.Tensor:
     t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
     if not t.is_floating_point():
-        raise ValueError(f"{name} must be floating point, got dtype {t.dtype}")
+        raise BadInputError(f"{name} must be floating point, got dtype {t.dtype}")
     if not torch.isfinite(t).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
+        raise BadInputError(f"{name} contains NaN or infinite values")
     return t.double()
 
 
@@ -60,21 +60,21 @@ def project_orthogonal(primal: torch.Tensor, conditions: torch.Tensor | Sequence
     p = _as_matrix(primal, "the primal direction")
     if isinstance(conditions, (list, tuple)):
         if not conditions:
-            raise ValueError("give at least one condition direction")
+            raise BadInputError("give at least one condition direction")
         conditions = torch.stack([torch.as_tensor(c).flatten() for c in conditions])
     c = _as_matrix(conditions, "the conditions")
     if p.ndim != 1:
-        raise ValueError(f"expected the primal direction of shape [D], got {list(p.shape)}")
+        raise BadInputError(f"expected the primal direction of shape [D], got {list(p.shape)}")
     if c.ndim == 1:
         c = c[None]
     if c.ndim != 2 or c.shape[1] != p.shape[0]:
-        raise ValueError(f"expected conditions of shape [K, {p.shape[0]}] for a primal of shape [{p.shape[0]}], "
+        raise BadInputError(f"expected conditions of shape [K, {p.shape[0]}] for a primal of shape [{p.shape[0]}], "
                          f"got {list(c.shape)}")  # fmt: skip
     if p.norm() == 0:
-        raise ValueError("the primal direction is zero")
+        raise BadInputError("the primal direction is zero")
     zero = (c.norm(dim=1) == 0).nonzero().flatten().tolist()
     if zero:
-        raise ValueError(f"condition(s) {zero} are zero vectors")
+        raise BadInputError(f"condition(s) {zero} are zero vectors")
     coef = torch.linalg.lstsq(c.T, p[:, None], driver="gelsd").solution
     rest = p - (c.T @ coef)[:, 0]
     if rest.norm() <= VANISH_TOL * p.norm():
@@ -120,20 +120,20 @@ def train_boundary(latents: torch.Tensor | np.ndarray, scores: torch.Tensor | np
     """
     z = _as_matrix(latents, "latents").numpy()
     if z.ndim != 2:
-        raise ValueError(f"expected latents of shape [N, D], got {list(z.shape)}")
+        raise BadInputError(f"expected latents of shape [N, D], got {list(z.shape)}")
     s = checked_scores(scores, len(z), "scores").numpy().astype(np.float64)
     if not 0 < ratio <= 0.5:
-        raise ValueError(f"ratio must lie in (0, 0.5], got {ratio}")
+        raise BadInputError(f"ratio must lie in (0, 0.5], got {ratio}")
     if not 0 < split < 1:
-        raise ValueError(f"split must lie in (0, 1), got {split}")
+        raise BadInputError(f"split must lie in (0, 1), got {split}")
     k = int(np.ceil(ratio * len(z)))
     n_train = int(split * k)
     if n_train < 2 or k - n_train < 1:
-        raise ValueError(f"ratio {ratio} of {len(z)} samples leaves {k} per side; need at least 3 (more samples or a larger ratio)")
+        raise BadInputError(f"ratio {ratio} of {len(z)} samples leaves {k} per side; need at least 3 (more samples or a larger ratio)")
     order = np.argsort(s, kind="stable")
     pos, neg = order[::-1][:k], order[:k]
     if s[pos].min() <= s[neg].max():
-        raise ValueError("the scores do not separate: the top and bottom samples score the same (a constant attribute?)")
+        raise BadInputError("the scores do not separate: the top and bottom samples score the same (a constant attribute?)")
     rng = np.random.default_rng(seed)
     pos, neg = rng.permutation(pos), rng.permutation(neg)
     train = np.concatenate([pos[:n_train], neg[:n_train]])
@@ -148,7 +148,7 @@ def train_boundary(latents: torch.Tensor | np.ndarray, scores: torch.Tensor | np
         rest_acc = float(svm.score(z[middle], (s[middle] > threshold).astype(np.int64)))
     normal = torch.from_numpy(svm.coef_[0]).float()
     if normal.norm() == 0:
-        raise ValueError("the SVM found no boundary (zero normal)")
+        raise BadInputError("the SVM found no boundary (zero normal)")
     return Boundary(normal / normal.norm(), float(svm.score(z[val], label[val])), rest_acc, len(train), len(val))
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from latentnav.directions import Direction, identity_direction, restrict_layers
+from latentnav.errors import BadInputError
 from latentnav.methods.layers import check_layers, latent_weight, num_style_layers
 
 
@@ -36,13 +37,13 @@ def factorize(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         ValueError: a weight that is not 2-D, not finite, or has a zero row.
     """
     if not isinstance(weight, torch.Tensor) or weight.ndim != 2:
-        raise ValueError(f"expected a weight of shape [out, D], got {getattr(weight, 'shape', type(weight).__name__)}")
+        raise BadInputError(f"expected a weight of shape [out, D], got {getattr(weight, 'shape', type(weight).__name__)}")
     a = weight.double()
     if not torch.isfinite(a).all():
-        raise ValueError("the weight contains NaN or infinite values")
+        raise BadInputError("the weight contains NaN or infinite values")
     norms = a.norm(dim=1, keepdim=True)
     if (norms == 0).any():
-        raise ValueError(f"the weight has {int((norms == 0).sum())} zero row(s); cannot normalise them")
+        raise BadInputError(f"the weight has {int((norms == 0).sum())} zero row(s); cannot normalise them")
     a = a / norms
     values, vectors = torch.linalg.eigh(a.T @ a)  # ascending
     return values.flip(0).float(), vectors.flip(1).T.contiguous().float()

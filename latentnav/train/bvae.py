@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from latentnav.data import dsprites
+from latentnav.errors import BadInputError
 from latentnav.generators import betavae
 from latentnav.metrics import code_information, minibatch_total_correlation
 from latentnav.train import common
@@ -76,13 +77,13 @@ class BVAEConfig:
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.z_dim < 1 or self.checkpoint_every < 1:
-            raise ValueError("steps, batch_size, z_dim and checkpoint_every must be positive")
+            raise BadInputError("steps, batch_size, z_dim and checkpoint_every must be positive")
         if self.beta < 0 or self.lr <= 0 or self.gamma < 0:
-            raise ValueError("beta and gamma must be >= 0 and lr > 0")
+            raise BadInputError("beta and gamma must be >= 0 and lr > 0")
         if self.tc_warmup < 0:
-            raise ValueError("tc_warmup must be >= 0")
+            raise BadInputError("tc_warmup must be >= 0")
         if self.tc_weight is not None and (self.tc_weight < 0 or self.capacity is not None):
-            raise ValueError("tc_weight must be >= 0 and cannot be combined with the capacity objective")
+            raise BadInputError("tc_weight must be >= 0 and cannot be combined with the capacity objective")
         if self.correlate is not None:
             dsprites.Correlation.parse(self.correlate)  # validates names and |rho| < 1
 

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from latentnav.data import dsprites
-from latentnav.errors import UnknownNameError
+from latentnav.errors import BadInputError, UnknownNameError
 from latentnav.generators import cmivae
 from latentnav.train import common
 
@@ -79,9 +79,9 @@ class CMIVAEConfig:
         if self.specified not in dsprites.COLOUR_FACTORS:
             raise UnknownNameError("factor", self.specified, dsprites.COLOUR_FACTORS, " (factors of colour dSprites)")
         if min(self.z1_dim, self.z2_dim, self.steps, self.batch_size, self.checkpoint_every) < 1:
-            raise ValueError("z1_dim, z2_dim, steps, batch_size and checkpoint_every must be positive")
+            raise BadInputError("z1_dim, z2_dim, steps, batch_size and checkpoint_every must be positive")
         if min(self.beta, self.mi_weight, self.label_weight, self.mi_warmup) < 0 or self.lr <= 0:
-            raise ValueError("beta, mi_weight and label_weight must be >= 0 and lr > 0")
+            raise BadInputError("beta, mi_weight and label_weight must be >= 0 and lr > 0")
 
     @property
     def label_classes(self) -> int:

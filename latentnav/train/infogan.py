@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from latentnav.data import dsprites
-from latentnav.errors import UnknownNameError
+from latentnav.errors import BadInputError, UnknownNameError
 from latentnav.generators import infogan
 from latentnav.train import common
 
@@ -94,11 +94,11 @@ class InfoGANConfig:
         if self.data not in DATASETS:
             raise UnknownNameError("data set", self.data, list(DATASETS), " (the InfoGAN's training data)")
         if self.resolution not in (32, 64):
-            raise ValueError(f"resolution must be 32 or 64, got {self.resolution}")
+            raise BadInputError(f"resolution must be 32 or 64, got {self.resolution}")
         if min(self.noise_dim, self.steps, self.batch_size, self.checkpoint_every) < 1:
-            raise ValueError("noise_dim, steps, batch_size and checkpoint_every must be positive")
+            raise BadInputError("noise_dim, steps, batch_size and checkpoint_every must be positive")
         if self.info_weight < 0 or self.lr <= 0:
-            raise ValueError("info_weight must be >= 0 and lr > 0")
+            raise BadInputError("info_weight must be >= 0 and lr > 0")
 
     @property
     def spec(self) -> infogan.CodeSpec:
