@@ -16,9 +16,10 @@ from latentnav.errors import WeightsNotFoundError
 from latentnav.generators import biggan, hub, imagenet
 from latentnav.generators.registry import Registry, default_registry
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "biggan_deep_ref_tiny.npz"
+# made by tests/fixtures/make_biggan_fixture.py from pytorch-pretrained-biggan (see tests/fixtures/README.md)
+FIXTURE = Path(__file__).parent / "fixtures" / "biggan_deep_ref_tiny.npz"
 HUB_REPO, HUB_REV = "osanseviero/BigGAN-deep-128", "af0640a119a2486b24eed0985d6d54e734890bff"
-# the fixture's architecture with the 1000 ImageNet classes, for the class-name tests
+# the fixture's block layout at channel_width 8 with the 1000 ImageNet classes, for the class-name tests
 TINY_1000 = dict(output_dim=32, z_dim=16, class_embed_dim=16, channel_width=8, num_classes=1000,
                  layers=[[False, 16, 16], [True, 16, 8], [False, 8, 4], [True, 4, 2], [False, 2, 1], [True, 1, 1]],
                  attention_layer_position=3)  # fmt: skip
@@ -26,8 +27,6 @@ TINY_1000 = dict(output_dim=32, z_dim=16, class_embed_dim=16, channel_width=8, n
 
 @pytest.fixture(scope="module")
 def ref():
-    if not FIXTURE.is_file():
-        pytest.skip(f"reference fixture {FIXTURE} is not here")
     data = np.load(FIXTURE)
     config = json.loads(bytes(data["config_json"]).decode())
     truncations = config.pop("truncations")
@@ -88,7 +87,8 @@ def test_batches_and_chunks_do_not_change_images(ref, ref_dir):
 
 def test_reference_package_between_stored_statistics(tmp_path):
     """The reference implementation itself, on configurations and truncations the fixture lacks."""
-    ppb = pytest.importorskip("pytorch_pretrained_biggan")
+    ppb = pytest.importorskip("pytorch_pretrained_biggan", reason="the reference package is missing: pip install -e .[dev] "
+                              "(or pip install pytorch-pretrained-biggan==0.1.1)")  # fmt: skip
     configs = [dict(TINY_1000, num_classes=7),
                dict(TINY_1000, num_classes=7, attention_layer_position=0, z_dim=8, class_embed_dim=8, channel_width=4,
                     layers=[[True, 16, 8], [True, 8, 4], [False, 4, 2], [True, 2, 1]])]  # fmt: skip

@@ -1,4 +1,4 @@
-"""StyleGAN2: conformance with NVlabs stylegan2-ada-pytorch (shared/fixtures/stylegan2_ref_tiny.npz) through
+"""StyleGAN2: conformance with NVlabs stylegan2-ada-pytorch (tests/fixtures/stylegan2_ref_tiny.npz) through
 every file format a user has, the safe pickle reader, latent spaces, layer-wise directions and bad input."""
 
 import argparse
@@ -23,9 +23,8 @@ from latentnav.errors import CheckpointError, UnknownNameError
 from latentnav.generators import nvlabs_pickle, stylegan2
 from latentnav.generators.registry import Registry, default_registry
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "stylegan2_ref_tiny.npz"
-if not FIXTURE.is_file():  # a checkout elsewhere: the shared folder beside the repository
-    FIXTURE = Path("/work/shared/fixtures/stylegan2_ref_tiny.npz")
+# recorded from NVlabs stylegan2-ada-pytorch (see tests/fixtures/README.md)
+FIXTURE = Path(__file__).parent / "fixtures" / "stylegan2_ref_tiny.npz"
 WS_TOL, IMG_TOL = 1e-5, 1e-4
 
 
