@@ -2,7 +2,7 @@
 
     python benchmarks/sefa_speed.py [--repeats 5] [--threads 2] [--json benchmarks/results/sefa-speed.json]
 
-Configurations: the StyleGAN2 of the shared reference fixture (shared/fixtures/stylegan2_ref_tiny.npz:
+Configurations: the StyleGAN2 of the reference fixture (tests/fixtures/stylegan2_ref_tiny.npz:
 z 32, w 32, 32 px), StyleGAN2 config-f at 1024 px (w 512, 18 layers), and the released BigGAN-deep-128
 (z 128, first linear 128 -> 4x4x2048). Weights are random (SeFa's cost depends on the shapes only). For
 each: the first call (cold) and the best of ``repeats`` further calls of ``latentnav.methods.sefa.sefa``
@@ -26,7 +26,7 @@ from latentnav.methods.layers import latent_weight
 from latentnav.methods.sefa import factorize, sefa
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = [ROOT.parent / "shared" / "fixtures" / "stylegan2_ref_tiny.npz", Path("/work/shared/fixtures/stylegan2_ref_tiny.npz")]
+FIXTURES = [ROOT / "tests" / "fixtures" / "stylegan2_ref_tiny.npz"]
 
 
 def stylegan2_from_config(config: dict, name: str):

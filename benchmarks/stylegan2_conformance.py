@@ -1,6 +1,6 @@
 """Max |latentnav - NVlabs| of every output in the StyleGAN2 reference fixture, per file format.
 
-    python benchmarks/stylegan2_conformance.py [--fixture ../shared/fixtures/stylegan2_ref_tiny.npz]
+    python benchmarks/stylegan2_conformance.py [--fixture tests/fixtures/stylegan2_ref_tiny.npz]
 
 The fixture (NVlabs stylegan2-ada-pytorch at d72cc7d, random weights, 32x32, CPU float32) is written the
 way users have it: an NVlabs-named state dict + config.json (.pt and .safetensors), a pickle with the

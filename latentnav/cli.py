@@ -67,6 +67,15 @@ class Seeds(Sequence[int]):
         if block:
             yield block
 
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Seeds):
+            return self.ranges == other.ranges or list(self) == list(other)
+        if isinstance(other, (list, tuple, range)):
+            return len(self) == len(other) and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __repr__(self) -> str:
         return ",".join(f"{r.start}-{r.stop - 1}" if len(r) > 1 else str(r.start) for r in self.ranges)
 
