@@ -1,4 +1,4 @@
-"""Figures of the information-theoretic models for the README, by one command.
+"""Figures of the information-theoretic models for docs/testbed.md and docs/models.md, by one command.
 
     python benchmarks/code_figures.py [--out docs/images]
 

@@ -1,7 +1,7 @@
-"""The README's information table: trained codes (beta-TCVAE, two-code VAE, InfoGAN) against discovered directions.
+"""docs/testbed.md's information table: trained codes (beta-TCVAE, two-code VAE, InfoGAN) against discovered directions.
 
     python benchmarks/code_table.py [--models tcvae-dsprites,cmivae-colour,infogan-dsprites]
-        [--json benchmarks/results/code_table.json] [--update-readme] [--from-json] [--merge]
+        [--json benchmarks/results/code_table.json] [--update-docs] [--from-json] [--merge]
 
 Two tables, each figure from this one command (1 thread):
 
@@ -32,10 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import latentnav as ln  # noqa: E402
-from readme_table import update_readme, write_json  # noqa: E402
+from readme_table import DOCS, add_update_flag, update_doc, write_json  # noqa: E402
 from latentnav.directions import code_direction  # noqa: E402
 from latentnav.evaluate import evaluate_direction  # noqa: E402
 from latentnav.train import report  # noqa: E402
+
+DOC = DOCS / "testbed.md"  # the guide whose marked table --update-docs rewrites
 
 FACTORS = ("pos_x", "pos_y", "scale")
 
@@ -117,7 +119,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--compare-json", type=Path, default=ROOT / "benchmarks" / "results" / "compare.json")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "code_table.json")
-    parser.add_argument("--update-readme", action="store_true")
+    add_update_flag(parser, DOC, "information tables")
     parser.add_argument("--from-json", action="store_true")
     parser.add_argument("--merge", action="store_true", help="keep the models already in --json, measure and add --models")
     args = parser.parse_args()
@@ -133,8 +135,8 @@ def main() -> None:
         write_json(args.json, results)
     table = tables(results)
     print(table, end="")
-    if args.update_readme:
-        update_readme("code-table", table)
+    if args.update_docs:
+        update_doc("code-table", table, DOC)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
-"""The README's method comparison: four direction sources on one beta-VAE, for pos_x, pos_y and scale, by one command.
+"""The method comparison in docs/evaluate.md: four direction sources on one beta-VAE (pos_x, pos_y, scale), one command.
 
     python benchmarks/compare_table.py [--model bvae-dsprites-b4] [--targets pos_x,pos_y,scale]
-        [--json benchmarks/results/compare.json] [--update-readme] [--from-json]
+        [--json benchmarks/results/compare.json] [--update-docs] [--from-json]
 
 For each target, ``latentnav.evaluate.compare`` with its defaults (the same as ``latentnav compare``): the
 trajectory method (64 trajectories, its own calibration), GANSpace (PCA of the decoder's FC features from
@@ -9,7 +9,8 @@ trajectory method (64 trajectories, its own calibration), GANSpace (PCA of the d
 InterFaceGAN (linear SVM on the meter's top and bottom 2% of 10,000 samples); GANSpace's and SeFa's best
 component for the target is picked, every direction but the trajectory method's is calibrated with the
 target's meter, and all are evaluated on the same 50 fresh latents (seeds from 50,000) for t in
-[-0.15, 0.15]. ``--update-readme`` replaces the table between the ``compare-table`` markers of README.md;
+[-0.15, 0.15]. ``--update-docs`` (or its old name ``--update-readme``) replaces the table between the ``compare-table``
+markers of docs/evaluate.md;
 ``--from-json`` remakes it from the JSON alone.
 """
 
@@ -23,9 +24,10 @@ from pathlib import Path
 import torch
 
 import latentnav as ln
-from readme_table import ROOT, update_readme, write_json
+from readme_table import DOCS, ROOT, add_update_flag, update_doc, write_json
 from latentnav.evaluate import COMPARE_HEADER, compare, compare_rows, run_summary
 
+DOC = DOCS / "evaluate.md"  # the guide whose marked table --update-docs rewrites
 
 
 def rows_from_json(summary: dict) -> list[str]:
@@ -50,7 +52,7 @@ def main() -> None:
     parser.add_argument("--targets", default="pos_x,pos_y,scale")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "compare.json")
-    parser.add_argument("--update-readme", action="store_true")
+    add_update_flag(parser, DOC)
     parser.add_argument("--from-json", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -71,8 +73,8 @@ def main() -> None:
             write_json(args.json, summary)
     table = "\n".join([COMPARE_HEADER, "|---" * (COMPARE_HEADER.count("|") - 1) + "|", *rows]) + "\n"
     print(table, end="")
-    if args.update_readme:
-        update_readme("compare-table", table)
+    if args.update_docs:
+        update_doc("compare-table", table, DOC)
 
 
 if __name__ == "__main__":

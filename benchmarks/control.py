@@ -1,8 +1,8 @@
-"""Control of discovered directions against the oracle axis on beta-VAEs (the README's control tables).
+"""Control of discovered directions against the oracle axis on beta-VAEs (the control table of docs/testbed.md).
 
     python benchmarks/control.py [--models bvae-dsprites,bvae-dsprites-b1] [--transforms shift-x,shift-y,zoom]
                                  [--schedules default,paper] [--calibration trajectories|achieved|matched]
-                                 [--json benchmarks/results/control.json] [--update-readme]
+                                 [--json benchmarks/results/control.json] [--update-docs]
 
 For each model, transform and schedule: discover a direction (trajectory method, seed 0), then traverse 50
 fresh latents (seeds from 50,000) in relative and absolute mode for t in [-0.15, 0.15] (7 values) and read
@@ -28,10 +28,13 @@ import numpy as np
 import torch
 
 import latentnav as ln
-from readme_table import update_readme, write_json
+from readme_table import DOCS, add_update_flag, update_doc, write_json
 from latentnav.discovery import discover
 from latentnav.metrics import TRANSFORM_METERS, control_report, oracle_direction
 from latentnav.trajectory import TrajectoryConfig
+
+DOC = DOCS / "testbed.md"  # the guide whose marked table --update-docs rewrites
+
 
 def smallest_sprite_area(n: int = 2000, seed: int = 0) -> float:
     """Foreground area (fraction of the image) of the smallest sprite the renderer draws: the minimum over
@@ -129,7 +132,7 @@ def main() -> None:
                         help="how discovery fits g (the paper schedule always uses the trajectories)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
-    parser.add_argument("--update-readme", action="store_true", help="rewrite the README's control table")
+    add_update_flag(parser, DOC, "control table")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     schedules = args.schedules.split(",")
@@ -147,8 +150,8 @@ def main() -> None:
             print("\n".join(lines[-len(schedules) - 1 :]), flush=True)
     if args.json:
         write_json(args.json, {"n_eval": N_EVAL, "eval_seed": EVAL_SEED, "t_max": T_MAX, "results": results})
-    if args.update_readme:
-        update_readme("control-table", "\n".join(lines))
+    if args.update_docs:
+        update_doc("control-table", "\n".join(lines), DOC)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The dcgan-digiface corrector demonstration, measured on more fresh latents than the report's 200.
 
-    python benchmarks/correct_dcgan.py [--eval-n 1000] [--update-readme]
+    python benchmarks/correct_dcgan.py [--eval-n 1000] [--update-docs]
 
-Reads the directions the README's commands write (run them first; the Adam re-fit is the same ``correct``
+Rewrites the ``dcgan-correct`` table of docs/correct.md with ``--update-docs`` (old name ``--update-readme``).
+Reads the directions that guide's commands write (run them first; the Adam re-fit is the same ``correct``
 command with ``--fit-optimizer adam -o runs/face-brightness-adam.safetensors``):
 
     runs/face-brightness/direction.safetensors             base (discovered brightness direction)
@@ -34,7 +35,9 @@ import latentnav as ln
 from latentnav.correction import direction_effect, held_weights, refit_terms
 from latentnav.evaluate import read_latents
 from latentnav.measure import get_meter
-from readme_table import ROOT, update_readme, write_json
+from readme_table import DOCS, ROOT, add_update_flag, update_doc, write_json
+
+DOC = DOCS / "correct.md"  # the guide whose marked table --update-docs rewrites
 
 ROWS = (
     ("base (discovered)", "face-brightness/direction.safetensors"),
@@ -81,10 +84,10 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="where the README's commands wrote")
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs", help="where the commands of docs/correct.md wrote")
     parser.add_argument("--eval-n", type=int, default=1000)
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "dcgan-correct.json")
-    parser.add_argument("--update-readme", action="store_true")
+    add_update_flag(parser, DOC)
     parser.add_argument("--table-only", action="store_true", help="print the table from --json, measure nothing")
     args = parser.parse_args()
     if args.table_only:
@@ -92,7 +95,7 @@ def main() -> None:
     else:
         missing = [str(args.runs / p) for _, p in ROWS if not (args.runs / p).exists()]
         if missing:
-            raise SystemExit(f"missing {', '.join(missing)}: run the README's discover and correct commands first")
+            raise SystemExit(f"missing {', '.join(missing)}: run the commands of docs/correct.md first")
         torch.set_num_threads(1)
         t0 = time.perf_counter()
         G = ln.load_generator("dcgan-digiface", device="cpu")
@@ -116,8 +119,8 @@ def main() -> None:
                    "seconds": time.perf_counter() - t0}  # fmt: skip
         write_json(args.json, results)
     print(table(results))
-    if args.update_readme:
-        update_readme("dcgan-correct", table(results))
+    if args.update_docs:
+        update_doc("dcgan-correct", table(results), DOC)
 
 
 if __name__ == "__main__":

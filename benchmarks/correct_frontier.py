@@ -3,7 +3,7 @@
     python benchmarks/correct_frontier.py [--model bvae-dsprites-corr] [--methods trajectory,ganspace]
         [--keeps 0.5,0.6,0.7,0.75,0.8,0.9,1.0] [--samples 500] [--json benchmarks/results/correct_frontier.json]
         [--fit-optimizer slsqp] [--optimum-share 0.8] [--starts 8] [--train-n 300] [--eval-n 1000] [--optimum-only]
-        [--merge] [--update-readme] [--readme-block correct-frontier] [--from-json]
+        [--merge] [--update-docs] [--block correct-frontier] [--from-json]
 
 For each method, its pos_x direction on ``--model`` (picked as in ``benchmarks/correct_table.py``) goes
 through ``latentnav.correct`` once (500 low-density samples, synthesized, inverted and kept as usual); then
@@ -44,11 +44,13 @@ import numpy as np
 import torch
 from scipy.optimize import minimize
 from correct_table import method_direction, ordered
-from readme_table import ROOT, update_readme, write_json
+from readme_table import DOCS, ROOT, add_update_flag, update_doc, write_json
 
 import latentnav as ln
 from latentnav.correction import OPTIMIZERS, CorrectConfig, correct, direction_effect, fit_on_meters
 from latentnav.measure import get_meter
+
+DOC = DOCS / "correct.md"  # the guide whose marked table --update-docs rewrites
 
 
 def y_free_bound(G, u: torch.Tensor, z: torch.Tensor, mx, my) -> float:
@@ -150,16 +152,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "correct_frontier.json")
     parser.add_argument("--merge", action="store_true", help="keep the methods already in --json (parallel runs)")
-    parser.add_argument("--readme-block", default="correct-frontier", help="the README's marked table to rewrite")
+    parser.add_argument("--block", "--readme-block", dest="block", default="correct-frontier",
+                        help="the marked table of docs/correct.md to rewrite (--readme-block: its old name)")
     parser.add_argument("--optimum-share", type=float, default=0.8)
     parser.add_argument("--starts", type=int, default=8)
     parser.add_argument("--train-n", type=int, default=300, help="latents the least-leakage search fits on")
     parser.add_argument("--optimum-only", action="store_true", help="recompute only the least-leakage column")
-    parser.add_argument("--update-readme", action="store_true")
+    add_update_flag(parser, DOC)
     parser.add_argument("--from-json", action="store_true")
     args = parser.parse_args()
     if args.from_json:
-        update_readme(args.readme_block, table(json.loads(args.json.read_text())))
+        update_doc(args.block, table(json.loads(args.json.read_text())), DOC)
         return
     torch.set_num_threads(args.threads)
     G = ln.load_generator(args.model, device="cpu")
@@ -181,8 +184,8 @@ def main() -> None:
             write_json(args.json, results)
         if not fresh:
             print(table(results))
-            if args.update_readme:
-                update_readme(args.readme_block, table(results))
+            if args.update_docs:
+                update_doc(args.block, table(results), DOC)
         return
     results = {"model": args.model, "keeps": keeps, "optimum_share": args.optimum_share,
                "fit_optimizer": args.fit_optimizer, "methods": {}}  # fmt: skip
@@ -224,8 +227,8 @@ def main() -> None:
             results["methods"] = {**json.loads(args.json.read_text())["methods"], **results["methods"]}
         write_json(args.json, results)
     print(table(results))
-    if args.update_readme:
-        update_readme(args.readme_block, table(results))
+    if args.update_docs:
+        update_doc(args.block, table(results), DOC)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """How much x change per step a y-free direction can keep, predicted from two numbers, against the corrector.
 
     python benchmarks/correct_geometry.py [--json benchmarks/results/correct.json benchmarks/results/correct-corr06.json]
-        [--update-readme]
+        [--update-docs]
 
 An idealised VAE with a unit Gaussian prior, trained on positions whose x-y correlation is rho, spends one
 latent on the diagonal (x + y) and one on the anti-diagonal (x - y); each latent's decoder gain is the data's
@@ -26,7 +26,9 @@ import math
 from pathlib import Path
 
 from correct_table import ordered
-from readme_table import ROOT, update_readme
+from readme_table import DOCS, ROOT, add_update_flag, update_doc
+
+DOC = DOCS / "correct.md"  # the guide whose marked table --update-docs rewrites
 
 HEADER = ("| model | method | x-y corr (rho) | base leakage (L) | y-free share: predicted R(L) / measured | "
           "base leakage that 80% allows, L80 |\n|---|---|---|---|---|---|")  # fmt: skip
@@ -67,7 +69,7 @@ def main() -> None:
     results = ROOT / "benchmarks" / "results"
     parser.add_argument("--json", type=Path, nargs="+", default=[results / "correct.json", results / "correct-corr06.json"],
                         help="corrector tables written by benchmarks/correct_table.py")  # fmt: skip
-    parser.add_argument("--update-readme", action="store_true")
+    add_update_flag(parser, DOC)
     args = parser.parse_args()
     lines = [HEADER]
     for path in args.json:
@@ -77,8 +79,8 @@ def main() -> None:
     for rho in (0.9, 0.8, 0.7, 0.6, 0.5):
         kept, allowed = kept_share(rho, rho), leak_allowing(0.8, rho)
         print(f"rho {rho}: a direction that leaks rho keeps {kept:.2f} once y-free; L80 = {allowed:.2f}")
-    if args.update_readme:
-        update_readme("correct-geometry", table)
+    if args.update_docs:
+        update_doc("correct-geometry", table, DOC)
 
 
 if __name__ == "__main__":

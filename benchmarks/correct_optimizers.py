@@ -1,6 +1,6 @@
 """The corrector's two meter re-fits side by side: Adam on minibatches against SLSQP on all latents.
 
-    python benchmarks/correct_optimizers.py [--update-readme]
+    python benchmarks/correct_optimizers.py [--update-docs]
 
 Reads the corrector tables' JSON files (``benchmarks/correct_table.py``), one pair per model: the default
 run (SLSQP) and the same command with ``--fit-optimizer adam`` written to ``*-adam.json``:
@@ -19,7 +19,9 @@ import argparse
 import json
 
 from correct_table import leak, ordered
-from readme_table import ROOT, update_readme
+from readme_table import DOCS, ROOT, add_update_flag, update_doc
+
+DOC = DOCS / "correct.md"  # the guide whose marked table --update-docs rewrites
 
 PAIRS = (("correct.json", "correct-adam.json"), ("correct-corr06.json", "correct-corr06-adam.json"))
 
@@ -42,11 +44,11 @@ def table() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--update-readme", action="store_true")
+    add_update_flag(parser, DOC)
     args = parser.parse_args()
     print(table())
-    if args.update_readme:
-        update_readme("correct-optimizers", table())
+    if args.update_docs:
+        update_doc("correct-optimizers", table(), DOC)
 
 
 if __name__ == "__main__":

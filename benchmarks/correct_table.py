@@ -1,9 +1,9 @@
-"""The README's corrector table: each method's x direction on the correlated model, corrected against y.
+"""The corrector tables of docs/correct.md: each method's x direction on the correlated model, corrected against y.
 
     python benchmarks/correct_table.py [--model bvae-dsprites-corr] [--unbiased bvae-dsprites-b4]
         [--methods trajectory,ganspace,sefa,interfacegan] [--samples 500] [--refit meters] [--keep 0.5]
         [--fit-optimizer slsqp]
-        [--json benchmarks/results/correct.json] [--merge] [--update-readme] [--readme-block correct-table] [--from-json]
+        [--json benchmarks/results/correct.json] [--merge] [--update-docs] [--block correct-table] [--from-json]
 
 For each method, its pos_x direction on ``--model`` (found and picked as ``latentnav compare`` does: the
 trajectory method follows shift-x, GANSpace and SeFa offer 10 components and the best for pos_x is picked,
@@ -36,7 +36,9 @@ import latentnav as ln
 from latentnav.correction import OPTIMIZERS, REFITS, CorrectConfig, correct, direction_effect
 from latentnav.evaluate import compare
 from latentnav.measure import get_meter
-from readme_table import ROOT, update_readme, write_json
+from readme_table import DOCS, ROOT, add_update_flag, update_doc, write_json
+
+DOC = DOCS / "correct.md"  # the guide whose marked table --update-docs rewrites
 
 HEADER = ("| method | base leakage | projection | corrected | same method on unbiased | on-target x per step: base / "
           "projection / corrected | low-density made / kept | targets met |\n|---|---|---|---|---|---|---|---|")  # fmt: skip
@@ -74,7 +76,7 @@ ORDER = ("trajectory", "ganspace", "sefa", "interfacegan")
 
 
 def ordered(methods: dict) -> list[str]:
-    """The methods of a results JSON in the README's order (parallel --merge runs write them in any order)."""
+    """The methods of a results JSON in the table's order (parallel --merge runs write them in any order)."""
     return sorted(methods, key=lambda m: ORDER.index(m) if m in ORDER else len(ORDER))
 
 
@@ -96,12 +98,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "correct.json")
     parser.add_argument("--merge", action="store_true", help="keep the methods already in --json (parallel runs)")
-    parser.add_argument("--update-readme", action="store_true")
-    parser.add_argument("--readme-block", default="correct-table", help="the README's marked table to rewrite")
+    add_update_flag(parser, DOC)
+    parser.add_argument("--block", "--readme-block", dest="block", default="correct-table",
+                        help="the marked table of docs/correct.md to rewrite (--readme-block: its old name)")
     parser.add_argument("--from-json", action="store_true")
     args = parser.parse_args()
     if args.from_json:
-        update_readme(args.readme_block, table(json.loads(args.json.read_text())))
+        update_doc(args.block, table(json.loads(args.json.read_text())), DOC)
         return
     torch.set_num_threads(args.threads)
     G = ln.load_generator(args.model, device="cpu")
@@ -125,8 +128,8 @@ def main() -> None:
         if args.merge and args.json.exists():  # read again: a parallel run may have added its rows meanwhile
             results["methods"] = {**json.loads(args.json.read_text())["methods"], **results["methods"]}
         write_json(args.json, results)
-    if args.update_readme:
-        update_readme(args.readme_block, table(results))
+    if args.update_docs:
+        update_doc(args.block, table(results), DOC)
 
 
 if __name__ == "__main__":

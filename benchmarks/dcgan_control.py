@@ -2,14 +2,14 @@
 
     python benchmarks/dcgan_control.py [--transforms shift-x,zoom,brightness] [--trajectories 32]
                                        [--images docs/images] [--json benchmarks/results/dcgan-digiface.json]
-                                       [--update-readme] [--from-json]
+                                       [--update-docs] [--from-json]
 
 For each transform: discover a direction, save a traversal grid (6 seeds x 9 steps), then move 24 fresh
 latents (seeds from 50,000) by requested t in relative mode and measure the achieved change with an
 independent meter: phase correlation for shifts, a scale search for zoom, mean intensity for
 brightness. Reports R^2 and slope of achieved vs requested t on growing symmetric ranges [-r, r], and
-the largest r at which R^2 >= 0.8. ``--update-readme`` replaces the table between the ``dcgan-table``
-markers of README.md; ``--from-json`` remakes it from the JSON alone.
+the largest r at which R^2 >= 0.8. ``--update-docs`` (or its old name ``--update-readme``) replaces the table between
+the ``dcgan-table`` markers of docs/models.md; ``--from-json`` remakes it from the JSON alone.
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from readme_table import ROOT, update_readme, write_json
+from readme_table import DOCS, ROOT, add_update_flag, update_doc, write_json
 
 import latentnav as ln
 from latentnav import measure, viz
 from latentnav.discovery import discover
 from latentnav.directions import traverse
 from latentnav.transforms import get_transform
+
+DOC = DOCS / "models.md"  # the guide whose marked table --update-docs rewrites
 
 
 def achieved(tf: str, base: torch.Tensor, moved: torch.Tensor) -> np.ndarray:
@@ -51,7 +53,7 @@ HEADER = "| transform | t unit | range with R^2 >= 0.8 | R^2 / slope per range |
 
 
 def table(results: dict) -> str:
-    """The README table from the stored results."""
+    """The table of docs/models.md from the stored results."""
     rows = [HEADER]
     for tf, r in results.items():
         ranges = ", ".join(f"+-{row['range']:.3g}: {row['r2']:.2f} / {row['slope']:.2f}" for row in r["ranges"])
@@ -67,11 +69,11 @@ def main() -> None:
     parser.add_argument("--n-eval", type=int, default=24)
     parser.add_argument("--images", type=Path, default=Path("docs/images"))
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "dcgan-digiface.json")
-    parser.add_argument("--update-readme", action="store_true")
+    add_update_flag(parser, DOC)
     parser.add_argument("--from-json", action="store_true")
     args = parser.parse_args()
     if args.from_json:
-        update_readme("dcgan-table", table(json.loads(args.json.read_text())["results"]))
+        update_doc("dcgan-table", table(json.loads(args.json.read_text())["results"]), DOC)
         return
     G = ln.load_generator(args.model, device="cpu")
     results = {}
@@ -102,8 +104,8 @@ def main() -> None:
               + ", ".join(f"[-{row['range']:.3g}, {row['range']:.3g}]: R^2 {row['r2']:.2f} slope {row['slope']:.2f}" for row in rows),
               flush=True)  # fmt: skip
     write_json(args.json, {"model": args.model, "results": results})
-    if args.update_readme:
-        update_readme("dcgan-table", table(results))
+    if args.update_docs:
+        update_doc("dcgan-table", table(results), DOC)
 
 
 if __name__ == "__main__":

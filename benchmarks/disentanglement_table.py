@@ -1,7 +1,7 @@
-"""Disentanglement metrics of the shipped testbed models (the README's disentanglement table), by one command.
+"""Disentanglement metrics of the shipped testbed models (the disentanglement table of docs/testbed.md), by one command.
 
     python benchmarks/disentanglement_table.py [--models bvae-dsprites-b4,bvae-dsprites-b1,bvae-dsprites-corr]
-        [--preset default] [--json benchmarks/results/disentanglement.json] [--update-readme] [--merge]
+        [--preset default] [--json benchmarks/results/disentanglement.json] [--update-docs] [--merge]
 
 For each model, ``latentnav.disentanglement.evaluate_model`` (the same as ``latentnav evaluate-model``):
 BetaVAE, FactorVAE, MIG, SAP (classifier and R^2), DCI and total correlation of the model's codes read
@@ -9,7 +9,8 @@ from renders of the dSprites grid at its resolution (``model_codes``: a VAE's en
 InfoGAN's Q read-out; RGB models on colour dSprites, with colour a sixth factor), with
 disentanglement_lib's sample counts (``--preset default``, about an hour per model on 2 busy CPU cores;
 ``--preset fast`` about 10x fewer samples). Each model's result is written to the JSON as soon as it is
-done; ``--update-readme`` replaces the table between the ``disentanglement-table`` markers of README.md
+done; ``--update-docs`` (or its old name ``--update-readme``) replaces the table between the
+``disentanglement-table`` markers of docs/testbed.md
 (``--from-json`` remakes the table from the JSON alone).
 """
 
@@ -23,9 +24,10 @@ from pathlib import Path
 import torch
 
 import latentnav as ln
-from readme_table import ROOT, update_readme, write_json
+from readme_table import DOCS, ROOT, add_update_flag, update_doc, write_json
 from latentnav.disentanglement import evaluate_model, metrics_markdown
 
+DOC = DOCS / "testbed.md"  # the guide whose marked table --update-docs rewrites
 
 
 def main() -> None:
@@ -35,7 +37,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "disentanglement.json")
-    parser.add_argument("--update-readme", action="store_true", help="rewrite the README's table")
+    add_update_flag(parser, DOC)
     parser.add_argument("--from-json", action="store_true", help="make the table from --json instead of measuring")
     parser.add_argument("--merge", action="store_true", help="keep the models already in --json, measure and add --models")
     args = parser.parse_args()
@@ -60,8 +62,8 @@ def main() -> None:
         write_json(args.json, out)
     table = metrics_markdown(results)
     print(table, end="")
-    if args.update_readme:
-        update_readme("disentanglement-table", table)
+    if args.update_docs:
+        update_doc("disentanglement-table", table, DOC)
 
 
 if __name__ == "__main__":

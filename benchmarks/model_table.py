@@ -1,4 +1,4 @@
-"""Measure every shipped beta-VAE and print the README's model table (markdown) and JSON.
+"""Measure every shipped beta-VAE and print the model table of docs/models.md (markdown) and JSON.
 
     python benchmarks/model_table.py [--json benchmarks/results/model_table.json] [--models NAME ...] [--merge]
 

@@ -9,7 +9,7 @@ the SLSQP re-fit on that set with ``--keep`` and a limit of ``--iterations``, ke
 iterates named by ``--at`` (and the last) are measured as the corrector's report measures directions
 (``correction.direction_effect``) on ``--eval-n`` fresh latents from seed 50,000: leakage (|y per unit x|,
 with its bootstrap 5-95% interval) and the share of the base direction's x change per unit step. The
-README's figures for GANSpace's direction at rho 0.6 come from the defaults (17 minutes on one core).
+docs/correct.md's figures for GANSpace's direction at rho 0.6 come from the defaults (17 minutes on one core).
 """
 
 from __future__ import annotations
