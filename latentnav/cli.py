@@ -1055,8 +1055,8 @@ def evaluate_model_cmd(model, preset, seed, device, force, output) -> None:
 
     Codes are a VAE's encoder means (the two-code VAE: z1 and z2 together) or an InfoGAN's Q read-out of
     renders of the dSprites grid at the model's resolution (colour dSprites, with colour as a factor, for
-    RGB models); the definitions and default sample counts are disentanglement_lib's (see the README's
-    metrics section). Takes several minutes per model with the default preset on a CPU.
+    RGB models); the definitions and default sample counts are disentanglement_lib's (see docs/evaluate.md,
+    "Metrics: what each number means"). Takes several minutes per model with the default preset on a CPU.
 
     \b
     Example:

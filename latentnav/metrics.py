@@ -351,7 +351,7 @@ def gaussian_total_correlation(codes) -> float:
 
     0 for independent coordinates; for two unit Gaussians with correlation rho, -0.5 log(1 - rho^2).
     (disentanglement_lib ``gaussian_total_correlation`` of the mean codes.) Blind to rotations between
-    equal-variance factors: see the README.
+    equal-variance factors: see docs/evaluate.md.
     """
     x = np.asarray(codes, dtype=np.float64)
     if x.ndim != 2 or len(x) < x.shape[1] + 1:

@@ -66,7 +66,7 @@ class TrajectoryConfig:
             offsets and reads t as the transform of ``G(z0)`` it matches best (same loss, a 1-D search over
             t), so g describes moving along u itself. It is biased when moving along u only approximates
             the transform (a sprite that grows in place matches a zoom about the frame centre at a smaller
-            t, so g comes out too flat); see the README for measured figures.
+            t, so g comes out too flat); see docs/discover.md for measured figures.
         calibration_starts: starts used by the matched calibration (the first trajectories' z0).
         calibration_offsets: offsets along u per start, spread over the range the trajectories moved.
         schedule: ``"default"`` or ``"paper"`` (see module docstring; it overrides the other fields).

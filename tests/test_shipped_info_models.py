@@ -47,7 +47,7 @@ def test_cmivae_swap_moves_colour_with_z2_and_position_with_z1():
 def test_colour_infogan_paints_palette_hues_and_q_reads_its_continuous_codes():
     """The shipped colour InfoGAN: most samples in one of the six palette hues (median hue error 0 degrees),
     continuous codes read back by Q (r 0.94-0.98 when shipped); its categorical code is not (accuracy 0.23,
-    chance 1/6), as the README says."""
+    chance 1/6), as docs/testbed.md says."""
     from latentnav import measure
     from latentnav.train.report import palette_index
 

@@ -1,4 +1,4 @@
-"""Quality figures of a trained beta-VAE on the dSprites testbed (the README's model table).
+"""Quality figures of a trained beta-VAE on the dSprites testbed (the model table of docs/models.md).
 
 - reconstruction and KL in nats per image on fresh independent renders;
 - the fraction of blank images (no foreground) among samples from the prior, and the Pearson correlation
