@@ -46,7 +46,7 @@ def test_bad_latents_are_refused_naming_the_expected_shape(bvae, bad, match):
 
 
 def test_unknown_space_lists_known_ones(bvae):
-    with pytest.raises(ValueError, match="no latent space 'w'; known: z"):
+    with pytest.raises(ValueError, match="unknown latent space 'w'; known: z"):
         bvae(bvae.sample_z(1), space="w")
 
 

@@ -97,7 +97,7 @@ def test_hub_file_missing_offline_is_a_one_line_error(tmp_path, monkeypatch):
         ln.load_generator("tiny", registry=reg)
     msg = str(info.value)
     assert "\n" not in msg
-    assert f"{repo}/model.safetensors at revision {rev}" in msg and "huggingface-cli download" in msg
+    assert f"{repo}/model.safetensors at revision {rev}" in msg and "hf download" in msg
 
 
 def test_pypi_source_names_the_package_to_install(tmp_path):

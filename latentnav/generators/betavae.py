@@ -10,15 +10,25 @@ latentnav writes these models as safetensors whose metadata carries the construc
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from latentnav.generators.base import Generator, load_weights, save_weights
+from latentnav.errors import BadInputError
+from latentnav.generators.base import (
+    MAX_WIDTH,
+    Generator,
+    check_int_settings,
+    describe_settings,
+    load_checked,
+    read_header,  # fmt: skip
+    save_weights,
+)
 
 ARCH = "betavae"
+#: The :class:`BurgessVAE` settings a file may carry, and the values latentnav accepts for them.
+LIMITS = {"z_dim": (1, MAX_WIDTH), "img_channels": (1, 4), "hidden": (1, MAX_WIDTH), "fc": (1, MAX_WIDTH)}
 
 
 class BurgessVAE(nn.Module):
@@ -81,7 +91,7 @@ class BetaVAEGenerator(Generator):
         want = [self.img_channels, 64, 64]
         if not isinstance(images, torch.Tensor) or images.ndim != 4 or list(images.shape[1:]) != want:
             got = list(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-            raise ValueError(f"expected images of shape [N, {', '.join(map(str, want))}], got {got}")
+            raise BadInputError(f"expected images of shape [N, {', '.join(map(str, want))}], got {got}")
         images = images.to(self.device).float()
         outs = [self.net.encode((images[i : i + self.batch_size] + 1) / 2)[0] for i in range(0, len(images), self.batch_size)]
         return torch.cat(outs) if outs else torch.empty(0, self.z_dim, device=self.device)
@@ -93,14 +103,24 @@ def save(net: BurgessVAE, path: str | Path, metadata: dict | None = None) -> Non
 
 
 def load(path: str | Path, *, name: str | None = None, device: str | torch.device = "auto", **settings) -> BetaVAEGenerator:
-    """Load a beta-VAE written by :func:`save` (a ``.safetensors`` file)."""
-    meta, tensors = load_weights(path, ARCH)
-    stored = json.loads(meta.get("settings", "{}"))
+    """Load a beta-VAE written by :func:`save` (a ``.safetensors`` file).
+
+    The settings in the header are checked against the tensors' shapes before anything is allocated, and
+    the tensors must be finite.
+
+    Raises:
+        WeightsNotFoundError: no such file.
+        CheckpointError: not a readable latentnav betavae file, settings outside :data:`LIMITS` or that
+            disagree with the tensors, a tensor that is not finite.
+        BadInputError: an unknown or out-of-range setting given here.
+    """
+    path, meta, stored, layout = read_header(path, ARCH)
     batch_size = settings.pop("batch_size", 1024)
     unknown = set(settings) - {"z_dim", "img_channels"}
     if unknown:
-        raise ValueError(f"unknown betavae settings {sorted(unknown)}; known: batch_size, img_channels, z_dim")
+        raise BadInputError(f"unknown betavae settings {sorted(unknown)}; known: batch_size, img_channels, z_dim")
+    check_int_settings(str(path), stored, LIMITS)
+    check_int_settings("betavae settings", settings, LIMITS, error=BadInputError)
     stored.update(settings)
-    net = BurgessVAE(**stored)
-    net.load_state_dict(tensors)
+    net = load_checked(path, lambda: BurgessVAE(**stored), layout, describe_settings(stored))
     return BetaVAEGenerator(net, name=name or str(path), device=device, batch_size=batch_size, metadata=meta)

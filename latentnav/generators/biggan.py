@@ -43,8 +43,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentnav.devices import resolve_device
-from latentnav.errors import LatentnavError, WeightsNotFoundError
-from latentnav.generators.base import Generator
+from latentnav.errors import BadInputError, CheckpointError, WeightsNotFoundError
+from latentnav.generators.base import MAX_WIDTH, Generator, check_finite, read_torch_file, require_file
 
 ARCH = "biggan-deep"
 CONFIG_FILE = "config.json"
@@ -54,8 +54,14 @@ Z_CUT = 2.0
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
-class BigGANWeightsError(LatentnavError, ValueError):
+class BigGANWeightsError(CheckpointError):
     """A BigGAN-deep checkpoint whose keys or shapes do not fit its config.json (or a bad config.json)."""
+
+
+#: config.json's integer fields and the values latentnav accepts for them.
+CONFIG_LIMITS = {"z_dim": (1, MAX_WIDTH), "class_embed_dim": (1, MAX_WIDTH), "channel_width": (1, MAX_WIDTH),
+                 "num_classes": (1, MAX_WIDTH), "attention_layer_position": (0, 64), "n_stats": (2, 1024),
+                 "output_dim": (4, 4096)}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------ config
@@ -90,6 +96,15 @@ class BigGANConfig:
     output_dim: int = 128
 
     def __post_init__(self) -> None:
+        for name, (low, high) in CONFIG_LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise BigGANWeightsError(f"config.json: {name}={value!r} is not an integer in {low}..{high}")
+        if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or not 0 < self.eps < 1:
+            raise BigGANWeightsError(f"config.json: eps={self.eps!r} is not a number in (0, 1)")
+        if not isinstance(self.layers, (list, tuple)) or not all(_is_layer(layer) for layer in self.layers):
+            raise BigGANWeightsError(f"config.json: layers must be a list of [up-sample?, in, out] with in and out "
+                                     f"integers in 1..64, got {str(self.layers)[:60]}")  # fmt: skip
         layers = tuple((bool(up), int(a), int(b)) for up, a, b in self.layers)
         object.__setattr__(self, "layers", layers)
         if not layers:
@@ -108,8 +123,6 @@ class BigGANConfig:
             if k and layers[k - 1][2] != a:
                 raise BigGANWeightsError(f"config.json: layer {k} takes {a} channel units but layer {k - 1} gives "
                                          f"{layers[k - 1][2]}")  # fmt: skip
-        if min(self.z_dim, self.channel_width, self.num_classes) < 1 or self.n_stats < 2:
-            raise BigGANWeightsError("config.json: z_dim, channel_width, num_classes must be >= 1 and n_stats >= 2")
         if not 0 <= self.attention_layer_position <= len(layers):
             raise BigGANWeightsError(f"config.json: attention_layer_position {self.attention_layer_position} is "
                                      f"outside 0..{len(layers)}")  # fmt: skip
@@ -135,6 +148,13 @@ class BigGANConfig:
         out = asdict(self)
         out["layers"] = [list(layer) for layer in self.layers]
         return out
+
+
+def _is_layer(layer: Any) -> bool:
+    """Whether ``layer`` is a config.json block: (up-sample?, in, out), the widths integers in 1..64."""
+    if not isinstance(layer, (list, tuple)) or len(layer) != 3 or not isinstance(layer[0], (bool, int)):
+        return False
+    return all(not isinstance(v, bool) and isinstance(v, int) and 1 <= v <= 64 for v in layer[1:])
 
 
 #: the released models' configurations (pytorch_pretrained_biggan's BigGAN128/256/512 conversions)
@@ -189,13 +209,13 @@ def spectral_normalised(weight_orig: torch.Tensor, u: torch.Tensor, v: torch.Ten
 
 
 def check_truncation(truncation: Any) -> float:
-    """``truncation`` as a float in (0, 1], or a one-line ValueError."""
+    """``truncation`` as a float in (0, 1], or a one-line BadInputError."""
     try:
         value = float(truncation)
     except (TypeError, ValueError):
-        raise ValueError(f"truncation must be a number in (0, 1], got {truncation!r}") from None
+        raise BadInputError(f"truncation must be a number in (0, 1], got {truncation!r}") from None
     if not 0 < value <= 1:
-        raise ValueError(f"truncation must lie in (0, 1], got {value:g}")
+        raise BadInputError(f"truncation must lie in (0, 1], got {value:g}")
     return value
 
 
@@ -328,13 +348,13 @@ def _class_index(label: int | str, num_classes: int) -> int:
         from latentnav.generators import imagenet
 
         if num_classes != imagenet.NUM_CLASSES:
-            raise ValueError(f"class names need a 1000-class ImageNet model; this one has {num_classes} classes: "
+            raise BadInputError(f"class names need a 1000-class ImageNet model; this one has {num_classes} classes: "
                              f"give an index in 0..{num_classes - 1}")  # fmt: skip
         return imagenet.class_index(label)
     if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
-        raise ValueError(f"a class is an index or an ImageNet class name, got {label!r}")
+        raise BadInputError(f"a class is an index or an ImageNet class name, got {label!r}")
     if not 0 <= label < num_classes:
-        raise ValueError(f"class index must lie in 0..{num_classes - 1}, got {label}")
+        raise BadInputError(f"class index must lie in 0..{num_classes - 1}, got {label}")
     return int(label)
 
 
@@ -357,7 +377,7 @@ def as_class_vector(value: Any, num_classes: int = 1000) -> torch.Tensor:
         num_classes: length of the vector.
 
     Raises:
-        ValueError: an unknown class, an index out of range, or a vector of the wrong shape.
+        BadInputError: an unknown class, an index out of range, or a vector of the wrong shape.
     """
     if isinstance(value, (int, str, np.integer)) and not isinstance(value, bool):
         return one_hot(value, num_classes)
@@ -369,15 +389,15 @@ def as_class_vector(value: Any, num_classes: int = 1000) -> torch.Tensor:
     try:
         vec = torch.as_tensor(np.asarray(value, dtype=np.float32) if not isinstance(value, torch.Tensor) else value)
     except (TypeError, ValueError):
-        raise ValueError(f"a class vector is a class, a {{class: weight}} mapping or {num_classes} weights, "
+        raise BadInputError(f"a class vector is a class, a {{class: weight}} mapping or {num_classes} weights, "
                          f"got {type(value).__name__}") from None  # fmt: skip
     vec = vec.detach().float().cpu()
     if vec.ndim == 1:
         vec = vec[None]
     if vec.ndim != 2 or vec.shape[1] != num_classes:
-        raise ValueError(f"expected a class vector of shape [{num_classes}] or [N, {num_classes}], got {list(vec.shape)}")
+        raise BadInputError(f"expected a class vector of shape [{num_classes}] or [N, {num_classes}], got {list(vec.shape)}")
     if not torch.isfinite(vec).all():
-        raise ValueError("the class vector contains NaN or infinite values")
+        raise BadInputError("the class vector contains NaN or infinite values")
     return vec
 
 
@@ -474,7 +494,7 @@ class BigGANGenerator(Generator):
         latent = self.check_latent(latent, space).to(self.device)
         n = latent.shape[0]
         if y.shape[0] not in (1, n):
-            raise ValueError(f"class_vector has {y.shape[0]} rows for {n} latents; give 1 row or {n}")
+            raise BadInputError(f"class_vector has {y.shape[0]} rows for {n} latents; give 1 row or {n}")
         y = y.to(self.device).expand(n, -1)
         step = batch_size or self.batch_size
         chunks = [self._forward(latent[i : i + step], y[i : i + step], t) for i in range(0, n, step)]
@@ -495,21 +515,21 @@ class BigGANGenerator(Generator):
 def _bound_class(class_index: int | str | None, class_vector: Any, num_classes: int) -> torch.Tensor:
     """The [1, num_classes] class vector bound at load (class 0 when neither is given)."""
     if class_index is not None and class_vector is not None:
-        raise ValueError("give class_index or class_vector, not both")
+        raise BadInputError("give class_index or class_vector, not both")
     if class_index is not None and not isinstance(class_index, (int, str, np.integer)):
-        raise ValueError(f"class_index is an index or an ImageNet class name, got {class_index!r}")
+        raise BadInputError(f"class_index is an index or an ImageNet class name, got {class_index!r}")
     value = class_vector if class_vector is not None else class_index if class_index is not None else 0
     vec = as_class_vector(value, num_classes)
     if vec.shape[0] != 1:
-        raise ValueError(f"the bound class vector must be one row, got {vec.shape[0]}; pass rows per call instead")
+        raise BadInputError(f"the bound class vector must be one row, got {vec.shape[0]}; pass rows per call instead")
     return vec
 
 
 def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     if dtype not in DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; known: {', '.join(DTYPES)}")
+        raise BadInputError(f"unknown dtype {dtype!r}; known: {', '.join(DTYPES)}")
     if dtype != "float32" and device.type != "cuda":
-        raise ValueError(f"{dtype} inference needs a CUDA device; on {device.type} use float32")
+        raise BadInputError(f"{dtype} inference needs a CUDA device; on {device.type} use float32")
     return DTYPES[dtype]
 
 
@@ -579,7 +599,7 @@ def _files(path: Path, need_config: bool) -> tuple[Path | None, Path]:
 def _read_config(path: Path) -> BigGANConfig:
     try:
         return BigGANConfig.from_dict(json.loads(path.read_text()), where=str(path))
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise BigGANWeightsError(f"{path} is not valid JSON: {err}") from None
 
 
@@ -588,7 +608,7 @@ def _builtin_config(key: Any) -> BigGANConfig:
         return CONFIGS[int(key)]
     except (KeyError, TypeError, ValueError):
         known = ", ".join(map(str, CONFIGS))
-        raise ValueError(f"unknown built-in BigGAN-deep config {key!r}; known: {known}") from None
+        raise BadInputError(f"unknown built-in BigGAN-deep config {key!r}; known: {known}") from None
 
 
 def read_config(path: str | Path, config: int | None = None) -> tuple[BigGANConfig, Path]:
@@ -607,8 +627,14 @@ def read_config(path: str | Path, config: int | None = None) -> tuple[BigGANConf
 
 
 def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
-    """The raw state dict of a pytorch_model.bin, read with ``weights_only=True`` (no code is executed)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    """The raw state dict of a pytorch_model.bin, read with ``weights_only=True`` (no code is executed).
+
+    Raises:
+        WeightsNotFoundError: no such file.
+        CheckpointError: an unreadable file (truncated, corrupted, another format), or not a state dict of tensors.
+    """
+    path = require_file(path)
+    state = read_torch_file(path)
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise BigGANWeightsError(f"{path}: expected a state dict of tensors, got {type(state).__name__}")
     return dict(state)
@@ -701,7 +727,7 @@ def load(
     """
     unknown = sorted(set(settings) - set(SETTINGS))
     if unknown:
-        raise ValueError(f"unknown biggan-deep settings {unknown}; known: {', '.join(SETTINGS)}")
+        raise BadInputError(f"unknown biggan-deep settings {unknown}; known: {', '.join(SETTINGS)}")
     config, weights_path = read_config(path, settings.pop("config", None))
     default_class = settings.pop("default_class", 0)
     if settings.get("class_index") is None and settings.get("class_vector") is None:
@@ -710,5 +736,7 @@ def load(
     check_truncation(settings.get("truncation", 1.0))
     _resolve_dtype(settings.get("dtype", "float32"), resolve_device(device))
     _bound_class(settings.get("class_index"), settings.get("class_vector"), config.num_classes)
-    net = build(config, read_weights(weights_path), where=weights_path.name)
+    state = read_weights(weights_path)
+    check_finite(str(weights_path), state)
+    net = build(config, state, where=weights_path.name)
     return BigGANGenerator(net, name=name or str(path), device=device, **settings)

@@ -13,16 +13,25 @@ one code between images (controllable synthesis).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from latentnav.errors import BadInputError
 from latentnav.generators import betavae
-from latentnav.generators.base import load_weights, save_weights
+from latentnav.generators.base import (
+    MAX_WIDTH,
+    check_int_settings,
+    describe_settings,
+    load_checked,
+    read_header,
+    save_weights,
+)
 
 ARCH = "cmivae"
+#: The :class:`CMIVAE` settings a file carries, and the values latentnav accepts for them.
+LIMITS = {"z1_dim": (1, MAX_WIDTH), "z2_dim": (1, MAX_WIDTH), "img_channels": (1, 4), "label_classes": (0, MAX_WIDTH)}
 
 
 class CMIVAE(nn.Module):
@@ -38,7 +47,7 @@ class CMIVAE(nn.Module):
         """
         super().__init__()
         if z1_dim < 1 or z2_dim < 1 or label_classes < 0:
-            raise ValueError(f"expected z1_dim, z2_dim >= 1 and label_classes >= 0, got {z1_dim}, {z2_dim}, {label_classes}")
+            raise BadInputError(f"expected z1_dim, z2_dim >= 1 and label_classes >= 0, got {z1_dim}, {z2_dim}, {label_classes}")
         self.z1_dim, self.z2_dim, self.label_classes = z1_dim, z2_dim, label_classes
         self.vae = betavae.BurgessVAE(z_dim=z1_dim + z2_dim, img_channels=img_channels)
         self.head = nn.Linear(z2_dim, max(label_classes, 1))
@@ -67,7 +76,7 @@ class CMIVAEGenerator(betavae.BetaVAEGenerator):
     def swap(self, z_keep: torch.Tensor, z_donor: torch.Tensor, code: str = "z2") -> torch.Tensor:
         """Latents with ``code`` ("z1" or "z2") taken from ``z_donor`` and the other code kept from ``z_keep``."""
         if code not in ("z1", "z2"):
-            raise ValueError(f"code must be 'z1' or 'z2', got {code!r}")
+            raise BadInputError(f"code must be 'z1' or 'z2', got {code!r}")
         k1, k2 = self.split(z_keep)
         d1, d2 = self.split(z_donor)
         return torch.cat([k1, d2] if code == "z2" else [d1, k2], dim=1)
@@ -85,14 +94,21 @@ def save(model: CMIVAE, path: str | Path, metadata: dict | None = None) -> None:
 
 
 def load(path: str | Path, *, name: str | None = None, device: str | torch.device = "auto", **settings) -> CMIVAEGenerator:
-    """Load a two-code VAE written by :func:`save` (a ``.safetensors`` file)."""
-    meta, tensors = load_weights(path, ARCH)
-    stored = json.loads(meta.get("settings", "{}"))
+    """Load a two-code VAE written by :func:`save` (a ``.safetensors`` file), checked as :func:`betavae.load` is.
+
+    Raises:
+        WeightsNotFoundError: no such file.
+        CheckpointError: not a readable latentnav cmivae file, settings outside :data:`LIMITS` or that
+            disagree with the tensors, a tensor that is not finite.
+        BadInputError: an unknown or out-of-range setting given here.
+    """
+    path, meta, stored, layout = read_header(path, ARCH)
     batch_size = settings.pop("batch_size", 1024)
     unknown = set(settings) - set(stored)
     if unknown:
-        raise ValueError(f"unknown cmivae settings {sorted(unknown)}; known: batch_size, {', '.join(sorted(stored))}")
+        raise BadInputError(f"unknown cmivae settings {sorted(unknown)}; known: batch_size, {', '.join(sorted(stored))}")
+    check_int_settings(str(path), stored, LIMITS)
+    check_int_settings("cmivae settings", settings, LIMITS, error=BadInputError)
     stored.update(settings)
-    model = CMIVAE(**stored)
-    model.load_state_dict(tensors)
+    model = load_checked(path, lambda: CMIVAE(**stored), layout, describe_settings(stored))
     return CMIVAEGenerator(model, name=name or str(path), device=device, batch_size=batch_size, metadata=meta)

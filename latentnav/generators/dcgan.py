@@ -13,14 +13,28 @@ Files read: torch files loaded with ``weights_only=True`` holding a state dict o
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from latentnav.generators.base import Generator
+from latentnav.errors import BadInputError, CheckpointError
+from latentnav.generators.base import (
+    MAX_WIDTH,
+    Generator,
+    check_int_settings,
+    describe_settings,
+    layout_of,
+    load_checked,  # fmt: skip
+    read_safetensors,
+    read_torch_file,
+    require_file,
+)
 
 ARCH = "dcgan"
+#: What latentnav accepts for the settings read off a file's shapes.
+LIMITS = {"z_dim": (1, MAX_WIDTH), "ngf": (1, MAX_WIDTH), "img_channels": (1, 4), "img_resolution": (8, 4096)}
 
 
 class DCGAN(nn.Module):
@@ -30,7 +44,7 @@ class DCGAN(nn.Module):
         super().__init__()
         ups = int(round(math.log2(img_resolution))) - 2  # 4x4 start, then doubling
         if ups < 1 or 4 * 2**ups != img_resolution:
-            raise ValueError(f"DCGAN needs a power-of-two resolution >= 8, got {img_resolution}")
+            raise BadInputError(f"DCGAN needs a power-of-two resolution >= 8, got {img_resolution}")
         self.z_dim, self.img_channels, self.img_resolution = z_dim, img_channels, img_resolution
         widths = [ngf * 2 ** (ups - 1 - k) for k in range(ups)]  # e.g. 512, 256, 128, 64
         layers: list[nn.Module] = [nn.ConvTranspose2d(z_dim, widths[0], 4, 1, 0, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
@@ -58,45 +72,66 @@ class DCGANGenerator(Generator):
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The generator's tensors from a torch file (``weights_only=True``) or safetensors, keys ``main.*``."""
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    """The generator's tensors from a torch file (``weights_only=True``) or safetensors, keys ``main.*``.
 
-        state = load_file(str(path))
+    Raises:
+        WeightsNotFoundError: no such file.
+        CheckpointError: an unreadable file, or one that holds no state dict of tensors.
+    """
+    path = require_file(path)
+    if path.suffix == ".safetensors":
+        state = read_safetensors(path)
     else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = read_torch_file(path)
         if isinstance(state, dict) and "netG_state_dict" in state:
             state = state["netG_state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{path.name}: expected a state dict of tensors (or {{'netG_state_dict': ...}})")
+    if not isinstance(state, dict) or not state or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                           for k, v in state.items()):  # fmt: skip
+        raise CheckpointError(f"{path.name}: expected a state dict of tensors (or {{'netG_state_dict': ...}})")
     return {("main." + k[len("model."):] if k.startswith("model.") else k): v for k, v in state.items()}
 
 
 def infer_settings(state: dict[str, torch.Tensor]) -> dict[str, int]:
-    """z_dim, ngf, img_channels and img_resolution from the weight shapes."""
-    convs = sorted((int(k.split(".")[1]), v) for k, v in state.items() if k.endswith(".weight") and v.ndim == 4)
+    """z_dim, ngf, img_channels and img_resolution from the weight shapes.
+
+    Raises:
+        CheckpointError: not a DCGAN generator state dict.
+    """
+    layers = [(re.fullmatch(r"main\.(\d+)\.weight", k), v) for k, v in state.items()]
+    convs = sorted((int(match.group(1)), v) for match, v in layers if match and v.ndim == 4)
     if not convs or not all(k.startswith("main.") for k in state):
         sample = ", ".join(list(state)[:3])
-        raise ValueError(f"not a DCGAN generator state dict: expected keys main.N.weight, got {sample} ...")
+        raise CheckpointError(f"not a DCGAN generator state dict: expected keys main.N.weight, got {sample} ...")
     first, last = convs[0][1], convs[-1][1]
     return {"z_dim": first.shape[0], "ngf": last.shape[0], "img_channels": last.shape[1], "img_resolution": 4 * 2 ** (len(convs) - 1)}
 
 
 def load(path: str | Path, *, name: str | None = None, device: str | torch.device = "auto", **settings) -> DCGANGenerator:
-    """Load a DCGAN generator file (see module docstring); settings not given are read off the shapes."""
+    """Load a DCGAN generator file (see module docstring); settings not given are read off the shapes.
+
+    The settings read off the shapes must build a network whose every tensor has the file's shape (checked
+    before anything is allocated), and the tensors must be finite.
+
+    Raises:
+        WeightsNotFoundError: no such file.
+        CheckpointError: an unreadable file, not the DCGAN layout, a tensor that is not finite.
+        BadInputError: an unknown setting, or one that contradicts the weights.
+    """
     state = read_state_dict(path)
+    path = Path(path)
     batch_size = settings.pop("batch_size", 256)
-    inferred = infer_settings(state)
+    try:
+        inferred = infer_settings(state)
+    except CheckpointError as err:
+        raise CheckpointError(f"{path.name}: {err}") from None
     unknown = set(settings) - set(inferred)
     if unknown:
-        raise ValueError(f"unknown dcgan settings {sorted(unknown)}; known: batch_size, {', '.join(sorted(inferred))}")
+        raise BadInputError(f"unknown dcgan settings {sorted(unknown)}; known: batch_size, {', '.join(sorted(inferred))}")
     clash = {k: (v, inferred[k]) for k, v in settings.items() if v != inferred[k]}
     if clash:
         k, (asked, found) = next(iter(clash.items()))
-        raise ValueError(f"{Path(path).name}: {k}={asked} was asked but the weights say {k}={found}")
-    net = DCGAN(**inferred)
-    missing, unexpected = net.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ValueError(f"{Path(path).name} does not fit the DCGAN layout: missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]}")
+        raise BadInputError(f"{path.name}: {k}={asked} was asked but the weights say {k}={found}")
+    check_int_settings(f"{path.name} (settings read off its shapes)", inferred, LIMITS)
+    described = f"{describe_settings(inferred)} (read off its shapes)"
+    net = load_checked(path, lambda: DCGAN(**inferred), layout_of(state), described, tensors=state)
     return DCGANGenerator(net, name=name or str(path), device=device, batch_size=batch_size)

@@ -1,17 +1,20 @@
 """Locate a registry model's files (package, Hugging Face Hub, installed PyPI distribution) and verify them.
 
 Every file's sha256 is checked against ``checkpoints.yaml`` before anything reads it as a model.
-Hub files go through ``huggingface_hub.hf_hub_download`` at the pinned revision, so the usual cache,
-``HF_HOME`` and ``HF_HUB_OFFLINE=1`` apply.
+Hub files come from the Hugging Face cache at the pinned revision, or through ``huggingface_hub.hf_hub_download``
+when they are not there yet, so the usual cache, ``HF_HOME`` and ``HF_HUB_OFFLINE=1`` apply; a file that is
+neither cached nor reachable is reported within seconds, with the ``hf download`` command that fetches it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from importlib import metadata, resources
 from pathlib import Path
 
 from latentnav.errors import ChecksumError, WeightsNotFoundError
+from latentnav.generators.base import first_line
 from latentnav.generators.registry import FileSpec, ModelSpec
 
 
@@ -60,23 +63,64 @@ def locate(spec: ModelSpec, file: FileSpec) -> Path:
     return _hub_download(spec, file)
 
 
+#: Seconds latentnav waits for the Hub to answer before it calls a file unreachable (``HF_HUB_ETAG_TIMEOUT``,
+#: when set, wins). A machine without network fails at once (no name resolution) or after this many seconds.
+PROBE_TIMEOUT_S = 5.0
+
+
+def download_command(repo_id: str, filename: str, revision: str | None) -> str:
+    """The shell command that fetches one Hub file with the installed huggingface_hub's command line tool:
+    ``hf download`` (current releases), or ``huggingface-cli download`` where only that one is installed."""
+    try:
+        tools = {ep.name for ep in metadata.distribution("huggingface_hub").entry_points}
+    except metadata.PackageNotFoundError:
+        tools = set()
+    tool = "huggingface-cli" if "huggingface-cli" in tools and "hf" not in tools else "hf"
+    return f"{tool} download {repo_id} {filename} --revision {revision or 'main'}"
+
+
+def _probe_timeout() -> float:
+    from huggingface_hub import constants
+
+    return float(constants.HF_HUB_ETAG_TIMEOUT) if "HF_HUB_ETAG_TIMEOUT" in os.environ else PROBE_TIMEOUT_S
+
+
 def _hub_download(spec: ModelSpec, file: FileSpec) -> Path:
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    """A Hub file from the local cache at the pinned revision, else downloaded.
+
+    ``hf_hub_download`` retries an unreachable Hub with back-off for half a minute or more; so the cache is
+    looked at first (no network), and a missing file is first asked for once, without retries and with a short
+    timeout (:data:`PROBE_TIMEOUT_S`): a machine without network learns at once that it must fetch the file
+    elsewhere.
+    """
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url, try_to_load_from_cache
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
 
     src = spec.source
     where = f"{src.repo_id}/{file.path} at revision {src.revision}"
-    fetch = f"huggingface-cli download {src.repo_id} {file.path} --revision {src.revision}"
+
+    def missing(why: str) -> WeightsNotFoundError:
+        return WeightsNotFoundError(f"{spec.name}: {where} is not in the Hugging Face cache and cannot be downloaded now "
+                                    f"({why}); fetch it on a machine with network: "
+                                    f"{download_command(src.repo_id, file.path, src.revision)}")  # fmt: skip
+
+    cached = try_to_load_from_cache(src.repo_id, file.path, revision=src.revision)
+    if isinstance(cached, str):
+        return Path(cached)
+    try:
+        get_hf_file_metadata(hf_hub_url(src.repo_id, file.path, revision=src.revision), timeout=_probe_timeout())
+    except OfflineModeIsEnabled:
+        raise missing("HF_HUB_OFFLINE is set") from None
+    except HfHubHTTPError as err:  # the Hub answered: no such repo, file or revision, or no access
+        raise WeightsNotFoundError(f"{spec.name}: cannot download {where}: {first_line(err)}") from None
+    except Exception as err:  # noqa: BLE001 - no route, no name, a timeout: the HTTP stack's error types vary by version
+        raise missing(f"offline? {first_line(err)}") from None
     try:
         return Path(hf_hub_download(src.repo_id, file.path, revision=src.revision))
     except LocalEntryNotFoundError:
-        raise WeightsNotFoundError(
-            f"{spec.name}: {where} is not in the Hugging Face cache and cannot be downloaded now "
-            f"(offline?); fetch it on a machine with network: {fetch}"
-        ) from None
+        raise missing("offline?") from None
     except (HfHubHTTPError, OSError) as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise WeightsNotFoundError(f"{spec.name}: cannot download {where}: {first}") from None
+        raise WeightsNotFoundError(f"{spec.name}: cannot download {where}: {first_line(err)}") from None
 
 
 def fetch(spec: ModelSpec) -> list[Path]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from latentnav.errors import UnknownNameError
+from latentnav.errors import BadInputError, UnknownNameError
 
 NUM_CLASSES = 1000
 
@@ -77,7 +77,7 @@ def class_index(name: str) -> int:
 
     Raises:
         UnknownClassError: not a class name; the message suggests close names.
-        ValueError: the name belongs to two classes (e.g. ``"crane"``, the bird and the machine).
+        BadInputError: the name belongs to two classes (e.g. ``"crane"``, the bird and the machine).
     """
     key = _normalise(name)
     hits = _by_name().get(key)
@@ -86,12 +86,12 @@ def class_index(name: str) -> int:
         raise UnknownClassError(name, close)
     if len(hits) > 1:
         options = "; ".join(f"{i} ({', '.join(classes()[i].lemmas[:3])})" for i in hits)
-        raise ValueError(f"ImageNet class name {name!r} is ambiguous: it names classes {options}; give the index")
+        raise BadInputError(f"ImageNet class name {name!r} is ambiguous: it names classes {options}; give the index")
     return hits[0]
 
 
 def class_name(index: int) -> str:
     """The usual name (first lemma) of class ``index``."""
     if not 0 <= index < NUM_CLASSES:
-        raise ValueError(f"ImageNet class index must lie in 0..{NUM_CLASSES - 1}, got {index}")
+        raise BadInputError(f"ImageNet class index must lie in 0..{NUM_CLASSES - 1}, got {index}")
     return classes()[index].name

@@ -14,7 +14,6 @@ Code specs read ``cat:3,cont:4`` (one categorical code of 3 values and 4 continu
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +21,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from latentnav.errors import BadSpecError
-from latentnav.generators.base import Generator, load_weights, save_weights
+from latentnav.errors import BadInputError, BadSpecError, CheckpointError
+from latentnav.generators.base import (
+    MAX_WIDTH,
+    Generator,
+    check_int_settings,
+    describe_settings,
+    load_checked,
+    read_header,  # fmt: skip
+    save_weights,
+)
 
 ARCH = "infogan"
+#: The integer settings a file carries and the values latentnav accepts (besides ``codes`` and ``channels``).
+LIMITS = {"noise_dim": (0, MAX_WIDTH), "w_dim": (1, MAX_WIDTH), "img_channels": (1, 4), "d_width": (1, MAX_WIDTH)}
+#: The most scales a generator may have (4 px doubled 9 times: 2048 px).
+MAX_SCALES = 10
 
 
 @dataclass(frozen=True)
@@ -206,7 +217,7 @@ class InfoGANGenerator(Generator):
     def read_codes(self, images: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Q's reading of images: class indices per categorical code and continuous means ([N, n_cont])."""
         if self.q is None:
-            raise ValueError(f"{self.name} was saved without its Q head")
+            raise BadInputError(f"{self.name} was saved without its Q head")
         _, logits, cont = self.q(images.to(self.device).float())
         return [l.argmax(1) for l in logits], cont
 
@@ -235,13 +246,51 @@ def build(settings: dict) -> tuple[StyleGenerator, DiscriminatorQ, CodeSpec, int
     return G, D, spec, settings["noise_dim"]
 
 
+def check_settings(where: str, settings: dict) -> None:
+    """Raise a one-line :class:`CheckpointError` unless ``settings`` are what :func:`save` writes, within
+    :data:`LIMITS` (``codes`` a code spec, ``channels`` a list of at most :data:`MAX_SCALES` widths)."""
+    known = ("codes", "noise_dim", "w_dim", "channels", "img_channels", "d_width")
+    unknown, missing = sorted(set(settings) - set(known)), [k for k in known if k not in settings]
+    if unknown or missing:
+        problem = f"unknown settings {unknown}" if unknown else f"no {', '.join(missing)} in its settings"
+        raise CheckpointError(f"{where}: {problem}; an infogan file has {', '.join(known)}")
+    codes, channels = settings["codes"], settings["channels"]
+    if not isinstance(codes, str):
+        raise CheckpointError(f"{where}: setting codes={codes!r} is not a code spec such as 'cat:3,cont:2'")
+    try:
+        CodeSpec.parse(codes)
+    except BadSpecError as err:
+        raise CheckpointError(f"{where}: setting codes={codes!r}: {err}") from None
+    ok = isinstance(channels, list) and 1 <= len(channels) <= MAX_SCALES
+    if not ok or any(isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= MAX_WIDTH for c in channels):
+        raise CheckpointError(f"{where}: setting channels={channels!r} is not a list of 1 to {MAX_SCALES} integers "
+                              f"in 1..{MAX_WIDTH}")  # fmt: skip
+    check_int_settings(where, {k: v for k, v in settings.items() if k in LIMITS}, LIMITS)
+
+
 def load(path: str | Path, *, name: str | None = None, device: str | torch.device = "auto", **settings) -> InfoGANGenerator:
-    """Load an InfoGAN written by :func:`save` (a ``.safetensors`` file)."""
-    meta, tensors = load_weights(path, ARCH)
+    """Load an InfoGAN written by :func:`save` (a ``.safetensors`` file).
+
+    The settings in the header are checked against the tensors' shapes before anything is allocated, and
+    the tensors must be finite.
+
+    Raises:
+        WeightsNotFoundError: no such file.
+        CheckpointError: not a readable latentnav infogan file, malformed settings (:func:`check_settings`)
+            or settings that disagree with the tensors, a tensor that is not finite.
+        BadInputError: a setting other than ``batch_size`` given here.
+    """
+    path, meta, stored, layout = read_header(path, ARCH)
     batch_size = settings.pop("batch_size", 1024)
     if settings:
-        raise ValueError(f"unknown infogan settings {sorted(settings)}; known: batch_size")
-    G, D, spec, noise_dim = build(json.loads(meta["settings"]))
-    G.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G.")})
-    D.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("D.")})
-    return InfoGANGenerator(G, D, spec, noise_dim, name=name or str(path), device=device, batch_size=batch_size, metadata=meta)
+        raise BadInputError(f"unknown infogan settings {sorted(settings)}; known: batch_size")
+    check_settings(str(path), stored)
+
+    def pair() -> nn.ModuleDict:
+        G, D, _, _ = build(stored)
+        return nn.ModuleDict({"G": G, "D": D})
+
+    nets = load_checked(path, pair, layout, describe_settings(stored))
+    spec, noise_dim = CodeSpec.parse(stored["codes"]), stored["noise_dim"]
+    return InfoGANGenerator(nets["G"], nets["D"], spec, noise_dim, name=name or str(path), device=device,
+                            batch_size=batch_size, metadata=meta)  # fmt: skip

@@ -7,7 +7,9 @@ Architectures map to the module that builds them; modules are imported only when
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field, fields
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -17,8 +19,8 @@ from typing import Any, Mapping
 import torch
 import yaml
 
-from latentnav.errors import UnknownNameError
-from latentnav.generators.base import Generator
+from latentnav.errors import CheckpointError, RegistryError, UnknownNameError
+from latentnav.generators.base import Generator, first_line, read_safetensors_layout
 
 #: architecture key -> module with ``load(path, *, name, device, **settings)``.
 ARCHITECTURES: Mapping[str, str] = MappingProxyType({
@@ -83,34 +85,84 @@ class ModelSpec:
     notice: str | None = None  # shown once per process when the model is loaded (e.g. a non-commercial license)
 
 
+def _allowed(hint: Any) -> tuple[type, ...]:
+    """The runtime types a field's type hint allows (``int | None`` -> ``(int, NoneType)``)."""
+    members = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    return tuple(typing.get_origin(m) or m for m in members)
+
+
+_TYPE_NAMES = {int: "an integer", str: "a string", type(None): "null", tuple: "a list"}
+
+
 def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
+    """``cls(**data)`` after checking the keys and each value's type against ``cls``'s fields (one-line errors)."""
     if not isinstance(data, Mapping):
-        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
+        raise RegistryError(f"{where}: expected a mapping, got {type(data).__name__}")
     known = {f.name for f in fields(cls)}
     unknown = set(data) - known
     if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; known: {', '.join(sorted(known))}")
-    try:
-        return cls(**data)
-    except TypeError as err:
-        raise ValueError(f"{where}: {err}") from None
+        raise RegistryError(f"{where}: unknown keys {sorted(unknown)}; known: {', '.join(sorted(known))}")
+    required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise RegistryError(f"{where}: missing {', '.join(missing)}")
+    hints = typing.get_type_hints(cls)
+    for key, value in data.items():
+        allowed = _allowed(hints[key])
+        if Any in allowed:
+            continue
+        if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
+            want = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in allowed)
+            raise RegistryError(f"{where}: {key} must be {want}, got {value!r}"[:200])
+    return cls(**data)
 
 
-def parse_model(data: Mapping[str, Any]) -> ModelSpec:
-    """Build a :class:`ModelSpec` from one YAML mapping (unknown keys are an error)."""
-    name = data.get("name", "?") if isinstance(data, Mapping) else "?"
-    where = f"checkpoints.yaml model {name!r}"
+#: Fields that count something and must be positive.
+_POSITIVE = ("img_resolution", "img_channels", "z_dim")
+
+
+def parse_model(data: Mapping[str, Any], origin: str = "checkpoints.yaml", index: int | None = None) -> ModelSpec:
+    """Build a :class:`ModelSpec` from one YAML mapping (unknown keys are an error).
+
+    Args:
+        data: the entry.
+        origin: the registry file, as messages name it.
+        index: the entry's position in ``models:`` (named when the entry has no usable name).
+
+    Raises:
+        RegistryError: not a mapping, unknown or missing keys, a value of the wrong type, a bad source.
+        UnknownNameError: an architecture latentnav does not know.
+    """
+    name = data.get("name") if isinstance(data, Mapping) else None
+    if isinstance(name, str):
+        where = f"{origin}: model {name!r}"
+    else:
+        where = f"{origin}: models entry {'?' if index is None else index + 1}"
+    if not isinstance(data, Mapping):
+        raise RegistryError(f"{where}: expected a mapping of model fields, got {type(data).__name__}")
     data = dict(data)
-    src = dict(data.get("source") or {})
-    src["files"] = tuple(_build(FileSpec, f, f"{where} source file") for f in src.get("files", ()))
+    src = data.get("source")
+    if not isinstance(src, Mapping):
+        raise RegistryError(f"{where}: source must be a mapping (kind, files, ...), got {src!r}"[:200])
+    src = dict(src)
+    files = src.get("files", ())
+    if not isinstance(files, (list, tuple)):
+        raise RegistryError(f"{where}: source files must be a list, got {files!r}"[:200])
+    src["files"] = tuple(_build(FileSpec, f, f"{where} source file {k + 1}") for k, f in enumerate(files))
     source = _build(SourceSpec, src, f"{where} source")
     if source.kind not in SOURCE_KINDS:
-        raise ValueError(f"{where}: source kind {source.kind!r} is not one of {', '.join(SOURCE_KINDS)}")
+        raise RegistryError(f"{where}: source kind {source.kind!r} is not one of {', '.join(SOURCE_KINDS)}")
     if not source.files:
-        raise ValueError(f"{where}: source lists no files")
+        raise RegistryError(f"{where}: source lists no files")
     data["source"] = source
-    data["settings"] = MappingProxyType(dict(data.get("settings") or {}))
+    settings = data.get("settings")
+    if settings is not None and not isinstance(settings, Mapping):
+        raise RegistryError(f"{where}: settings must be a mapping, got {settings!r}"[:200])
+    data["settings"] = MappingProxyType(dict(settings or {}))
     spec = _build(ModelSpec, data, where)
+    small = [k for k in _POSITIVE if getattr(spec, k) < 1]
+    if small:
+        raise RegistryError(f"{where}: {small[0]} must be >= 1, got {getattr(spec, small[0])}")
     if spec.arch not in ARCHITECTURES:
         raise UnknownNameError("architecture", spec.arch, list(ARCHITECTURES), f" (in {where})")
     return spec
@@ -119,18 +171,43 @@ def parse_model(data: Mapping[str, Any]) -> ModelSpec:
 class Registry(Mapping[str, ModelSpec]):
     """Model specs by name (a read-only mapping)."""
 
-    def __init__(self, specs: list[ModelSpec]) -> None:
+    def __init__(self, specs: list[ModelSpec], origin: str = "checkpoints.yaml") -> None:
         self._specs = {s.name: s for s in specs}
         if len(self._specs) != len(specs):
-            raise ValueError("checkpoints.yaml lists a model name twice")
+            twice = sorted({s.name for s in specs if sum(t.name == s.name for t in specs) > 1})
+            raise RegistryError(f"{origin}: lists the model name {twice[0]!r} twice")
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Registry":
-        """Parse a registry file with a top-level ``models:`` list."""
-        doc = yaml.safe_load(Path(path).read_text()) or {}
+        """Parse a registry file with a top-level ``models:`` list.
+
+        Raises:
+            RegistryError: a file that cannot be read, is not YAML, or whose entries are malformed (one line
+                naming the file and the model).
+            UnknownNameError: an entry with an architecture latentnav does not know.
+        """
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise RegistryError(f"{path}: cannot read it ({first_line(err)})") from None
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(err, "problem", None) or first_line(err)
+            raise RegistryError(f"{path}: not valid YAML{at}: {problem}") from None
+        doc = {} if doc is None else doc
+        if not isinstance(doc, Mapping):
+            raise RegistryError(f"{path}: expected a mapping with a top-level models: list, got {type(doc).__name__}")
         if set(doc) - {"models"}:
-            raise ValueError(f"{path}: unknown top-level keys {sorted(set(doc) - {'models'})}; known: models")
-        return cls([parse_model(m) for m in doc.get("models") or []])
+            unknown = sorted(map(str, set(doc) - {"models"}))
+            raise RegistryError(f"{path}: unknown top-level keys {unknown}; known: models")
+        models = doc.get("models") or []
+        if not isinstance(models, list):
+            raise RegistryError(f"{path}: models must be a list of model entries, got {type(models).__name__}")
+        return cls([parse_model(m, str(path), k) for k, m in enumerate(models)], str(path))
 
     def __getitem__(self, name: str) -> ModelSpec:
         try:
@@ -217,22 +294,21 @@ def _show_notice(spec: ModelSpec) -> None:
 
 
 def _infer_arch(path: Path) -> str:
-    from latentnav.generators import biggan
+    """The architecture of a local path: a BigGAN-deep directory, latentnav's ``arch`` header, or a StyleGAN2 file.
+
+    Raises:
+        CheckpointError: an empty or unreadable file, or one whose architecture cannot be told (pass ``arch=``).
+    """
+    from latentnav.generators import biggan, stylegan2
 
     if biggan.is_checkpoint(path):
         return biggan.ARCH
+    if path.is_file() and path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: empty file (0 bytes), not a model file")
     if path.suffix == ".safetensors":
-        from safetensors import safe_open
-
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                arch = (f.metadata() or {}).get("arch")
-        except Exception as err:  # noqa: BLE001 - safetensors raises its own error type for bad headers
-            raise ValueError(f"{path}: not a readable safetensors file (truncated or corrupted: {err})") from None
+        arch = read_safetensors_layout(path)[0].get("arch")
         if arch:
             return arch
-    from latentnav.generators import stylegan2
-
     if stylegan2.sniff(path):
         return stylegan2.ARCH
-    raise ValueError(f"cannot tell the architecture of {path}; pass arch= one of: {', '.join(sorted(ARCHITECTURES))}")
+    raise CheckpointError(f"cannot tell the architecture of {path}; pass arch= one of: {', '.join(sorted(ARCHITECTURES))}")

@@ -53,8 +53,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from latentnav.errors import CheckpointError
-from latentnav.generators.base import Generator
+from latentnav.errors import BadInputError, CheckpointError, WeightsNotFoundError
+from latentnav.generators.base import MAX_WIDTH, Generator, check_finite, first_line, read_torch_file
 
 ARCH = "stylegan2"
 NOISE_MODES = ("const", "random", "none")
@@ -96,6 +96,9 @@ def normalize_config(raw: dict[str, Any]) -> dict[str, Any]:
     Raises:
         CheckpointError: a missing or unknown key, or a value latentnav cannot build.
     """
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"expected the StyleGAN2 config as a mapping of constructor kwargs, got "
+                              f"{type(raw).__name__}")  # fmt: skip
     raw = dict(raw)
     arch = raw.pop("arch", ARCH)
     if arch != ARCH:
@@ -104,18 +107,68 @@ def normalize_config(raw: dict[str, Any]) -> dict[str, Any]:
     missing = [k for k in GENERATOR_KEYS if k not in raw and k != "c_dim"]
     if missing:
         raise CheckpointError(f"StyleGAN2 config lacks {', '.join(missing)}; needs {', '.join(GENERATOR_KEYS)}")
-    out: dict[str, Any] = {k: int(raw.pop(k, 0)) for k in GENERATOR_KEYS}
-    mapping = dict(raw.pop("mapping_kwargs", None) or {})
-    synthesis = {**(raw.pop("synthesis_kwargs", None) or {}), **raw}  # stylegan3 puts them at the top level
+    out: dict[str, Any] = {k: _integer(k, raw.pop(k, 0)) for k in GENERATOR_KEYS}
+    mapping, synthesis = raw.pop("mapping_kwargs", None) or {}, raw.pop("synthesis_kwargs", None) or {}
+    if not isinstance(mapping, dict) or not isinstance(synthesis, dict):
+        raise CheckpointError("mapping_kwargs and synthesis_kwargs in the StyleGAN2 config must be mappings")
+    synthesis = {**synthesis, **raw}  # stylegan3 puts them at the top level
     for kind, given, defaults in (("mapping", mapping, MAPPING_DEFAULTS), ("synthesis", synthesis, SYNTHESIS_DEFAULTS)):
         unknown = set(given) - set(defaults) - set(SPEED_ONLY)
         if unknown:
             raise CheckpointError(f"unknown StyleGAN2 {kind} settings {sorted(unknown)}; known: {', '.join(defaults)}")
         out[f"{kind}_kwargs"] = {k: given.get(k, v) for k, v in defaults.items()}
     _check_config(out)
-    if num_ws is not None and int(num_ws) != _num_ws(out["img_resolution"]):
+    if num_ws is not None and _integer("num_ws", num_ws) != _num_ws(out["img_resolution"]):
         raise CheckpointError(f"config says num_ws={num_ws} but a {out['img_resolution']}px StyleGAN2 has {_num_ws(out['img_resolution'])}")
     return out
+
+
+def _integer(name: str, value: Any) -> int:
+    """``value`` when it is an integer (not a bool; a float that is one, as JSON may write it), else CheckpointError."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CheckpointError(f"{name}={value!r} in the config is not an integer")
+    return value
+
+
+def _number(name: str, value: Any, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise CheckpointError(f"{name}={value!r} in the config is not a finite number")
+
+
+#: Integer settings and the values latentnav accepts: generous bounds, far above the released models; the
+#: shapes are then compared with the tensors before anything is allocated (see :func:`build`).
+INT_LIMITS = {
+    "z_dim": (1, MAX_WIDTH), "c_dim": (0, MAX_WIDTH), "w_dim": (1, MAX_WIDTH), "img_resolution": (4, 8192),
+    "img_channels": (1, 4), "num_layers": (1, 64), "embed_features": (1, MAX_WIDTH), "layer_features": (1, MAX_WIDTH),
+    "channel_base": (1, 1 << 24), "channel_max": (1, MAX_WIDTH), "num_fp16_res": (0, 64), "kernel_size": (1, 15),
+}  # fmt: skip
+
+
+def _check_types(cfg: dict[str, Any]) -> None:
+    """Refuse a config whose integers fall outside :data:`INT_LIMITS` (floats such as ``512.0`` become ints), or
+    whose numbers, filter taps or ``use_noise`` flag are not what the network is built from."""
+    m, s = cfg["mapping_kwargs"], cfg["synthesis_kwargs"]
+    for name, (low, high) in INT_LIMITS.items():
+        holder = cfg if name in GENERATOR_KEYS else m if name in m else s
+        if holder[name] is None and name in ("embed_features", "layer_features"):
+            continue
+        value = holder[name] = _integer(name, holder[name])
+        if not low <= value <= high:
+            raise CheckpointError(f"{name}={value!r} in the config is not an integer in {low}..{high}")
+    _number("lr_multiplier", m["lr_multiplier"])
+    _number("w_avg_beta", m["w_avg_beta"], optional=True)
+    _number("conv_clamp", s["conv_clamp"], optional=True)
+    taps = s["resample_filter"]
+    if not isinstance(taps, (list, tuple)) or not 1 <= len(taps) <= 16:
+        raise CheckpointError(f"resample_filter={taps!r} in the config is not a list of 1 to 16 numbers")
+    for tap in taps:
+        _number("resample_filter", tap)
+    if not isinstance(s["use_noise"], bool):
+        raise CheckpointError(f"use_noise={s['use_noise']!r} in the config is not true or false")
 
 
 def _num_ws(resolution: int) -> int:
@@ -123,6 +176,7 @@ def _num_ws(resolution: int) -> int:
 
 
 def _check_config(cfg: dict[str, Any]) -> None:
+    _check_types(cfg)
     res = cfg["img_resolution"]
     if res < 4 or 2 ** int(round(math.log2(res))) != res:
         raise CheckpointError(f"img_resolution must be a power of two >= 4, got {res}")
@@ -130,12 +184,10 @@ def _check_config(cfg: dict[str, Any]) -> None:
         raise CheckpointError("z_dim, w_dim and img_channels must be >= 1 and c_dim >= 0")
     m, s = cfg["mapping_kwargs"], cfg["synthesis_kwargs"]
     for act in (m["activation"], s["activation"]):
-        if act not in _ACTIVATIONS:
+        if not isinstance(act, str) or act not in _ACTIVATIONS:
             raise CheckpointError(f"unsupported activation {act!r}; known: {', '.join(_ACTIVATIONS)}")
     if s["architecture"] != "skip":
         raise CheckpointError(f"only the 'skip' synthesis architecture of the released StyleGAN2 models is supported, got {s['architecture']!r}")
-    if int(m["num_layers"]) < 1:
-        raise CheckpointError(f"mapping num_layers must be >= 1, got {m['num_layers']}")
 
 
 # ------------------------------------------------------------------------------- pure tensor functions
@@ -285,7 +337,7 @@ class MappingNetwork(nn.Module):
         x = x[:, None].repeat(1, self.num_ws, 1)
         if truncation_psi != 1:
             if not self.has_w_avg:
-                raise ValueError("this StyleGAN2 has no w_avg (w_avg_beta=None), so it cannot truncate")
+                raise BadInputError("this StyleGAN2 has no w_avg (w_avg_beta=None), so it cannot truncate")
             cut = self.num_ws if truncation_cutoff is None else truncation_cutoff
             x = torch.cat([self.w_avg.lerp(x[:, :cut], truncation_psi), x[:, cut:]], dim=1)
         return x
@@ -470,11 +522,11 @@ class StyleGAN2Generator(Generator):
         self.w_dim, self.num_ws, self.num_classes = net.w_dim, net.num_ws, net.c_dim
         self.truncation_psi, self.truncation_cutoff = self._check_truncation(truncation_psi, truncation_cutoff)
         if noise_mode not in NOISE_MODES:
-            raise ValueError(f"unknown noise_mode {noise_mode!r}; known: {', '.join(NOISE_MODES)}")
+            raise BadInputError(f"unknown noise_mode {noise_mode!r}; known: {', '.join(NOISE_MODES)}")
         self.noise_mode = noise_mode
         self._noise = torch.Generator(device=self.device).manual_seed(int(noise_seed))
         if class_idx is not None and not 0 <= int(class_idx) < max(self.num_classes, 0):
-            raise ValueError(f"class_idx {class_idx} is out of range: {name} has {self.num_classes} classes")
+            raise BadInputError(f"class_idx {class_idx} is out of range: {name} has {self.num_classes} classes")
         self.class_idx = None if class_idx is None else int(class_idx)
         self.source_format = source_format
 
@@ -483,7 +535,7 @@ class StyleGAN2Generator(Generator):
         if not self.num_classes:
             super().bind_class(class_index)
         if not 0 <= int(class_index) < max(self.num_classes, 0):
-            raise ValueError(f"class index {class_index} is out of range: {self.name} has {self.num_classes} classes")
+            raise BadInputError(f"class index {class_index} is out of range: {self.name} has {self.num_classes} classes")
         self.class_idx = int(class_index)
 
     # ----------------------------------------------------------------------------------- latents
@@ -529,7 +581,7 @@ class StyleGAN2Generator(Generator):
         ws = self.check_latent(ws, "w+").to(self.device)
         mode = noise_mode or self.noise_mode
         if mode not in NOISE_MODES:
-            raise ValueError(f"unknown noise_mode {mode!r}; known: {', '.join(NOISE_MODES)}")
+            raise BadInputError(f"unknown noise_mode {mode!r}; known: {', '.join(NOISE_MODES)}")
         return self.net.synthesis(ws, noise_mode=mode, generator=self._noise)
 
     def _synthesize(self, latent: torch.Tensor, space: str) -> torch.Tensor:
@@ -544,40 +596,41 @@ class StyleGAN2Generator(Generator):
         """The [n, c_dim] class input of the mapping network from an int, [n] indices or [n, c_dim] floats."""
         if self.num_classes == 0:
             if c is not None and not (isinstance(c, torch.Tensor) and c.numel() == 0):
-                raise ValueError(f"{self.name} is unconditional; it takes no class")
+                raise BadInputError(f"{self.name} is unconditional; it takes no class")
             return torch.zeros(n, 0, device=self.device)
         c = self.class_idx if c is None else c
         if c is None:
-            raise ValueError(f"{self.name} is class-conditional ({self.num_classes} classes): give c= (an int, [N] class "
+            raise BadInputError(f"{self.name} is class-conditional ({self.num_classes} classes): give c= (an int, [N] class "
                              f"indices or [N, {self.num_classes}] one-hot) or load it with class_idx=K")  # fmt: skip
         c = torch.as_tensor(c)
         if c.ndim == 0 or (c.ndim == 1 and not c.is_floating_point()):
             idx = c.long().expand(n) if c.ndim == 0 else c.long()
             if idx.shape != (n,) or idx.min() < 0 or idx.max() >= self.num_classes:
-                raise ValueError(f"expected {n} class indices in [0, {self.num_classes}), got {c.tolist()}")
+                raise BadInputError(f"expected {n} class indices in [0, {self.num_classes}), got {c.tolist()}")
             return F.one_hot(idx, self.num_classes).float().to(self.device)
         if c.shape != (n, self.num_classes):
-            raise ValueError(f"expected c of shape [{n}, {self.num_classes}], got {list(c.shape)}")
+            raise BadInputError(f"expected c of shape [{n}, {self.num_classes}], got {list(c.shape)}")
         return c.float().to(self.device)
 
     def _check_truncation(self, psi: float, cutoff: int | None) -> tuple[float, int | None]:
         psi = float(psi)
         if not math.isfinite(psi):
-            raise ValueError(f"truncation_psi must be finite, got {psi}")
+            raise BadInputError(f"truncation_psi must be finite, got {psi}")
         if cutoff is not None and not 0 <= int(cutoff) <= self.num_ws:
-            raise ValueError(f"truncation_cutoff must lie in [0, {self.num_ws}] (num_ws), got {cutoff}")
+            raise BadInputError(f"truncation_cutoff must lie in [0, {self.num_ws}] (num_ws), got {cutoff}")
         return psi, None if cutoff is None else int(cutoff)
 
 
 # ----------------------------------------------------------------------------------------- checkpoints
 @dataclass
 class Checkpoint:
-    """Tensors with NVlabs names, the constructor kwargs, and where they came from."""
+    """Tensors with NVlabs names, the constructor kwargs, and where they came from (``where``: the file's name)."""
 
     state: dict[str, torch.Tensor]
     config: dict[str, Any]
     source_format: str
     notes: list[str] = field(default_factory=list)
+    where: str = ""
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:
@@ -588,28 +641,37 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
             (``model.safetensors`` preferred) and ``config.json``.
 
     Raises:
-        CheckpointError: unsafe, truncated, corrupted or unrecognised files, a pickle without ``G_ema``,
+        CheckpointError: unsafe, truncated, corrupted, empty or unrecognised files, a pickle without ``G_ema``,
             a state dict without its ``config.json``.
-        FileNotFoundError: no such file.
+        WeightsNotFoundError: no such file (a ``FileNotFoundError``).
     """
     path = _weights_file(Path(path).expanduser())
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path.name}: empty file (0 bytes), not a StyleGAN2 model")
     if path.suffix == ".pkl":
-        return _read_nvlabs_pickle(path)
-    if path.suffix == ".safetensors":
+        ckpt = _read_nvlabs_pickle(path)
+    elif path.suffix == ".safetensors":
         tensors, meta = _read_safetensors(path)
-        config = json.loads(meta["config"]) if "config" in meta else None
-        return _interpret(tensors, config, None, path)
-    obj = _torch_load(path)
-    if isinstance(obj, dict) and "g_ema" in obj:
-        return _interpret(obj["g_ema"], None, obj.get("latent_avg"), path)
-    if isinstance(obj, dict) and isinstance(obj.get("G_ema"), dict):
-        obj = obj["G_ema"]
-    return _interpret(obj, None, None, path)
+        try:
+            config = json.loads(meta["config"]) if "config" in meta else None
+        except json.JSONDecodeError as err:
+            raise CheckpointError(f"{path.name}: the config in its header is not valid JSON ({err})") from None
+        ckpt = _interpret(tensors, config, None, path)
+    else:
+        obj = _torch_load(path)
+        if isinstance(obj, dict) and "g_ema" in obj:
+            ckpt = _interpret(obj["g_ema"], None, obj.get("latent_avg"), path)
+        else:
+            if isinstance(obj, dict) and isinstance(obj.get("G_ema"), dict):
+                obj = obj["G_ema"]
+            ckpt = _interpret(obj, None, None, path)
+    ckpt.where = path.name
+    return ckpt
 
 
 def _weights_file(path: Path) -> Path:
     if not path.exists():
-        raise FileNotFoundError(f"no StyleGAN2 file at {path}")
+        raise WeightsNotFoundError(f"no StyleGAN2 file at {path}")
     if path.is_file():
         return path
     preferred = path / "model.safetensors"
@@ -648,22 +710,8 @@ def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, st
 
 
 def _torch_load(path: Path) -> Any:
-    import pickle
-
-    try:
-        # rosinality training checkpoints carry their argparse.Namespace of settings: allow just that class.
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        # torch's message suggests weights_only=False, which latentnav never does: keep only the reason.
-        skip = ("Weights only load failed", "Please file an issue", "Check the documentation")
-        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip() and not ln.strip().startswith(skip)]
-        reason = lines[0].rstrip(".") if lines else type(err).__name__
-        raise CheckpointError(f"{path.name}: refused: not a plain torch file of tensors (truncated or corrupted, or it "
-                              f"holds objects latentnav does not load: {reason}); NVlabs network pickles must end in .pkl") from None  # fmt: skip
-    except (RuntimeError, EOFError, OSError, ValueError) as err:
-        first = str(err).splitlines()[0].split(". ")[0] if str(err) else type(err).__name__
-        raise CheckpointError(f"{path.name}: not a readable torch file (truncated or corrupted: {first})") from None
+    # rosinality training checkpoints carry their argparse.Namespace of settings: allow just that class.
+    return read_torch_file(path, [argparse.Namespace], hint="; NVlabs network pickles must end in .pkl")
 
 
 def _read_nvlabs_pickle(path: Path) -> Checkpoint:
@@ -696,7 +744,10 @@ def _interpret(tensors: Any, config: dict[str, Any] | None, latent_avg: Any, pat
                                   f"synthesis_kwargs); latentnav convert writes both")  # fmt: skip
         return Checkpoint(dict(tensors), config, "state-dict")
     if "input.input" in tensors or "style.1.weight" in tensors:
-        state, config, notes = rosinality_to_nvlabs(tensors, latent_avg, path.name)
+        try:
+            state, config, notes = rosinality_to_nvlabs(tensors, latent_avg, path.name)
+        except (IndexError, RuntimeError, TypeError) as err:  # a tensor of the wrong rank or size
+            raise CheckpointError(f"{path.name}: not a rosinality StyleGAN2 layout ({first_line(err)})") from None
         return Checkpoint(state, config, "rosinality", notes)
     sample = ", ".join(list(tensors)[:3])
     raise CheckpointError(f"{path.name}: not a StyleGAN2 state dict: expected NVlabs names (mapping.fc0.weight, "
@@ -780,28 +831,37 @@ def rosinality_to_nvlabs(sd: dict[str, torch.Tensor], latent_avg: torch.Tensor |
 def build(ckpt: Checkpoint) -> StyleGAN2:
     """A fresh :class:`StyleGAN2` holding ``ckpt``'s tensors; every name and shape must fit exactly.
 
+    The config is built on the ``meta`` device and compared with the tensors first, and the tensors must be
+    finite, so a file whose config disagrees with its tensors fails before any network is allocated.
+
     Raises:
-        CheckpointError: missing, unexpected or mis-shaped tensors (nothing is returned half-loaded).
+        CheckpointError: a config latentnav cannot build; missing, unexpected, mis-shaped or non-finite
+            tensors (nothing is returned half-loaded).
     """
+    where = ckpt.where or ckpt.source_format
     try:
-        net = StyleGAN2(**ckpt.config)
-    except CheckpointError as err:
-        raise CheckpointError(f"{ckpt.source_format}: {err}") from None
-    expected = net.state_dict()
+        with torch.device("meta"):
+            expected = StyleGAN2(**ckpt.config).state_dict()
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{where}: {first_line(err)}") from None
     state = dict(ckpt.state)
     estimate = "mapping.w_avg" in expected and "mapping.w_avg" not in state and ckpt.source_format == "rosinality"
-    if estimate:
-        state["mapping.w_avg"] = expected["mapping.w_avg"]
-    missing = [k for k in expected if k not in state]
+    missing = [k for k in expected if k not in state and not (estimate and k == "mapping.w_avg")]
     unexpected = [k for k in state if k not in expected]
     if missing or unexpected:
-        raise CheckpointError(f"the tensors do not fit the StyleGAN2 built from the config: missing {missing[:3]}, "
-                              f"unexpected {unexpected[:3]}")  # fmt: skip
-    for key, value in expected.items():
-        if tuple(state[key].shape) != tuple(value.shape):
-            raise CheckpointError(f"{key} has shape {list(state[key].shape)}, the config implies {list(value.shape)}")
-        if not state[key].is_floating_point():
-            raise CheckpointError(f"{key} has dtype {state[key].dtype}, expected floating point")
+        raise CheckpointError(f"{where}: the tensors do not fit the StyleGAN2 built from the config: missing "
+                              f"{missing[:3]}, unexpected {unexpected[:3]}")  # fmt: skip
+    for key, want in expected.items():
+        value = state.get(key, want)  # w_avg, when it is to be estimated
+        if tuple(value.shape) != tuple(want.shape):
+            raise CheckpointError(f"{where}: {key} has shape {list(value.shape)}, the config implies "
+                                  f"{list(want.shape)}")  # fmt: skip
+        if not value.is_floating_point():
+            raise CheckpointError(f"{where}: {key} has dtype {value.dtype}, expected floating point")
+    check_finite(where, state)
+    net = StyleGAN2(**ckpt.config)
+    if estimate:
+        state["mapping.w_avg"] = net.mapping.w_avg
     net.load_state_dict({k: v.float() for k, v in state.items()})
     if estimate:
         net.mapping.w_avg.copy_(estimate_w_avg(net))
@@ -831,7 +891,7 @@ def load(path: str | Path, *, name: str | None = None, device: str | torch.devic
     """
     unknown = set(settings) - set(SETTINGS)
     if unknown:
-        raise ValueError(f"unknown stylegan2 settings {sorted(unknown)}; known: {', '.join(SETTINGS)}")
+        raise BadInputError(f"unknown stylegan2 settings {sorted(unknown)}; known: {', '.join(SETTINGS)}")
     ckpt = read_checkpoint(path)
     net = build(ckpt)
     return StyleGAN2Generator(net, name=name or str(path), device=device, source_format=ckpt.source_format, **settings)
