@@ -18,6 +18,7 @@ transform, method, config, seed and latentnav version made them, plus a JSON sid
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,10 +28,20 @@ import torch
 from scipy.optimize import nnls
 
 from latentnav._version import __version__
-from latentnav.errors import LatentnavError
+from latentnav.errors import BadInputError, DirectionFileError, LatentnavError
+from latentnav.generators.base import Layout, first_line, read_safetensors_layout, require_file
 
 FORMAT = "latentnav-direction"
 FORMAT_VERSION = 1
+#: Metadata every latentnav direction file carries (``meta`` and ``layers`` are optional).
+REQUIRED_METADATA = ("format", "space", "model", "transform", "method", "calibrated")
+#: The most values a direction file's u, knots or values may hold: far above any latent space (StyleGAN2-1024's
+#: W+ has 18 x 512), low enough that no header makes latentnav allocate gigabytes.
+MAX_ELEMENTS = 1 << 22
+#: How far from 1 the length of a stored u may be (files hold unit vectors in float32).
+UNIT_TOLERANCE = 1e-3
+#: Raw steps along u are refused beyond ``ALPHA_LIMIT * sqrt(D)`` unless extrapolating (:meth:`Direction.check_steps`).
+ALPHA_LIMIT = 4.0
 
 
 class DirectionMismatchError(LatentnavError):
@@ -84,6 +95,53 @@ class Direction:
     meta: dict[str, Any] = field(default_factory=dict)
     layers: tuple[int, ...] | None = None
 
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`BadInputError` (one line) unless this is a direction latentnav can move along.
+
+        ``u``: a 1-D floating-point tensor, finite, of unit length (within :data:`UNIT_TOLERANCE`);
+        ``knots`` and ``values``: 1-D floating-point tensors of one length >= 2, finite and both strictly
+        increasing (g must be invertible); ``layers``: ``None`` or distinct integers >= 0; ``space``: a name.
+        Called on construction, so a direction built in code is checked as a file's is.
+        """
+        for name in ("u", "knots", "values"):
+            x = getattr(self, name)
+            if not isinstance(x, torch.Tensor):
+                raise BadInputError(f"{name} is a {type(x).__name__}, not a tensor")
+            if not x.is_floating_point():
+                raise BadInputError(f"{name} has dtype {str(x.dtype).removeprefix('torch.')}; expected floating point")
+            if x.ndim != 1 or not x.numel():
+                raise BadInputError(f"{name} has shape {list(x.shape)}; expected a non-empty vector")
+            bad = int(x.numel() - torch.isfinite(x).sum())
+            if bad:
+                raise BadInputError(f"{name} has {bad} non-finite values")
+        norm = float(self.u.double().norm())
+        if norm == 0:
+            raise BadInputError("u is zero: a direction must point somewhere")
+        if abs(norm - 1) > UNIT_TOLERANCE:
+            raise BadInputError(f"u has length {norm:.6g}, not 1: a direction is a unit vector")
+        if len(self.knots) != len(self.values):
+            raise BadInputError(f"the calibration has {len(self.knots)} knots but {len(self.values)} values")
+        if len(self.knots) < 2:
+            raise BadInputError(f"the calibration has {len(self.knots)} knot; it needs at least 2")
+        checks = (("knots", "the knots", "g is not defined"), ("values", "the values of g", "g cannot be inverted"))
+        for name, what, so in checks:
+            x = getattr(self, name)
+            down = torch.nonzero(x[1:] <= x[:-1])
+            if len(down):
+                k = int(down[0])
+                later, earlier = x[k + 1].item(), x[k].item()
+                raise BadInputError(f"{what} are not strictly increasing ({later:.6g} follows {earlier:.6g} at position "
+                                    f"{k + 1}), so {so}")  # fmt: skip
+        if self.layers is not None:
+            ok = isinstance(self.layers, tuple) and self.layers and len(set(self.layers)) == len(self.layers)
+            if not ok or any(isinstance(k, bool) or not isinstance(k, int) or k < 0 for k in self.layers):
+                raise BadInputError(f"layers must be distinct layer indices >= 0, got {self.layers!r}")
+        if not isinstance(self.space, str) or not self.space:
+            raise BadInputError(f"space must name a latent space, got {self.space!r}")
+
     @property
     def dim(self) -> int:
         """Latent dimension D."""
@@ -122,6 +180,57 @@ class Direction:
         return z + torch.as_tensor(alpha, dtype=z.dtype, device=z.device) * self.u.to(z)
 
     # ------------------------------------------------------------------ checks
+    def check_steps(self, t: Sequence[float] | float | torch.Tensor | None = None,
+                    alpha: Sequence[float] | float | torch.Tensor | None = None, *, extrapolate: bool = False,
+                    max_t: float | None = None) -> None:  # fmt: skip
+        """Refuse steps this direction cannot be trusted with, before anything is generated.
+
+        Give the steps as for :func:`traverse` (``t`` or ``alpha``; a range's two ends are enough), and call it
+        before generating: ``traverse`` does not call it.
+
+        - ``t`` (transform units, through g) needs a calibrated direction, and must lie within
+          ``[-max_t, max_t]``: the transform's documented range when :attr:`transform` names a registered
+          transform (:data:`latentnav.transforms.TRANSFORMS`), or ``max_t`` when given. A transform latentnav
+          does not know (a meter's units, a user's own) has no range to check.
+        - ``alpha`` (raw steps along u) must lie within ``ALPHA_LIMIT * sqrt(D)`` (4 sqrt(D)), D the
+          dimension of u. A standard-normal latent in D dimensions has a norm of about sqrt(D), and its
+          projection on u is of size 1, so a step four times the whole prior's radius carries every start far
+          beyond anything the generator was trained on. W and W+ have no such prior; the same bound then only
+          catches steps that are far too large (a typo such as ``--alpha -300,300``).
+
+        ``extrapolate=True`` (``--extrapolate``) lifts both ranges; steps must still be finite numbers.
+
+        Raises:
+            BadInputError: one line saying the allowed range and that ``--extrapolate`` allows more.
+        """
+        if t is not None and alpha is not None:
+            raise BadInputError("give either t (transform units) or alpha (raw steps along u), not both")
+        if t is None and alpha is None:
+            return
+        name = "t" if t is not None else "alpha"
+        steps = _steps(t if t is not None else alpha, name)
+        if t is not None and not self.calibrated:
+            raise BadInputError("this direction has no calibration (a plain vector): give raw steps (alpha, --alpha)")
+        if extrapolate or not steps.numel():
+            return
+        worst = float(steps.abs().max())
+        if t is not None:
+            from latentnav.transforms import TRANSFORMS
+
+            known = TRANSFORMS.get(self.transform)
+            limit = max_t if max_t is not None else known.max_t if known is not None else math.inf
+            if worst > limit:
+                unit = f" ({known.unit})" if known is not None and known.unit and max_t is None else ""
+                raise BadInputError(f"t={worst:g} is beyond the range of {self.transform or 'this direction'}: t must "
+                                    f"lie in [-{limit:g}, {limit:g}]{unit}; --extrapolate (extrapolate=True) allows "
+                                    f"more")  # fmt: skip
+            return
+        limit = ALPHA_LIMIT * self.dim**0.5
+        if worst > limit:
+            raise BadInputError(f"alpha={worst:g} is a raw step far beyond the prior: alpha must lie in "
+                                f"[-{limit:.3g}, {limit:.3g}] (4 sqrt(D), D={self.dim}); --extrapolate (extrapolate=True) "
+                                f"allows more")  # fmt: skip
+
     def check_compatible(self, G, space: str | None = None) -> None:
         """Raise :class:`DirectionMismatchError` unless this direction fits ``G`` (model, space, dimension)."""
         space = space or self.space
@@ -178,12 +287,38 @@ class Direction:
         return path
 
 
+def _steps(value: Any, name: str) -> torch.Tensor:
+    """Steps as a flat float64 tensor; a one-line :class:`BadInputError` when they are not finite numbers."""
+    try:
+        steps = torch.as_tensor(value, dtype=torch.float64).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        raise BadInputError(f"{name} must be numbers, got {value!r}"[:200]) from None
+    if not torch.isfinite(steps).all():
+        raise BadInputError(f"{name} must be finite numbers, got {steps.tolist()}"[:200])
+    return steps
+
+
 def identity_direction(u: torch.Tensor, space: str, model: str = "", method: str = "npy") -> Direction:
-    """A raw vector as an uncalibrated direction (t = alpha, normalised to unit length)."""
-    u = torch.as_tensor(u, dtype=torch.float32).flatten()
+    """A raw vector as an uncalibrated direction (t = alpha, normalised to unit length).
+
+    Raises:
+        BadInputError: ``u`` is not a non-empty, finite, non-zero vector of numbers.
+    """
+    try:
+        u = torch.as_tensor(u)
+    except (TypeError, ValueError, RuntimeError):
+        raise BadInputError(f"a direction vector must be numbers, got {type(u).__name__}") from None
+    if u.dtype == torch.bool or u.is_complex():
+        raise BadInputError(f"a direction vector must be real numbers, got dtype {str(u.dtype).removeprefix('torch.')}")
+    u = u.to(torch.float32).flatten()
+    if not u.numel():
+        raise BadInputError("a direction vector must not be empty")
+    bad = int(u.numel() - torch.isfinite(u).sum())
+    if bad:
+        raise BadInputError(f"a direction vector must be finite; this one has {bad} NaN or infinite values")
     norm = u.norm()
-    if not torch.isfinite(u).all() or norm == 0:
-        raise ValueError("a direction vector must be finite and non-zero")
+    if norm == 0:
+        raise BadInputError("a direction vector must be non-zero; this one is all zeros")
     knots = torch.tensor([-1.0, 1.0])
     return Direction(u / norm, knots, knots.clone(), space=space, model=model, method=method, calibrated=False)
 
@@ -191,31 +326,112 @@ def identity_direction(u: torch.Tensor, space: str, model: str = "", method: str
 def load_direction(path: str | Path, *, space: str | None = None, model: str = "") -> Direction:
     """Read a direction: latentnav's safetensors, or a plain ``.npy`` vector (give ``space``).
 
+    Everything is checked before it is used (see :meth:`Direction.validate`): a latentnav file must hold
+    the metadata :data:`REQUIRED_METADATA` and the tensors ``u``, ``knots`` and ``values``, with ``u`` of unit
+    length; a ``.npy`` file must hold one array of real numbers (no pickles), which is flattened and
+    normalised.
+
     Raises:
-        ValueError: unknown format, or a ``.npy`` without ``space``.
+        DirectionFileError: no such file; an empty, truncated, corrupted or foreign file; missing metadata or
+            tensors; contents that :meth:`Direction.validate` refuses (one line naming the file).
+        BadInputError: a ``.npy`` without ``space``.
+        DirectionMismatchError: ``space`` differs from the file's.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no direction file at {path}")
+    path = require_file(path, what="direction file", missing=DirectionFileError, bad=DirectionFileError)
     if path.suffix == ".npy":
         if space is None:
-            raise ValueError(f"{path.name} is a plain vector: say which latent space it lives in (space=/--space)")
-        return identity_direction(torch.from_numpy(np.load(path, allow_pickle=False)), space, model)
+            raise BadInputError(f"{path.name} is a plain vector: say which latent space it lives in (space=/--space)")
+        try:
+            return identity_direction(torch.from_numpy(_read_npy(path)), space, model)
+        except BadInputError as err:
+            raise DirectionFileError(f"{path}: {err}") from None
     if path.suffix != ".safetensors":
-        raise ValueError(f"unknown direction format {path.suffix!r}: expected .safetensors (latentnav) or .npy")
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as f:
-        meta = dict(f.metadata() or {})
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{path} is not a latentnav direction file (format {meta.get('format')!r})")
-        tensors = {k: f.get_tensor(k) for k in ("u", "knots", "values")}
-    d = Direction(**tensors, space=meta["space"], model=meta["model"], transform=meta["transform"],
-                  method=meta["method"], calibrated=meta["calibrated"] == "true", meta=json.loads(meta.get("meta", "{}")),
-                  layers=tuple(json.loads(meta["layers"])) if meta.get("layers") else None)  # fmt: skip
+        raise DirectionFileError(f"{path}: unknown direction format {path.suffix!r}: expected .safetensors (latentnav) "
+                                 f"or .npy")  # fmt: skip
+    meta, layout = read_safetensors_layout(path, DirectionFileError)
+    if meta.get("format") != FORMAT:
+        raise DirectionFileError(f"{path}: not a latentnav direction file (format {meta.get('format')!r})")
+    fields = _direction_fields(path, meta, layout)
+    try:
+        d = Direction(**fields)
+    except BadInputError as err:
+        raise DirectionFileError(f"{path}: {err}") from None
     if space is not None and space != d.space:
         raise DirectionMismatchError(f"{path.name} lives in latent space {d.space!r}, not {space!r}")
     return d
+
+
+def _direction_fields(path: Path, meta: dict[str, str], layout: Layout) -> dict[str, Any]:
+    """The :class:`Direction` fields of a latentnav direction file whose header is ``meta`` and ``layout``."""
+    version = meta.get("format_version", str(FORMAT_VERSION))
+    if not version.isdigit() or int(version) > FORMAT_VERSION:
+        raise DirectionFileError(f"{path}: format version {version!r}; this latentnav reads version {FORMAT_VERSION} "
+                                 f"(upgrade latentnav to read it)")  # fmt: skip
+    missing = [k for k in REQUIRED_METADATA if k not in meta] + [k for k in ("u", "knots", "values") if k not in layout]
+    if missing:
+        raise DirectionFileError(f"{path}: incomplete direction file: no {', '.join(missing)}")
+    for key in ("u", "knots", "values"):
+        shape = layout[key][0]
+        if len(shape) != 1 or not 0 < shape[0] <= MAX_ELEMENTS:
+            raise DirectionFileError(f"{path}: {key} has shape {list(shape)}; expected a vector of 1 to {MAX_ELEMENTS} "
+                                     f"values")  # fmt: skip
+    if meta["calibrated"] not in ("true", "false"):
+        raise DirectionFileError(f"{path}: calibrated is {meta['calibrated']!r}; expected 'true' or 'false'")
+    try:
+        extra = json.loads(meta.get("meta") or "{}")
+        layers = json.loads(meta["layers"]) if meta.get("layers") else None
+    except json.JSONDecodeError as err:
+        raise DirectionFileError(f"{path}: malformed meta or layers metadata (not JSON: {err})") from None
+    if not isinstance(extra, dict):
+        raise DirectionFileError(f"{path}: malformed meta metadata: expected a JSON object, got {type(extra).__name__}")
+    if layers is not None and (not isinstance(layers, list) or not all(type(k) is int for k in layers)):
+        raise DirectionFileError(f"{path}: malformed layers metadata: expected a list of layer indices, got "
+                                 f"{meta['layers'][:60]!r}")  # fmt: skip
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in ("u", "knots", "values")}
+    dim = meta.get("dim", "")
+    if dim and dim != str(tensors["u"].numel()):
+        raise DirectionFileError(f"{path}: its metadata says dim {dim} but u has {tensors['u'].numel()} values")
+    return dict(**tensors, space=meta["space"], model=meta["model"], transform=meta["transform"], method=meta["method"],
+                calibrated=meta["calibrated"] == "true", meta=extra,
+                layers=None if layers is None else tuple(layers))  # fmt: skip
+
+
+_NPY_MAGIC, _ZIP_MAGIC = b"\x93NUMPY", b"PK\x03\x04"
+_NPY_KINDS = {"U": "strings", "S": "bytes", "O": "Python objects", "b": "booleans", "c": "complex numbers",
+              "V": "records", "M": "dates", "m": "time spans"}  # fmt: skip
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """The float32 vector in a ``.npy`` file: one array of real numbers, flattened; never unpickled.
+
+    Raises:
+        DirectionFileError: not a ``.npy`` array file, a truncated one, or one holding strings, objects,
+            booleans, complex numbers or too many values.
+    """
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic[:4] == _ZIP_MAGIC:
+        raise DirectionFileError(f"{path}: an .npz archive of several arrays; save one vector with numpy.save")
+    if magic != _NPY_MAGIC:
+        raise DirectionFileError(f"{path}: not a .npy file (no NumPy header); save the vector with numpy.save")
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        if "object" in str(err):
+            raise DirectionFileError(f"{path}: holds Python objects, which latentnav never unpickles; a direction is a "
+                                     f"vector of real numbers") from None  # fmt: skip
+        reason = first_line(err)
+        raise DirectionFileError(f"{path}: not a readable .npy vector (truncated or corrupted: {reason})") from None
+    if arr.dtype.kind not in "fiu":
+        kind = _NPY_KINDS.get(arr.dtype.kind, f"{arr.dtype} values")
+        raise DirectionFileError(f"{path}: holds {kind} (dtype {arr.dtype}); a direction is a vector of real numbers")
+    if arr.ndim == 0 or not 0 < arr.size <= MAX_ELEMENTS:
+        raise DirectionFileError(f"{path}: holds an array of shape {list(arr.shape)}; expected a vector of 1 to "
+                                 f"{MAX_ELEMENTS} numbers")  # fmt: skip
+    return np.array(arr, dtype=np.float32).reshape(-1)
 
 
 def restrict_layers(direction: Direction, layers: Sequence[int], num_layers: int) -> Direction:
