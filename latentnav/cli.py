@@ -532,8 +532,8 @@ def discover(model, transform, method, attribute, scorer, component, components,
         raise click.UsageError("--method trajectory needs --transform (shift-x, shift-y, zoom, zoom-object, rotate, brightness, contrast, hue)")
     tf = get_transform(transform)
     if max_t is not None and max_t > tf.max_t:
-        raise click.BadParameter(f"{transform} makes sense up to |t| = {tf.max_t:.4g} ({tf.unit}), got {max_t}",
-                                 param_hint="--max-t")  # fmt: skip
+        raise click.BadParameter(f"{tf.name}: max_t={max_t} is outside the transform's range (|t| <= {tf.max_t:.4g}, "
+                                 f"{tf.unit})", param_hint="--max-t")  # fmt: skip
     import time
 
     t0 = time.perf_counter()

@@ -268,22 +268,18 @@ class Direction:
 
     def save(self, path: str | Path) -> Path:
         """Write ``path`` (safetensors) and ``path`` with ``.json`` (sidecar), each atomically."""
-        from safetensors.torch import save_file
+        from latentnav.errors import OutputError
+        from latentnav.io import save_safetensors, write_text
 
         path = Path(path)
         if path.suffix != ".safetensors":
-            raise ValueError(f"a direction file must end in .safetensors, got {path.name}")
+            raise OutputError(f"a direction file must end in .safetensors, got {path.name}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        tensors = {"u": self.u, "knots": self.knots, "values": self.values}
-        tmp = path.with_name(".tmp-" + path.name)
-        save_file({k: v.detach().float().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=self.metadata())
-        side = path.with_suffix(".json")
+        tensors = {"u": self.u.float(), "knots": self.knots.float(), "values": self.values.float()}
         meta = self.metadata()
         sidecar = {**{k: v for k, v in meta.items() if k != "meta"}, "meta": self.meta, "u": self.u.tolist()}
-        tmp_side = side.with_name(".tmp-" + side.name)
-        tmp_side.write_text(json.dumps(sidecar, indent=2, default=str))
-        tmp.replace(path)
-        tmp_side.replace(side)
+        save_safetensors(tensors, path, meta)
+        write_text(path.with_suffix(".json"), json.dumps(sidecar, indent=2, default=str))
         return path
 
 

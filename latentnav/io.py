@@ -184,6 +184,19 @@ def exclusive(target: Path):
         tmp.discard()
 
 
+def save_safetensors(tensors: dict, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
+    """Write ``tensors`` as safetensors at ``path``, whole or not at all, with the mode a plain ``open`` would give
+    (safetensors itself creates files 0600, whatever the umask)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}")
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+    follow_umask(tmp)
+    os.replace(tmp, path)
+    return path
+
+
 def write_text(path: Path, text: str) -> None:
     """Write a small text file whole or not at all (temporary name, then rename)."""
     tmp = path.with_name(f"{TMP_PREFIX}{path.name}")

@@ -278,7 +278,7 @@ def test_hub_weights_missing_offline_is_one_line(tmp_path, monkeypatch):
     _offline_cache(tmp_path, monkeypatch, {})
     with pytest.raises(WeightsNotFoundError) as info:
         ln.load_generator("biggan-deep-128")
-    assert "\n" not in str(info.value) and "huggingface-cli download osanseviero/BigGAN-deep-128" in str(info.value)
+    assert "\n" not in str(info.value) and "hf download osanseviero/BigGAN-deep-128" in str(info.value)
 
 
 def test_bin_with_builtin_config_and_no_config_json(tiny1000, tmp_path):

@@ -229,7 +229,7 @@ def test_correct_refuses_bad_input_in_one_line_and_writes_nothing(tmp_path, x_ve
     assert res.exit_code != 0 and "size_of_it" in res.output and "pos_x" in res.output  # lists the known ones
     assert len(res.output.strip().splitlines()) == 1
     res = run(*args, "--attribute", "pos_x", "--against", "pos_x", "-o", tmp_path / "out.safetensors")
-    assert res.exit_code == 1 and "cannot also be an attribute to hold" in res.output
+    assert res.exit_code == 2 and "cannot also be an attribute to hold" in res.output
     res = run(*args, "--attribute", "pos_x", "--against", "pos_y", "--fit-optimizer", "lbfgs", "-o", tmp_path / "o.safetensors")
     assert res.exit_code == 2 and "'adam', 'slsqp'" in res.output
     (tmp_path / "taken.safetensors").write_text("keep me")
@@ -344,7 +344,7 @@ def test_layer_mixing_refuses_other_spaces_and_layers_out_of_range():
 def test_correct_cli_refuses_layers_for_a_z_direction_in_one_line(tmp_path, x_vector):
     res = run("correct", "--model", "bvae-dsprites-corr", "--direction", x_vector, "--attribute", "pos_x",
               "--against", "pos_y", "--layers", "0-3", "-o", tmp_path / "out.safetensors")  # fmt: skip
-    assert res.exit_code == 1 and "needs a direction in StyleGAN2's W+ space" in res.output
+    assert res.exit_code == 2 and "needs a direction in StyleGAN2's W+ space" in res.output
     assert len(res.output.strip().splitlines()) == 1 and not list(tmp_path.iterdir())
 
 

@@ -49,9 +49,9 @@ def test_discover_bad_input_is_one_line_and_writes_nothing(tmp_path):
     assert res.exit_code == 2 and "unknown transform 'warp'; known: brightness" in res.stderr
     assert res.stderr.count("\n") == 1
     res = run("discover", "--transform", "shift-x", "--max-t", "1.5", *QUICK, "-o", tmp_path / "y")
-    assert res.exit_code == 1 and "outside the transform's range" in res.stderr
+    assert res.exit_code == 2 and "outside the transform's range" in res.stderr
     res = run("discover", "--transform", "shift-x", "--sigma", "0", "-o", tmp_path / "z")
-    assert res.exit_code != 0 and "sigma must be > 0" in res.stderr
+    assert res.exit_code == 2 and "Invalid value for '--sigma'" in res.stderr
     assert not any(tmp_path.iterdir())  # no output directory, no temporary left behind
 
 

@@ -124,7 +124,7 @@ def test_an_inverted_latent_depends_only_on_its_image_not_on_its_batch():
 
 def test_classes_on_an_unconditional_model_is_one_line(tmp_path):
     res = run("discover", "--transform", "zoom", "--classes", "0-3", *QUICK, "-o", tmp_path / "x")
-    assert res.exit_code == 1 and res.stderr == "error: bvae-dsprites is not class-conditional: it has no classes to choose from\n"
+    assert res.exit_code == 2 and res.stderr == "error: bvae-dsprites is not class-conditional: it has no classes to choose from\n"
     assert not any(tmp_path.iterdir())
 
 
@@ -275,4 +275,4 @@ def test_a_batch_of_classes_binds_each_class(tmp_path):
     assert cos(alone.u, batch[1].u) >= 0.9999 and cos(batch[0].u, batch[1].u) < 0.9999  # each job had its own class
     tiny = ["--trajectories", "3", "--steps", "1", "--max-iters", "2", "--device", "cpu"]
     res = run("discover", "--model", model, "--classes", "3-4", "--transform", "zoom", *tiny, "-o", tmp_path / "x")
-    assert res.exit_code == 1 and "classes must lie in 0..3 for" in res.stderr and not (tmp_path / "x").exists()
+    assert res.exit_code == 2 and "classes must lie in 0..3 for" in res.stderr and not (tmp_path / "x").exists()

@@ -65,7 +65,7 @@ def test_interfacegan_from_a_meter_and_evaluate_writes_every_artifact(tmp_path, 
     ev = tmp_path / "ev"
     res = run("evaluate", "--direction", out / "direction.safetensors", "-n", "12", "--device", "cpu", "-o", ev)
     assert res.exit_code == 0, res.output
-    assert sorted(p.name for p in ev.iterdir()) == ["leakage.png", "metrics.json", "report.md", "steerability.png"]
+    assert sorted(p.name for p in ev.iterdir()) == [".latentnav-manifest.json", "leakage.png", "metrics.json", "report.md", "steerability.png"]
     m = json.loads((ev / "metrics.json").read_text())
     assert m["target"] == "pos_y" and m["steerability"]["r2"] > 0.5 and m["steerability"]["slope"] > 0.5
     assert set(m["leakage"]) == {"pos_x", "pos_y", "scale"} and m["leakage"]["pos_y"]["slope"] == pytest.approx(1)
@@ -136,7 +136,7 @@ def test_methods_that_do_not_apply_are_explained(tmp_path):
     res = run("discover", "--method", "sefa", "--layers", "0-3", "--device", "cpu", "-o", tmp_path / "a")
     assert res.exit_code == 1 and "layers apply to the w/w+ spaces of a layered generator (StyleGAN2)" in res.stderr
     res = run("discover", "--method", "sefa", "--layers", "a-b", "-o", tmp_path / "a")
-    assert res.exit_code == 2 and "expected layers like 0-3,8, got 'a-b'" in res.stderr
+    assert res.exit_code == 2 and "expected layers as non-negative integers and ranges like 0-3,8, got 'a-b'" in res.stderr
     res = run("discover", "--method", "sefa", "--transform", "zoom", "-o", tmp_path / "b")
     assert res.exit_code == 2 and "--transform belongs to --method trajectory, not sefa (for the attribute it changes: --attribute scale)" in res.stderr
     res = run("discover", "--method", "interfacegan", "--device", "cpu", "-o", tmp_path / "c")

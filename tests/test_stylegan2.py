@@ -317,7 +317,7 @@ def test_convert_writes_safetensors_and_config_that_reload_to_the_same_outputs(r
     out = tmp_path / "converted"
     res = run("convert", "--model", pkl, "-o", out)
     assert res.exit_code == 0, res.output
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == [".latentnav-manifest.json", "config.json", "model.safetensors"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
     config = json.loads((out / "config.json").read_text())
     assert config["num_ws"] == 8 and config["arch"] == "stylegan2" and config["mapping_kwargs"]["num_layers"] == 4
@@ -454,7 +454,7 @@ def test_conditional_model_needs_a_class(tmp_path):
     with pytest.raises(ValueError, match=r"expected 2 class indices in \[0, 3\)"):
         G.to_w(z, c=torch.tensor([0, 3]))
     res = run("sample", "--model", folder, "-n", "2", "-o", tmp_path / "s.png")
-    assert res.exit_code == 1 and "class-conditional (3 classes)" in res.stderr and res.stderr.count("\n") == 1
+    assert res.exit_code == 2 and "class-conditional (3 classes)" in res.stderr and res.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize("suffix", [".pt", ".safetensors", ".pkl"])

@@ -22,7 +22,7 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path):
 
 def test_resume_with_other_settings_is_refused(tmp_path):
     train(BVAEConfig(steps=1, batch_size=4), tmp_path / "m.safetensors", progress=False)
-    with pytest.raises(ValueError, match=r"other settings \(beta\)"):
+    with pytest.raises(ValueError, match=r"other settings \(beta=4.0 there, 1.0 now\)"):
         train(BVAEConfig(steps=2, batch_size=4, beta=1.0), tmp_path / "m.safetensors", progress=False)
 
 

@@ -407,14 +407,11 @@ def load_checked(path: Path, build: Callable[[], nn.Module], layout: Layout, set
 def save_weights(tensors: dict[str, torch.Tensor], path, arch: str, settings: dict, metadata: dict | None = None) -> None:
     """Write ``tensors`` as safetensors with ``arch``, the JSON ``settings`` and ``metadata`` in the header; the file
     appears whole or not at all (temporary name, then renamed)."""
-    from safetensors.torch import save_file
+    from latentnav.io import save_safetensors
 
-    path = Path(path)
     meta = {"arch": arch, "settings": json.dumps(settings)}
     meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()})
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
-    tmp.replace(path)
+    save_safetensors(tensors, path, meta)
 
 
 def read_header(path: str | Path, arch: str) -> tuple[Path, dict[str, str], dict[str, Any], Layout]:

@@ -906,10 +906,9 @@ def convert(path: str | Path, out_dir: str | Path, *, name: str | None = None) -
     Returns:
         The path of ``model.safetensors``.
     """
-    from safetensors.torch import save_file
-
     from latentnav._version import __version__
     from latentnav.generators.hub import sha256_of
+    from latentnav.io import save_safetensors, write_text
 
     src = _weights_file(Path(path).expanduser())
     ckpt = read_checkpoint(src)
@@ -923,11 +922,8 @@ def convert(path: str | Path, out_dir: str | Path, *, name: str | None = None) -
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     weights, cfg = out / "model.safetensors", out / "config.json"
-    tmp_w, tmp_c = out / ".tmp-model.safetensors", out / ".tmp-config.json"
-    save_file({k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}, str(tmp_w), metadata=meta)
-    tmp_c.write_text(json.dumps(config, indent=2))
-    tmp_w.replace(weights)
-    tmp_c.replace(cfg)
+    save_safetensors({k: v.float() for k, v in net.state_dict().items()}, weights, meta)
+    write_text(cfg, json.dumps(config, indent=2))
     return weights
 
 
