@@ -1,3 +1,3 @@
-from latentnav.cli import main
+from latentnav.cli import entry
 
-main()
+entry()

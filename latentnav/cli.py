@@ -10,6 +10,7 @@ import dataclasses
 import errno
 import json
 import math
+import os
 import platform
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -1343,5 +1344,22 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
                    "(past about 20 it fits the noise of the scored latents; --fit-iterations sets the limit)")  # fmt: skip
 
 
+def entry() -> None:
+    """The ``latentnav`` program: :func:`main`, and exit code 130 after Ctrl-C whatever CPython would do.
+
+    A Ctrl-C that lands inside C code run through ``PyRun_*`` (pybind11's exec, in torch) leaves CPython's
+    "unhandled KeyboardInterrupt" flag set even though latentnav handled it, and the interpreter would then end
+    by killing itself with SIGINT instead of exiting 130. Everything the run owns is cleaned up by then.
+    """
+    try:
+        main()
+    except SystemExit as done:
+        if done.code == 130:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
+        raise
+
+
 if __name__ == "__main__":
-    main()
+    entry()
