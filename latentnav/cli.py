@@ -608,7 +608,7 @@ def _report_discovery(output: str, metrics: dict) -> None:
     click.echo(f"wrote {output.rstrip('/')}/ ({said}; {metrics['generator_evals']:,} generator evaluations, "
                f"{metrics['wall_seconds']:.1f} s)")  # fmt: skip
     if control is not None and control.get("warning"):
-        _warn(control["warning"])
+        _warn(f"{control['warning']} ({output.rstrip('/')}/traverse.png)")
 
 
 def _processes() -> int:
@@ -733,7 +733,7 @@ def _discover_with(method, *, model, attribute, scorer, component, components, s
         _warn("this direction is uncalibrated (raw steps along a component): its control was not measured; give "
               "--attribute NAME to pick and calibrate a component, or measure it with latentnav evaluate")  # fmt: skip
     elif control.get("warning"):
-        _warn(control["warning"])
+        _warn(f"{control['warning']} ({output.rstrip('/')}/traverse.png)")
 
 
 def _method_control(G, direction, attribute: str | None) -> dict | None:

@@ -139,4 +139,4 @@ def warning(check: dict[str, Any], direction, max_t: float) -> str:
         parts.append(f"the requested change explains only R^2 {r2:.2f} of the change they showed")
     return (f"weak control: moving {check['n_latents']} fresh latents by {asked}, {' and '.join(parts)} (weak: "
             f"R^2 below {MIN_R2} or a slope outside {SLOPE_RANGE[0]}-{SLOPE_RANGE[1]}); this model may not be able "
-            f"to do {what} well: look at traverse.png before trusting the direction or its units")  # fmt: skip
+            f"to do {what} well: look at its traversal before trusting the direction or its units")  # fmt: skip
