@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from latentnav.testbed import dsprites
 
 import latentnav as ln
-from latentnav.data import dsprites
-from latentnav.train.report import _posterior, renders_for
+from latentnav.testbed.report import _posterior, renders_for
 from latentnav.viz import grid, save_image
 
 ROOT = Path(__file__).resolve().parents[1]

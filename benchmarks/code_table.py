@@ -5,7 +5,7 @@
 
 Two tables, each figure from this one command (1 thread):
 
-1. per model (`latentnav.train.report`): total correlation of the posterior (Gaussian / sampled, VAEs),
+1. per model (`latentnav.testbed.report`): total correlation of the posterior (Gaussian / sampled, VAEs),
    code information (lower bound on sum_d I(c_d; G(c)), read back by the encoder or Q), realism of
    prior samples (k-NN precision / recall against fresh renders, with the renders' own figures; grey
    pixel fraction), and for the two-code VAE the swap figures;
@@ -31,11 +31,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import latentnav as ln  # noqa: E402
 from readme_table import DOCS, add_update_flag, update_doc, write_json  # noqa: E402
+
+import latentnav as ln  # noqa: E402
 from latentnav.directions import code_direction  # noqa: E402
 from latentnav.evaluate import evaluate_direction  # noqa: E402
-from latentnav.train import report  # noqa: E402
+from latentnav.testbed import report  # noqa: E402
 
 DOC = DOCS / "testbed.md"  # the guide whose marked table --update-docs rewrites
 

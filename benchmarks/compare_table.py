@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 import torch
+from readme_table import DOCS, ROOT, add_update_flag, update_doc, write_json
 
 import latentnav as ln
-from readme_table import DOCS, ROOT, add_update_flag, update_doc, write_json
 from latentnav.evaluate import COMPARE_HEADER, compare, compare_rows, run_summary
 
 DOC = DOCS / "evaluate.md"  # the guide whose marked table --update-docs rewrites

@@ -7,7 +7,7 @@
 For each model, transform and schedule: discover a direction (trajectory method, seed 0), then traverse 50
 fresh latents (seeds from 50,000) in relative and absolute mode for t in [-0.15, 0.15] (7 values) and read
 the factor back from the pixels (centroid for shifts, half log area for zoom). The oracle is the model's
-best single latent axis for the factor, calibrated on its own images (latentnav.metrics.oracle_direction),
+best single latent axis for the factor, calibrated on its own images (latentnav.testbed.oracle.oracle_direction),
 measured on the same latents. Figures: relative R^2 and slope of achieved vs requested change, spread
 (std across latents at each t), leakage into the other coordinate, absolute-mode std and monotonicity,
 blank images (all, then split: blank starting latents, and images that moving blanked from a non-blank
@@ -26,12 +26,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from readme_table import DOCS, add_update_flag, update_doc, write_json
 
 import latentnav as ln
-from readme_table import DOCS, add_update_flag, update_doc, write_json
-from latentnav.discovery import discover
-from latentnav.metrics import TRANSFORM_METERS, control_report, oracle_direction
-from latentnav.trajectory import TrajectoryConfig
+from latentnav.methods.trajectory.discover import discover
+from latentnav.methods.trajectory.optimizer import TrajectoryConfig
+from latentnav.metrics.control import control_report
+from latentnav.testbed.oracle import TRANSFORM_METERS, oracle_direction
 
 DOC = DOCS / "testbed.md"  # the guide whose marked table --update-docs rewrites
 
@@ -39,7 +40,7 @@ DOC = DOCS / "testbed.md"  # the guide whose marked table --update-docs rewrites
 def smallest_sprite_area(n: int = 2000, seed: int = 0) -> float:
     """Foreground area (fraction of the image) of the smallest sprite the renderer draws: the minimum over
     ``n`` random sprites set to the smallest scale."""
-    from latentnav.data import dsprites
+    from latentnav.testbed import dsprites
 
     factors = dsprites.sample_factors(n, torch.Generator().manual_seed(seed))
     factors[:, dsprites.FACTORS.index("scale")] = dsprites.FACTOR_RANGES["scale"][0]

@@ -30,12 +30,12 @@ import time
 from pathlib import Path
 
 import torch
+from readme_table import DOCS, ROOT, add_update_flag, update_doc, write_json
 
 import latentnav as ln
-from latentnav.correction import direction_effect, held_weights, refit_terms
+from latentnav.correction.objective import direction_effect, held_weights, refit_terms
 from latentnav.evaluate import read_latents
 from latentnav.measure import get_meter
-from readme_table import DOCS, ROOT, add_update_flag, update_doc, write_json
 
 DOC = DOCS / "correct.md"  # the guide whose marked table --update-docs rewrites
 

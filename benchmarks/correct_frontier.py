@@ -7,7 +7,7 @@
 
 For each method, its pos_x direction on ``--model`` (picked as in ``benchmarks/correct_table.py``) goes
 through ``latentnav.correct`` once (500 low-density samples, synthesized, inverted and kept as usual); then
-the meter re-fit (:func:`latentnav.correction.fit_on_meters`, with ``--fit-optimizer``: the corrector's
+the meter re-fit (:func:`latentnav.correction.fit.fit_on_meters`, with ``--fit-optimizer``: the corrector's
 default, SLSQP on all the latents, or Adam on minibatches) is run again on the same scored + re-projected
 latents for each ``--keep`` value: from InterFaceGAN's projection where the keep asked is no more than the
 projection's own share of the base's x change per step on those latents, else from the base direction
@@ -42,12 +42,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.optimize import minimize
 from correct_table import method_direction, ordered
+from latentnav.correction.correct import correct
 from readme_table import DOCS, ROOT, add_update_flag, update_doc, write_json
+from scipy.optimize import minimize
 
 import latentnav as ln
-from latentnav.correction import OPTIMIZERS, CorrectConfig, correct, direction_effect, fit_on_meters
+from latentnav.correction.config import OPTIMIZERS, CorrectConfig
+from latentnav.correction.fit import fit_on_meters
+from latentnav.correction.objective import direction_effect
 from latentnav.measure import get_meter
 
 DOC = DOCS / "correct.md"  # the guide whose marked table --update-docs rewrites

@@ -31,12 +31,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from latentnav.correction.correct import correct
+from readme_table import DOCS, ROOT, add_update_flag, update_doc, write_json
 
 import latentnav as ln
-from latentnav.correction import OPTIMIZERS, REFITS, CorrectConfig, correct, direction_effect
+from latentnav.correction.config import OPTIMIZERS, REFITS, CorrectConfig
+from latentnav.correction.objective import direction_effect
 from latentnav.evaluate import compare
 from latentnav.measure import get_meter
-from readme_table import DOCS, ROOT, add_update_flag, update_doc, write_json
 
 DOC = DOCS / "correct.md"  # the guide whose marked table --update-docs rewrites
 

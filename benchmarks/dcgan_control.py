@@ -24,9 +24,9 @@ from readme_table import DOCS, ROOT, add_update_flag, update_doc, write_json
 
 import latentnav as ln
 from latentnav import measure, viz
-from latentnav.discovery import discover
 from latentnav.directions import traverse
-from latentnav.transforms import get_transform
+from latentnav.measure.transforms import get_transform
+from latentnav.methods.trajectory.discover import discover
 
 DOC = DOCS / "models.md"  # the guide whose marked table --update-docs rewrites
 

@@ -3,7 +3,7 @@
     python benchmarks/disentanglement_table.py [--models bvae-dsprites-b4,bvae-dsprites-b1,bvae-dsprites-corr]
         [--preset default] [--json benchmarks/results/disentanglement.json] [--update-docs] [--merge]
 
-For each model, ``latentnav.disentanglement.evaluate_model`` (the same as ``latentnav evaluate-model``):
+For each model, ``latentnav.metrics.disentanglement.evaluate_model`` (the same as ``latentnav evaluate-model``):
 BetaVAE, FactorVAE, MIG, SAP (classifier and R^2), DCI and total correlation of the model's codes read
 from renders of the dSprites grid at its resolution (``model_codes``: a VAE's encoder means, an
 InfoGAN's Q read-out; RGB models on colour dSprites, with colour a sixth factor), with
@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 
 import torch
+from readme_table import DOCS, ROOT, add_update_flag, update_doc, write_json
 
 import latentnav as ln
-from readme_table import DOCS, ROOT, add_update_flag, update_doc, write_json
-from latentnav.disentanglement import evaluate_model, metrics_markdown
+from latentnav.metrics.disentanglement import evaluate_model, metrics_markdown
 
 DOC = DOCS / "testbed.md"  # the guide whose marked table --update-docs rewrites
 

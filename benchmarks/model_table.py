@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import latentnav as ln
-from latentnav.train.report import model_report
+from latentnav.testbed.report import model_report
 
 
 def main() -> None:

@@ -12,8 +12,7 @@ import argparse
 import time
 
 import torch
-
-from latentnav.data import dsprites
+from latentnav.testbed import dsprites
 
 
 def best_rate(fn, n: int, repeats: int) -> float:

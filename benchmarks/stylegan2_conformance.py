@@ -23,8 +23,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_stylegan2 import (FIXTURE, install_fake_nvlabs, max_diffs, rosinality_state, write_nvlabs_pickle,  # noqa: E402
-                            write_state_dict)
+from test_stylegan2 import (  # noqa: E402
+    FIXTURE,
+    install_fake_nvlabs,
+    max_diffs,
+    rosinality_state,
+    write_nvlabs_pickle,
+    write_state_dict,
+)
 
 import latentnav as ln  # noqa: E402
 from latentnav.generators import stylegan2  # noqa: E402

@@ -16,9 +16,9 @@ import time
 import torch
 
 import latentnav as ln
-from latentnav import losses
-from latentnav.trajectory import RowAdam, project_to_ball
-from latentnav.transforms import get_transform
+from latentnav.measure import losses
+from latentnav.measure.transforms import get_transform
+from latentnav.methods.trajectory.optimizer import RowAdam, project_to_ball
 
 
 def best_of(fn, repeats: int) -> float:

@@ -495,8 +495,8 @@ def discover(model, transform, method, attribute, scorer, component, components,
       latentnav discover --transforms shift-x,zoom,brightness -o runs/all
       torchrun --nproc_per_node=8 -m latentnav discover --model biggan-deep-128 --classes 0-999 --transform zoom -o runs/zoom
     """
-    from latentnav.trajectory import config_dict
-    from latentnav.transforms import get_transform
+    from latentnav.measure.transforms import get_transform
+    from latentnav.methods.trajectory.optimizer import config_dict
 
     if method != "trajectory":
         if transforms is not None or classes is not None:
@@ -553,17 +553,17 @@ def discover(model, transform, method, attribute, scorer, component, components,
 
 
 def _trajectory_config(trajectories: int, **fields):
-    """A :class:`~latentnav.trajectory.TrajectoryConfig` from the CLI's flags (its complaints as usage errors)."""
-    from latentnav.trajectory import TrajectoryConfig
+    """A :class:`~latentnav.methods.trajectory.optimizer.TrajectoryConfig` from the CLI's flags (its complaints as usage errors)."""
+    from latentnav.methods.trajectory.optimizer import TrajectoryConfig
 
     return TrajectoryConfig(n_trajectories=trajectories, **fields)
 
 
 def _discover_one(G, tf, config, space):
-    """:func:`latentnav.discovery.discover` with the trajectories (warnings go to the CLI's own lines)."""
+    """:func:`latentnav.methods.trajectory.discover.discover` with the trajectories (warnings go to the CLI's own lines)."""
     import warnings
 
-    from latentnav.discovery import discover as run_discover
+    from latentnav.methods.trajectory.discover import discover as run_discover
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the CLI prints its own warning: line from meta["control"]
@@ -637,8 +637,8 @@ def _discover_batch(*, model, transforms, classes, config, space, device, force,
     from tqdm.auto import tqdm
 
     from latentnav import distributed
-    from latentnav.discovery import Job, check_jobs, discover_jobs
-    from latentnav.trajectory import config_dict
+    from latentnav.methods.trajectory.discover import Job, check_jobs, discover_jobs
+    from latentnav.methods.trajectory.optimizer import config_dict
 
     jobs = [Job(tf, c) for c in (classes if classes is not None else [None]) for tf in transforms]
     t0 = time.perf_counter()
@@ -740,8 +740,8 @@ def _method_control(G, direction, attribute: str | None) -> dict | None:
     """The achieved control of a meter-calibrated direction on fresh latents, or ``None`` (uncalibrated)."""
     if not direction.calibrated or attribute is None:
         return None
-    from latentnav.control import measure_control
     from latentnav.measure import get_meter
+    from latentnav.metrics.control import measure_control
 
     meter = get_meter(attribute, G)
     reach = 30.0 if meter.name == "hue" else 0.15
@@ -960,7 +960,7 @@ def evaluate_cmd(model, direction_path, code, target, attributes, t_range, steps
     s = ev.metrics["steerability"]
     click.echo(f"wrote {output.rstrip('/')}/ ({ev.target}: R^2 {s['r2']:.3f}, slope {s['slope']:.3f}, spread {s['spread']:.4f}, "
                f"MI {ev.metrics['mi']['mi_target']:.2f}; {n} fresh latents from seed {seed})")  # fmt: skip
-    from latentnav.control import MIN_R2, SLOPE_RANGE
+    from latentnav.metrics.control import MIN_R2, SLOPE_RANGE
 
     if not (s["r2"] >= MIN_R2 and SLOPE_RANGE[0] <= s["slope"] <= SLOPE_RANGE[1]):
         _warn(f"weak control of {ev.target}: R^2 {s['r2']:.2f}, slope {s['slope']:.2f} of what was asked (weak: R^2 "
@@ -1008,7 +1008,7 @@ def compare_cmd(model, target, methods, attributes, t_range, steps, n, candidate
     from latentnav.evaluate import compare, write_comparison
     from latentnav.measure import get_meter
     from latentnav.methods import METHODS
-    from latentnav.trajectory import TrajectoryConfig
+    from latentnav.methods.trajectory.optimizer import TrajectoryConfig
 
     chosen = parse_names(methods)
     if chosen is not None:
@@ -1068,8 +1068,8 @@ def evaluate_model_cmd(model, preset, seed, device, force, output) -> None:
     import contextlib
 
     from latentnav import io
-    from latentnav.disentanglement import evaluate_model, metrics_markdown
     from latentnav.generators.registry import load_generator
+    from latentnav.metrics.disentanglement import evaluate_model, metrics_markdown
 
     model_input = _model_input(model)
     device = _device(device)
@@ -1289,7 +1289,8 @@ def correct_cmd(model, direction_path, attribute, against, samples, scored, offs
     import torch
 
     from latentnav import io, viz
-    from latentnav.correction import CorrectConfig, correct
+    from latentnav.correction.config import CorrectConfig
+    from latentnav.correction.correct import correct
     from latentnav.directions import load_direction, traverse
     from latentnav.evaluate import calibrate_direction, in_units_of
     from latentnav.generators.registry import load_generator

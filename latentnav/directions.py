@@ -25,7 +25,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from scipy.optimize import nnls
 
 from latentnav._version import __version__
 from latentnav.errors import BadInputError, DirectionFileError, LatentnavError
@@ -190,7 +189,7 @@ class Direction:
 
         - ``t`` (transform units, through g) needs a calibrated direction, and must lie within
           ``[-max_t, max_t]``: the transform's documented range when :attr:`transform` names a registered
-          transform (:data:`latentnav.transforms.TRANSFORMS`), or ``max_t`` when given. A transform latentnav
+          transform (:data:`latentnav.measure.transforms.TRANSFORMS`), or ``max_t`` when given. A transform latentnav
           does not know (a meter's units, a user's own) has no range to check.
         - ``alpha`` (raw steps along u) must lie within ``ALPHA_LIMIT * sqrt(D)`` (4 sqrt(D)), D the
           dimension of u. A standard-normal latent in D dimensions has a norm of about sqrt(D), and its
@@ -215,7 +214,7 @@ class Direction:
             return
         worst = float(steps.abs().max())
         if t is not None:
-            from latentnav.transforms import TRANSFORMS
+            from latentnav.measure.transforms import TRANSFORMS
 
             known = TRANSFORMS.get(self.transform)
             limit = max_t if max_t is not None else known.max_t if known is not None else math.inf
@@ -477,107 +476,14 @@ def restrict_layers(direction: Direction, layers: Sequence[int], num_layers: int
                      method=direction.method, calibrated=calibrated, meta=meta, layers=tuple(chosen))  # fmt: skip
 
 
-# ---------------------------------------------------------------------- fitting
-def _basis(a: torch.Tensor, knots: torch.Tensor) -> torch.Tensor:
-    """Ramp features: g(a) = sum_k delta_k * phi_k(a), each phi_k rising by 1 across segment k.
-
-    The first and last segments continue linearly beyond the end knots. Returns [N, K-1].
-    """
-    h = knots[1:] - knots[:-1]
-    phi = (a[:, None] - knots[:-1]) / h
-    lo = torch.zeros_like(phi)
-    hi = torch.ones_like(phi)
-    lo[:, 0] = -float("inf")
-    hi[:, -1] = float("inf")
-    return torch.maximum(torch.minimum(phi, hi), lo)
 
 
-def fit_calibration(a0: torch.Tensor, at: torch.Tensor, t: torch.Tensor, n_knots: int = 101,
-                    smooth: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, float]:  # fmt: skip
-    """Monotone piecewise-linear g with ``g(at) - g(a0) ~= t``, ``g(0) = 0``.
-
-    Args:
-        a0, at: [M] projections of the start and end latents.
-        t: [M] requested transform parameters.
-        n_knots: knots spread evenly over the 0.5-99.5% range of the projections.
-        smooth: weight of the penalty on changes of slope between neighbouring segments.
-
-    Returns:
-        ``(knots [K], values [K], r2)`` where ``r2`` is the fit's R^2 on t.
-    """
-    a0, at, t = (x.double().cpu() for x in (a0, at, t))
-    both = torch.cat([a0, at])
-    lo, hi = torch.quantile(both, 0.005).item(), torch.quantile(both, 0.995).item()
-    if not hi > lo:
-        raise LatentnavError("the trajectories did not move along the fitted direction; nothing to calibrate")
-    knots = torch.linspace(lo, hi, n_knots, dtype=torch.float64)
-    design = (_basis(at, knots) - _basis(a0, knots)).numpy()
-    k = n_knots - 1
-    scale = np.sqrt(len(t) / k) * smooth
-    penalty = scale * (np.eye(k, k, 1) - np.eye(k))[:-1]
-    deltas, _ = nnls(np.vstack([design, penalty]), np.concatenate([t.numpy(), np.zeros(k - 1)]), maxiter=50 * k)
-    # Strictly increasing (so g inverts), with steps that float32 still resolves.
-    deltas = np.maximum(deltas, 1e-4 * max(deltas.mean(), 1e-9))
-    values = torch.cat([torch.zeros(1, dtype=torch.float64), torch.from_numpy(deltas).cumsum(0)])
-    g0 = _interp(torch.zeros(1, dtype=torch.float64), knots, values)
-    values = values - g0
-    pred = _interp(at, knots, values) - _interp(a0, knots, values)
-    r2 = 1 - ((pred - t) ** 2).sum().item() / max(((t - t.mean()) ** 2).sum().item(), 1e-12)
-    return knots.float(), values.float(), r2
 
 
-def fit_u(z0: torch.Tensor, zt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Initial unit direction: the t-weighted mean displacement ``w = sum_i t_i (z_t,i - z_0,i)``, ``u = w/|w|``.
-
-    Not the least-squares solution of ``t ~= <dz, w>``: that one divides by the variance of each
-    displacement component, so the small, noisy components orthogonal to the true direction get large
-    weights (errors in variables); the cross-covariance keeps them at their size. ``_refine`` then
-    sharpens u against the calibrated model. Returns [D].
-    """
-    dz = (zt - z0).double().cpu()
-    w = dz.T @ t.double().cpu()
-    if not torch.isfinite(w).all() or w.norm() == 0:
-        raise LatentnavError("cannot fit a direction: the trajectories did not move")
-    return (w / w.norm()).float()
 
 
-def fit_direction(z0: torch.Tensor, zt: torch.Tensor, t: torch.Tensor, *, n_knots: int = 101, smooth: float = 1.0,
-                  refine_iters: int = 200, **info: Any) -> Direction:  # fmt: skip
-    """Fit u and g from trajectory rows (paper eq. 6): least squares for u, NNLS for g, then a joint refinement.
-
-    Args:
-        z0, zt: [M, D] start and end latents; t: [M] requested changes.
-        n_knots, smooth: see :func:`fit_calibration`.
-        refine_iters: Adam iterations refining u and g's increments together (0 to skip).
-        **info: fields of the :class:`Direction` (space, model, transform, method, meta).
-
-    Returns:
-        A :class:`Direction` whose ``meta["fit_r2"]`` is the final R^2 of the fitted changes on t.
-    """
-    u = fit_u(z0, zt, t)
-    knots, values, r2 = fit_calibration(z0 @ u, zt @ u, t, n_knots, smooth)
-    if refine_iters > 0:
-        u, knots, values, r2 = _refine(z0, zt, t, u, knots, values, refine_iters, n_knots, smooth)
-    meta = dict(info.pop("meta", {}))
-    meta["fit_r2"] = r2
-    return Direction(u, knots, values, meta=meta, **info)
 
 
-def _refine(z0, zt, t, u, knots, values, iters, n_knots, smooth):
-    """Gradient steps on u (kept unit length) against the piecewise-linear g, then g re-fitted by NNLS."""
-    z0, zt, t = z0.float().cpu(), zt.float().cpu(), t.float().cpu()
-    w = u.clone().requires_grad_(True)
-    opt = torch.optim.Adam([w], lr=1e-3)
-    for _ in range(iters):
-        unit = w / w.norm()
-        pred = _interp(zt @ unit, knots, values) - _interp(z0 @ unit, knots, values)
-        loss = ((pred - t) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    u = (w / w.norm()).detach()
-    knots, values, r2 = fit_calibration(z0 @ u, zt @ u, t, n_knots, smooth)
-    return u, knots, values, r2
 
 
 # -------------------------------------------------------------------- traversal

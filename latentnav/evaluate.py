@@ -6,7 +6,7 @@
   of u is chosen so the attribute grows. After that, ``t`` means the same for every method.
 - :func:`evaluate_direction`: move fresh latents by each requested t (relative mode) and measure every
   attribute: steerability of the target, the leakage row, the MI control metrics, and the control report
-  of :func:`latentnav.metrics.control_report` (relative and absolute mode).
+  of :func:`latentnav.metrics.control.control_report` (relative and absolute mode).
 - :func:`compare`: run every method that applies to a model, pick each method's best-matching direction
   for the target attribute, calibrate it, and evaluate them all on the same latents.
 """
@@ -28,7 +28,8 @@ from latentnav import distributed, measure
 from latentnav.directions import Direction
 from latentnav.errors import AttributeNotMeasurableError, LatentnavError, MethodNotApplicableError
 from latentnav.measure import MeterSpec, get_meter
-from latentnav.metrics import TRANSFORM_METERS, control_report, leakage, leakage_matrix, mi_control, steerability
+from latentnav.metrics.control import control_report, leakage, leakage_matrix, mi_control, steerability
+from latentnav.testbed.oracle import TRANSFORM_METERS
 
 CALIB_SEED = 900_000  # latents that calibrate (and pick) directions
 EVAL_SEED = 50_000  # fresh latents that evaluate them (the control benchmark's)
@@ -208,7 +209,7 @@ def evaluate_direction(G, direction: Direction, *, target: str | None = None, at
         attributes: attributes measured for leakage (default: :func:`default_attributes`; the target is added).
         t_values: requested changes in the target's units (default: 9 values in +-0.15, or +-30 degrees for hue).
         n: fresh latents (seeds ``seed ..``).
-        absolute: also run :func:`latentnav.metrics.control_report` (relative and absolute mode; z-space
+        absolute: also run :func:`latentnav.metrics.control.control_report` (relative and absolute mode; z-space
             directions).
 
     Returns:
@@ -297,8 +298,8 @@ class MethodRun:
 def _candidates(G, method: str, meter: MeterSpec, settings: dict) -> tuple[list[Direction], str]:
     """The directions ``method`` offers for ``meter``'s attribute (one for the supervised methods)."""
     if method == "trajectory":
-        from latentnav.discovery import discover
-        from latentnav.trajectory import TrajectoryConfig
+        from latentnav.methods.trajectory.discover import discover
+        from latentnav.methods.trajectory.optimizer import TrajectoryConfig
 
         if meter.transform is None:
             raise MethodNotApplicableError(f"no image transform changes {meter.name!r}, so there is nothing to follow")

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 
 import latentnav as ln
 from latentnav.cli import main
-from latentnav.discovery import discover
 from latentnav.errors import WeightsNotFoundError
 from latentnav.generators import biggan, hub, imagenet
 from latentnav.generators.registry import Registry, default_registry
+from latentnav.methods.trajectory.discover import discover
 
 # made by tests/fixtures/make_biggan_fixture.py from pytorch-pretrained-biggan (see tests/fixtures/README.md)
 FIXTURE = Path(__file__).parent / "fixtures" / "biggan_deep_ref_tiny.npz"

@@ -19,8 +19,14 @@ from safetensors.torch import load_file, save_file
 
 import latentnav as ln
 from latentnav.directions import Direction, DirectionMismatchError, identity_direction, load_direction
-from latentnav.errors import (BadInputError, CheckpointError, DirectionFileError, RegistryError, UnknownNameError,
-                              WeightsNotFoundError)  # fmt: skip
+from latentnav.errors import (
+    BadInputError,
+    CheckpointError,
+    DirectionFileError,
+    RegistryError,
+    UnknownNameError,
+    WeightsNotFoundError,  # fmt: skip
+)
 from latentnav.generators import betavae, biggan, cmivae, dcgan, hub, infogan, stylegan2
 from latentnav.generators.registry import Registry
 

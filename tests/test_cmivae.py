@@ -6,16 +6,16 @@ import math
 import pytest
 import torch
 from click.testing import CliRunner
+from latentnav.testbed import dsprites
 from safetensors.torch import load_file
 
 from latentnav.cli import main
-from latentnav.data import dsprites
 from latentnav.train.cmivae import CMIVAEConfig, label_nll, mi_bounds, train
 
 
 def test_colour_dsprites_paints_the_sprite_in_its_palette_hue():
     from latentnav import measure
-    from latentnav.train.report import palette_index
+    from latentnav.testbed.report import palette_index
 
     images, factors = dsprites.sample_coloured(60, torch.Generator().manual_seed(1))
     assert images.shape == (60, 3, 64, 64) and factors.shape == (60, 6)
@@ -118,7 +118,7 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_checkpoint(tmp_path, monke
 
 def test_swap_measurement_on_planted_images():
     """An image that copies b's colour and a's position follows z2 (b) in colour and z1 (a) in x, y and size."""
-    from latentnav.train.report import SWAP_METERS, _follows
+    from latentnav.testbed.report import SWAP_METERS, _follows
 
     gen = torch.Generator().manual_seed(5)
     fa, fb = dsprites.sample_factors(200, gen), dsprites.sample_factors(200, gen)

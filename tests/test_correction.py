@@ -2,13 +2,13 @@ import json
 
 import numpy as np
 import pytest
-
 import torch
-
-from latentnav.correction import (OPTIMIZERS, REFITS, CorrectConfig, density_percentile, fit_on_meters, holding_step,
-                                  landed, low_density_targets)  # fmt: skip
-from latentnav.measure import get_meter
 from toys import BlobGenerator
+
+from latentnav.correction.config import OPTIMIZERS, REFITS, CorrectConfig
+from latentnav.correction.fit import fit_on_meters
+from latentnav.correction.steps import density_percentile, holding_step, landed, low_density_targets
+from latentnav.measure import get_meter
 
 
 def _correlated(n=4000, rho=0.8, seed=0):
@@ -145,7 +145,7 @@ def test_a_re_fit_that_diverges_is_an_error_not_a_nan_direction(monkeypatch):
     names the other optimiser, never in a NaN direction written to disk."""
     from types import SimpleNamespace
 
-    from latentnav import correction
+    from latentnav.correction import fit as correction
     from latentnav.errors import LatentnavError
 
     monkeypatch.setattr(correction, "minimize", lambda f, x0, **kw: SimpleNamespace(x=np.full_like(x0, np.nan), nit=1, status=8,
@@ -271,7 +271,7 @@ def test_correct_runs_end_to_end_on_a_tiny_infogan_and_reports_what_direction_ef
     import torch
 
     import latentnav as ln
-    from latentnav.correction import direction_effect
+    from latentnav.correction.objective import direction_effect
     from latentnav.generators.infogan import CodeSpec, DiscriminatorQ, InfoGANGenerator, StyleGenerator
     from latentnav.measure import get_meter
 
@@ -303,8 +303,9 @@ def test_layer_mixing_draws_the_rare_combinations_and_the_corrected_direction_mo
     """On a toy whose x lives in W+ layers 0-1 and y in layers 2-3 (correlated ~0.77 through the mapping), the
     diagonal base direction leaks y one for one; mixing layers 0-1 from donors that carry the wanted x draws
     x-moved, y-held samples (more of them land than by the linear move), and the re-fit finds the x-only axis."""
-    import latentnav as ln
     from toys import LayeredBlobGenerator
+
+    import latentnav as ln
 
     G = LayeredBlobGenerator(rho=0.8)
     base = torch.zeros(4, 2)
@@ -329,8 +330,9 @@ def test_layer_mixing_draws_the_rare_combinations_and_the_corrected_direction_mo
 
 
 def test_layer_mixing_refuses_other_spaces_and_layers_out_of_range():
-    import latentnav as ln
     from toys import LayeredBlobGenerator
+
+    import latentnav as ln
 
     G = LayeredBlobGenerator()
     with pytest.raises(ValueError, match="needs a direction in StyleGAN2's W\\+ space; this one is in 'z'"):
@@ -353,7 +355,7 @@ def test_samples_that_fall_back_onto_the_diagonal_end_in_one_line_saying_what_to
                                                                                         monkeypatch):  # fmt: skip
     """A generator that cannot draw the rare combinations (here: synthesis that leaves every sample where it was,
     so the inversion lands back on the diagonal) ends the run with why and what to change; nothing written."""
-    from latentnav import correction
+    from latentnav.correction import steps as correction
 
     monkeypatch.setattr(correction, "synthesize", lambda G, z, *a, **k: (G(z).cpu(), z))
     res = run("correct", "--model", "bvae-dsprites-corr", "--direction", x_vector, "--attribute", "pos_x",
@@ -366,9 +368,10 @@ def test_samples_that_fall_back_onto_the_diagonal_end_in_one_line_saying_what_to
 
 
 def test_a_diverged_inversion_is_reported_and_its_sample_dropped(monkeypatch):
-    import latentnav as ln
-    from latentnav import correction
     from toys import LayeredBlobGenerator
+
+    import latentnav as ln
+    from latentnav.correction import steps as correction
 
     real = correction.invert
 

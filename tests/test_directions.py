@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import latentnav as ln
-from latentnav.directions import (DirectionMismatchError, fit_calibration, fit_direction, identity_direction,
-                                  load_direction, traverse)  # fmt: skip
+from latentnav.directions import DirectionMismatchError, identity_direction, load_direction, traverse
+from latentnav.methods.trajectory.calibration import fit_calibration, fit_direction
 
 
 def planted(n=600, d=8, seed=0, noise=0.02):

@@ -6,7 +6,7 @@ from PIL import Image
 
 from latentnav.cli import main
 from latentnav.directions import load_direction
-from latentnav.train.report import factor_axes
+from latentnav.testbed.report import factor_axes
 
 QUICK = ["--trajectories", "8", "--steps", "2", "--max-iters", "8", "--device", "cpu"]
 

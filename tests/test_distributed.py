@@ -94,7 +94,7 @@ def test_a_failing_job_is_named():
 def test_a_trajectory_depends_only_on_its_seed_not_on_its_batch():
     from toys import BlobGenerator
 
-    from latentnav.trajectory import TrajectoryConfig, run_trajectories
+    from latentnav.methods.trajectory.optimizer import TrajectoryConfig, run_trajectories
 
     G = BlobGenerator()
     cfg = TrajectoryConfig(n_trajectories=6, n_steps=3, max_t=0.15)
@@ -106,7 +106,7 @@ def test_a_trajectory_depends_only_on_its_seed_not_on_its_batch():
 
 
 def test_an_inverted_latent_depends_only_on_its_image_not_on_its_batch():
-    from latentnav.correction import invert
+    from latentnav.correction.steps import invert
 
     G = ln.load_generator("bvae-dsprites-corr", device="cpu")
     z = G.sample_latent(range(100, 112), "z")
@@ -258,8 +258,8 @@ def test_batch_spreads_whole_jobs_over_two_processes(tmp_path):
 
 
 def test_a_batch_of_classes_binds_each_class(tmp_path):
-    from latentnav.discovery import Job, discover, discover_jobs
     from latentnav.generators import biggan
+    from latentnav.methods.trajectory.discover import Job, discover, discover_jobs
 
     layers = [[False, 16, 16], [True, 16, 8], [False, 8, 4], [True, 4, 2], [False, 2, 1], [True, 1, 1]]
     cfg = biggan.BigGANConfig.from_dict({"output_dim": 32, "z_dim": 16, "class_embed_dim": 16, "channel_width": 8,

@@ -6,15 +6,14 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from toys import PlantedGenerator
 
 from latentnav.cli import main
 from latentnav.directions import load_direction
 from latentnav.errors import AttributeNotMeasurableError, MethodNotApplicableError
 from latentnav.evaluate import calibrate_direction, evaluate_direction
 from latentnav.measure import get_meter
-from latentnav.train.report import factor_axes
-
-from toys import PlantedGenerator
+from latentnav.testbed.report import factor_axes
 
 
 def run(*args):
@@ -153,7 +152,7 @@ def test_methods_that_do_not_apply_are_explained(tmp_path):
 
 
 def test_evaluate_model_refuses_a_model_without_encoder_or_factors():
-    from latentnav.disentanglement import evaluate_model
+    from latentnav.metrics.disentanglement import evaluate_model
 
     with pytest.raises(MethodNotApplicableError, match="toy-planted has no encoder"):
         evaluate_model(PlantedGenerator())
@@ -178,7 +177,7 @@ def test_compare_on_the_command_line_writes_one_table(tmp_path):
 
 def test_compare_finds_the_planted_direction_with_every_method():
     from latentnav.evaluate import compare
-    from latentnav.trajectory import TrajectoryConfig
+    from latentnav.methods.trajectory.optimizer import TrajectoryConfig
 
     G = PlantedGenerator()
     runs = compare(G, "pos_x", attributes=["pos_x", "pos_y"], n_eval=12, n_candidates=3, ganspace_samples=4000,
@@ -214,7 +213,7 @@ def test_calibration_by_meter_recovers_the_toy_s_known_curve():
 
 
 def test_evaluate_model_on_the_shipped_beta_vae_reads_its_position_latents(bvae):
-    from latentnav.disentanglement import evaluate_model, metrics_markdown
+    from latentnav.metrics.disentanglement import evaluate_model, metrics_markdown
 
     tiny = {"beta_vae": {"num_train": 150, "num_eval": 80, "batch_size": 8},
             "factor_vae": {"num_train": 150, "num_eval": 80, "num_variance_estimate": 500, "batch_size": 8},
@@ -228,9 +227,9 @@ def test_evaluate_model_on_the_shipped_beta_vae_reads_its_position_latents(bvae)
 
 
 def test_compare_reports_a_method_that_does_not_apply_instead_of_crashing():
-    from latentnav.evaluate import compare, compare_rows
-
     from toys import BlobGenerator
+
+    from latentnav.evaluate import compare, compare_rows
 
     runs = compare(BlobGenerator(), "pos_x", methods=["sefa", "interfacegan"], attributes=["pos_x", "pos_y"], n_eval=8,
                    interfacegan_samples=600, interfacegan_ratio=0.1)  # fmt: skip

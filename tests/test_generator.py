@@ -1,8 +1,8 @@
 import pytest
 import torch
+from latentnav.testbed import dsprites
 
 import latentnav as ln
-from latentnav.data import dsprites
 
 
 def test_default_model_gives_images_in_range_and_is_repeatable(bvae):
@@ -68,7 +68,7 @@ def test_encoder_recovers_position_on_one_axis(bvae):
 
 
 def test_default_model_meets_position_targets(bvae):
-    from latentnav.train.report import factor_axes
+    from latentnav.testbed.report import factor_axes
 
     axes = factor_axes(bvae, n=2000)
     assert axes["pos_x"]["abs_r"] >= 0.95 and axes["pos_y"]["abs_r"] >= 0.95

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from latentnav.metrics import code_information, minibatch_total_correlation
+from latentnav.metrics.information import code_information, minibatch_total_correlation
 
 
 def _gaussian_codes(rho: float, n: int, s: float, seed: int = 0):

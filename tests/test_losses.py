@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from latentnav.losses import default_sigma, fourier_texture_loss, gaussian_transfer, masked_mse
+from latentnav.measure.losses import default_sigma, fourier_texture_loss, gaussian_transfer, masked_mse
 
 
 def blurred_squared_error(a, b, mask, sigma):

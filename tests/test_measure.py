@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from latentnav import measure
-from latentnav.transforms import get_transform
+from latentnav.measure.transforms import get_transform
 
 
 def _faces_like(n=4, seed=0):

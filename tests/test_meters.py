@@ -6,7 +6,7 @@ import torch
 
 from latentnav import measure
 from latentnav.errors import AttributeNotMeasurableError, ScorerError, UnknownNameError
-from latentnav.transforms import get_transform
+from latentnav.measure.transforms import get_transform
 
 
 def _colourful(n=4, seed=0, channels=3):

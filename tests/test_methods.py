@@ -3,18 +3,17 @@
 import numpy as np
 import pytest
 import torch
+from toys import BlobGenerator, PlantedGenerator
 
 from latentnav import measure
 from latentnav.directions import load_direction
-from latentnav.discovery import discover
 from latentnav.errors import ConditionVanishedError, MethodNotApplicableError, ScorerError
 from latentnav.methods.ganspace import ganspace
 from latentnav.methods.interfacegan import interfacegan, project_orthogonal, train_boundary
 from latentnav.methods.layers import latent_weight, stylegan2_style_layers
 from latentnav.methods.sefa import factorize, sefa
-from latentnav.trajectory import TrajectoryConfig
-
-from toys import BlobGenerator, PlantedGenerator
+from latentnav.methods.trajectory.discover import discover
+from latentnav.methods.trajectory.optimizer import TrajectoryConfig
 
 
 @pytest.fixture(scope="module")

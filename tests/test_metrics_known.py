@@ -4,9 +4,9 @@ scores against the values a perfect and a random code must get (shared/reference
 import numpy as np
 import pytest
 
-from latentnav import disentanglement as dl
-from latentnav.metrics import (gaussian_total_correlation, leakage, leakage_matrix, mi_control,
-                               sampled_total_correlation, steerability)  # fmt: skip
+from latentnav.metrics import disentanglement as dl
+from latentnav.metrics.control import leakage, leakage_matrix, mi_control, steerability
+from latentnav.metrics.information import gaussian_total_correlation, sampled_total_correlation
 
 T = np.linspace(-0.2, 0.2, 9)
 
@@ -176,7 +176,7 @@ def _planted_colour_infogan():
     import torch
 
     from latentnav.generators.infogan import CodeSpec, DiscriminatorQ, InfoGANGenerator, StyleGenerator
-    from latentnav.train.report import palette_index
+    from latentnav.testbed.report import palette_index
 
     class ReadsTheTestbed(InfoGANGenerator):
         def code_readout(self, images):
@@ -233,7 +233,7 @@ def test_model_codes_read_an_infogan_by_code_and_a_vae_by_latent():
 
 
 def test_colour_dsprites_data_paints_each_factor_vector_in_its_colour():
-    from latentnav.train.report import palette_index
+    from latentnav.testbed.report import palette_index
 
     data = dl.ColourDSpritesData(resolution=32)
     f = data.sample_factors(40, np.random.default_rng(3))

@@ -18,13 +18,12 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from toys import BlobGenerator
 
 import latentnav as ln
 from latentnav import io
 from latentnav.cli import main, parse_seeds
-from latentnav.errors import OutputBusyError, OutputError, OutputExistsError
-
-from toys import BlobGenerator
+from latentnav.errors import OutputBusyError, OutputError
 
 
 def run(*args):

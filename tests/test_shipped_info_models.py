@@ -37,7 +37,7 @@ def test_infogan_codes_are_read_back_by_q():
 
 def test_cmivae_swap_moves_colour_with_z2_and_position_with_z1():
     """The shipped two-code VAE: swapping z2 between renders carries colour over, z1 keeps x and y."""
-    from latentnav.train.report import swap_report
+    from latentnav.testbed.report import swap_report
 
     r = swap_report(ln.load_generator("cmivae-colour", device="cpu"), n=100)["z2"]
     assert r["colour"]["follows_z2"] > 0.5  # chance: about 0.2
@@ -49,7 +49,7 @@ def test_colour_infogan_paints_palette_hues_and_q_reads_its_continuous_codes():
     continuous codes read back by Q (r 0.94-0.98 when shipped); its categorical code is not (accuracy 0.23,
     chance 1/6), as docs/testbed.md says."""
     from latentnav import measure
-    from latentnav.train.report import palette_index
+    from latentnav.testbed.report import palette_index
 
     G = ln.load_generator("infogan-colour", device="cpu")
     z = G.sample_z(300, seed=123)

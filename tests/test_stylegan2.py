@@ -17,8 +17,14 @@ from click.testing import CliRunner
 
 import latentnav as ln
 from latentnav.cli import main
-from latentnav.directions import (DirectionMismatchError, Direction, identity_direction, load_direction,
-                                  restrict_layers, traverse)  # fmt: skip
+from latentnav.directions import (
+    Direction,
+    DirectionMismatchError,
+    identity_direction,
+    load_direction,
+    restrict_layers,  # fmt: skip
+    traverse,
+)
 from latentnav.errors import CheckpointError, UnknownNameError
 from latentnav.generators import nvlabs_pickle, stylegan2
 from latentnav.generators.registry import Registry, default_registry
@@ -561,7 +567,7 @@ def test_unknown_names_list_the_known_ones(tmp_path):
 
 def test_layer_mixing_puts_the_donors_layers_where_synthesis_reads_them(G):
     """correction.mix_layers on the flattened W+ latents = swapping those layers of ws by hand."""
-    from latentnav.correction import mix_layers
+    from latentnav.correction.steps import mix_layers
 
     w, donors = G.sample_latent([1, 2], "w+"), G.sample_latent([3, 4], "w+")
     mixed = mix_layers(w, donors, [0, 1, 5], G.latent_shape("w+"))

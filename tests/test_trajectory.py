@@ -3,13 +3,13 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from toys import BlobGenerator
 
 from latentnav import measure
-from latentnav.discovery import discover
 from latentnav.errors import UnknownNameError
-from latentnav.trajectory import GeneratorNaNError, TrajectoryConfig, achieved_t, run_trajectories
-
-from toys import BlobGenerator
+from latentnav.methods.trajectory.calibration import achieved_t
+from latentnav.methods.trajectory.discover import discover
+from latentnav.methods.trajectory.optimizer import GeneratorNaNError, TrajectoryConfig, run_trajectories
 
 FAST = TrajectoryConfig(n_trajectories=16, n_steps=4, max_t=0.15)
 

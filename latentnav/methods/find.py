@@ -50,7 +50,7 @@ def find_direction(G, method: str, *, space: str = "z", attribute: str | None = 
     from latentnav.measure import get_meter
 
     if method not in METHODS or method == "trajectory":
-        raise UnknownNameError("method", method, [m for m in METHODS if m != "trajectory"], " (trajectory: latentnav.discovery)")
+        raise UnknownNameError("method", method, [m for m in METHODS if m != "trajectory"], " (trajectory: latentnav.methods.trajectory.discover)")
     meter = get_meter(attribute, G) if attribute else None
     t0 = time.perf_counter()
     info: dict[str, Any] = {"method": method, "space": space, "attribute": attribute or (scorer_name if scorer else None)}

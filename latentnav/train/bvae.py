@@ -7,12 +7,12 @@ Two objectives:
   with ``C`` growing linearly from 0 to ``capacity`` nats over ``capacity_steps``;
 - beta-TCVAE (Chen et al. 2018), when ``tc_weight`` is set: ``recon + beta * (KL - TC) + tc_weight * TC``,
   TC the minibatch-weighted sampling estimate of the total correlation of the aggregate posterior
-  (:func:`latentnav.metrics.minibatch_total_correlation`). KL - TC is, in expectation, the index-code
+  (:func:`latentnav.metrics.information.minibatch_total_correlation`). KL - TC is, in expectation, the index-code
   MI plus the dimension-wise KL, so ``--beta 1 --tc-weight 6`` is Chen et al.'s beta-TCVAE with beta 6.
 
 Every 100 steps the log records, besides reconstruction and KL, the TC estimate of the training batches
 and the code information: a lower bound on sum_d I(z_d; G(z)) for z from the prior, read back by the
-encoder (:func:`latentnav.metrics.code_information`). Paul et al. (2020) relate the two: control (the
+encoder (:func:`latentnav.metrics.information.code_information`). Paul et al. (2020) relate the two: control (the
 information the image carries about each code) against disentanglement (low TC).
 
 Reconstruction is the Bernoulli negative log-likelihood summed over pixels, KL is summed over latents,
@@ -32,10 +32,10 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from latentnav.data import dsprites
+from latentnav.testbed import dsprites
 from latentnav.errors import BadInputError
 from latentnav.generators import betavae
-from latentnav.metrics import code_information, minibatch_total_correlation
+from latentnav.metrics.information import code_information, minibatch_total_correlation
 from latentnav.train import common
 
 

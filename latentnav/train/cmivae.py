@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from latentnav.data import dsprites
+from latentnav.testbed import dsprites
 from latentnav.errors import BadInputError, UnknownNameError
 from latentnav.generators import cmivae
 from latentnav.train import common
@@ -46,7 +46,7 @@ class CMIVAEConfig:
     """Settings of one two-code VAE training run (CLI flags map one to one onto these fields).
 
     Attributes:
-        specified: the factor z2 must carry (a name of :data:`latentnav.data.dsprites.COLOUR_FACTORS`).
+        specified: the factor z2 must carry (a name of :data:`latentnav.testbed.dsprites.COLOUR_FACTORS`).
         z1_dim: coordinates of the complementary code.
         z2_dim: coordinates of the specified code.
         beta: KL weight of both codes.

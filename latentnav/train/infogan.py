@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from latentnav.data import dsprites
+from latentnav.testbed import dsprites
 from latentnav.errors import BadInputError, UnknownNameError
 from latentnav.generators import infogan
 from latentnav.train import common

@@ -22,12 +22,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from latentnav import distributed, losses, measure
+from latentnav import distributed
 from latentnav.errors import BadInputError, LatentnavError
 from latentnav.generators.base import Generator
-from latentnav.transforms import Transform, get_transform
+from latentnav.measure import losses
+from latentnav.measure.transforms import Transform, get_transform
 
 SCHEDULES = ("default", "paper")
+
+
 CALIBRATIONS = ("trajectories", "achieved", "matched")
 
 
@@ -269,7 +272,7 @@ def run_trajectories(
 
     Args:
         G: any :class:`~latentnav.generators.base.Generator`.
-        transform: a name from :data:`latentnav.transforms.TRANSFORMS` or a callable
+        transform: a name from :data:`latentnav.measure.transforms.TRANSFORMS` or a callable
             ``(images, t) -> (images, mask)``.
         config: see :class:`TrajectoryConfig`.
         space: latent space to optimise in.
@@ -364,146 +367,3 @@ def _keep_best(loss: torch.Tensor, t: torch.Tensor, drop: float) -> torch.Tensor
 def config_dict(config: TrajectoryConfig) -> dict:
     """The resolved settings as a JSON-ready dict."""
     return asdict(config.resolved())
-
-
-@torch.no_grad()
-def _t_grid(config: TrajectoryConfig, tf: Transform, grid: int) -> torch.Tensor:
-    """Candidate t for reading what an image does: ``grid`` values over +-1.5 max_t (within the limit)."""
-    max_t = config.max_t if config.max_t is not None else tf.default_max_t
-    reach = min(1.5 * max_t, tf.max_t)
-    return torch.linspace(-reach, reach, grid)
-
-
-def _read_t(x: torch.Tensor, x0: torch.Tensor, tf: Transform, loss_fn, t_grid: torch.Tensor,
-            near: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
-    """Per image, the t whose ``T_t(x0)`` matches ``x`` best under ``loss_fn``, [N] (on the CPU).
-
-    With ``near`` [N] (the requested t), only candidates on its side, from -0.5 to 1.5 times it, count: a
-    large transform the other way can leave almost nothing valid to compare, and so a spurious minimum.
-    """
-    err = measure.transform_errors(x0, x, tf, t_grid, loss_fn).cpu()
-    if near is not None:
-        ratio = t_grid[None, :] / near.cpu()[:, None]
-        err = err.masked_fill((ratio < -0.5) | (ratio > 1.5), math.inf)
-    return measure.grid_minimum(t_grid, err)
-
-
-def achieved_t(
-    G: Generator,
-    transform: str | Transform | Callable,
-    traj: Trajectories,
-    config: TrajectoryConfig = TrajectoryConfig(),
-    *,
-    space: str = "z",
-    grid: int = 61,
-    progress: bool = False,
-) -> tuple[torch.Tensor, int]:
-    """The t each kept trajectory fit actually reached, read back without labels, [M_kept].
-
-    For every kept row, ``G(z_t)`` is compared with ``T_t'(G(z0))`` for ``grid`` values of t' over +-1.5
-    max_t (those from -0.5 to 1.5 times the requested t) under the discovery loss; the best t' (refined by a parabola, :func:`latentnav.measure.grid_minimum`)
-    is what the fit achieved. Where the generator cannot follow the transform (a sprite already at its
-    largest size asked to grow), t' falls short of the requested t.
-
-    In a distributed run each rank reads the rows of its contiguous block of the starting seeds (so each
-    start is rendered once, as in one process); the readings are gathered into the single-process order.
-
-    Returns:
-        ``(t [M_kept], generator_evals)``.
-    """
-    tf = get_transform(transform)
-    cfg = config.resolved()
-    loss_fn = _loss_fn(cfg, G.img_resolution)
-    t_grid = _t_grid(cfg, tf, grid)
-    k = traj.kept
-    _, first, row_start = np.unique(traj.seed[k].numpy(), return_index=True, return_inverse=True)
-    z0, zt, near = traj.z0[k][torch.as_tensor(first)].float(), traj.zt[k].float(), traj.t[k]
-    starts = distributed.shard_range(len(z0))
-    mine = np.flatnonzero((row_start >= starts.start) & (row_start < starts.stop))
-    show = progress and distributed.world().is_main
-    bar = tqdm(total=len(mine), disable=not show, desc="reading achieved t", unit="fit")
-
-    def read_mine() -> tuple[np.ndarray, torch.Tensor]:
-        my_z0, my_start = z0[starts.start : starts.stop], row_start[mine] - starts.start
-        return mine, _read_achieved(G, tf, loss_fn, t_grid, my_z0, my_start, zt[mine], near[mine], space, bar)
-
-    parts = distributed.exchange(read_mine)
-    bar.close()
-    rows, values = np.concatenate([r for r, _ in parts]), torch.cat([v for _, v in parts])
-    t = torch.empty_like(values)
-    t[torch.from_numpy(rows)] = values  # back into the order of the kept rows
-    return t, len(z0) + len(zt)
-
-
-@torch.no_grad()
-def _read_achieved(G, tf, loss_fn, t_grid, z0, row_start, zt, near, space, bar) -> torch.Tensor:
-    """:func:`_read_t` of the fits ``zt`` [M] against the images of their starts ``z0[row_start]``, in batches; [M]."""
-    shape = G.latent_shape(space)
-    batch = max(1, 64 * 64 * 64 // max(G.img_resolution**2, 1))
-    if not len(zt):
-        return torch.empty(0)
-    starts = torch.cat([G(z0[i : i + batch].to(G.device).view(-1, *shape), space=space)
-                        for i in range(0, len(z0), batch)])  # fmt: skip
-    rows = []
-    for b0 in range(0, len(zt), batch):
-        x = G(zt[b0 : b0 + batch].to(G.device).view(-1, *shape), space=space)
-        x0 = starts[torch.as_tensor(row_start[b0 : b0 + batch], device=starts.device)]
-        rows.append(_read_t(x, x0, tf, loss_fn, t_grid, near=near[b0 : b0 + batch]))
-        bar.update(len(x))
-    return torch.cat(rows)
-
-
-def matched_calibration(
-    G: Generator,
-    transform: str | Transform | Callable,
-    u: torch.Tensor,
-    traj: Trajectories,
-    config: TrajectoryConfig = TrajectoryConfig(),
-    *,
-    space: str = "z",
-    grid: int = 41,
-    progress: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
-    """Pairs ``(<z0, u>, <z0 + delta u, u>, t)`` where t is the transform that moving by ``delta`` along u does.
-
-    For each of the first ``config.calibration_starts`` trajectory starts and ``config.calibration_offsets``
-    offsets ``delta`` (spread over the 1-99% range of the kept trajectories' displacement along u), render
-    ``G(z0 + delta u)`` and find the t whose ``T_t(G(z0))`` it matches best under the discovery loss: the
-    minimum over a grid of ``grid`` values in [-1.5 max_t, 1.5 max_t] (within the transform's limit),
-    refined by a parabola through its neighbours (:func:`latentnav.measure.grid_minimum`). No labels: the
-    same loss the trajectories minimise.
-
-    Returns:
-        ``(a0 [M], at [M], t [M], generator_evals)``.
-    """
-    tf = get_transform(transform)
-    cfg = config.resolved()
-    loss_fn = _loss_fn(cfg, G.img_resolution)
-    t_grid = _t_grid(cfg, tf, grid)
-    u = u.float().cpu()
-    k = traj.kept
-    delta = ((traj.zt[k] - traj.z0[k]).float().cpu() @ u)
-    lo, hi = torch.quantile(delta, 0.01).item(), torch.quantile(delta, 0.99).item()
-    offsets = torch.linspace(min(lo, 0.0), max(hi, 0.0), cfg.calibration_offsets + 1)
-    offsets = offsets[offsets.abs() > 1e-6 * max(hi - lo, 1e-12)][: cfg.calibration_offsets]
-    _, first = np.unique(traj.seed.numpy(), return_index=True)
-    z0 = traj.z0[torch.as_tensor(first[: cfg.calibration_starts])].float()
-    shape = G.latent_shape(space)
-    a0_rows, at_rows, t_rows, evals = [], [], [], 0
-    batch = max(1, min(len(z0), 64 * 64 * 64 // max(G.img_resolution**2, 1)))
-    bar = tqdm(total=len(z0) * len(offsets), disable=not progress, desc="calibrating g", unit="image")
-    for b0 in range(0, len(z0), batch):
-        zb = z0[b0 : b0 + batch].to(G.device)
-        x0 = G(zb.view(-1, *shape), space=space)
-        evals += len(zb)
-        n = len(zb)
-        for d in offsets.tolist():
-            moved = zb + d * u.to(zb)
-            x = G(moved.view(-1, *shape), space=space)
-            evals += n
-            t_rows.append(_read_t(x, x0, tf, loss_fn, t_grid))
-            a0_rows.append(zb.cpu() @ u)
-            at_rows.append(moved.cpu() @ u)
-            bar.update(n)
-    bar.close()
-    return torch.cat(a0_rows), torch.cat(at_rows), torch.cat(t_rows), evals

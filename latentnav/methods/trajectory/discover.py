@@ -6,18 +6,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from latentnav import distributed
-from latentnav.directions import Direction, fit_calibration, fit_direction
+from latentnav.directions import Direction
 from latentnav.errors import BadInputError
 from latentnav.generators.base import Generator
-from latentnav.trajectory import (
-    Trajectories,
-    TrajectoryConfig,
-    achieved_t,
-    config_dict,
-    matched_calibration,
-    run_trajectories,
-)
-from latentnav.transforms import Transform, get_transform
+from latentnav.measure.transforms import Transform, get_transform
+from latentnav.methods.trajectory.calibration import achieved_t, fit_calibration, fit_direction, matched_calibration
+from latentnav.methods.trajectory.optimizer import Trajectories, TrajectoryConfig, config_dict, run_trajectories
 
 
 def discover(
@@ -42,8 +36,8 @@ def discover(
         space: the latent space to search.
         n_knots: knots of the calibration g.
         progress: show progress bars.
-        return_trajectories: also return the recorded :class:`~latentnav.trajectory.Trajectories`.
-        check_control: measure the achieved control on fresh latents (:func:`latentnav.control.measure_control`,
+        return_trajectories: also return the recorded :class:`~latentnav.methods.trajectory.optimizer.Trajectories`.
+        check_control: measure the achieved control on fresh latents (:func:`latentnav.metrics.control.measure_control`,
             into ``meta["control"]``) and warn (``warnings.warn``) when it is weak.
 
     Returns:
@@ -84,7 +78,7 @@ def _check_control(G: Generator, direction: Direction, tf: Transform, config: Tr
     """The achieved control on fresh latents into ``direction.meta["control"]``; a Python warning when weak."""
     import warnings
 
-    from latentnav.control import measure_control
+    from latentnav.metrics.control import measure_control
 
     cfg = config.resolved()
     max_t = cfg.max_t if cfg.max_t is not None else tf.default_max_t

@@ -5,7 +5,7 @@ image's intensity above the background: ``w = clamp((x + 1) / 2, 0, 1)`` average
 binary sprite counts its pixels and a soft VAE output counts its probability mass.
 
 Positions are fractions of the image width/height (0 = left/top edge, 1 = right/bottom edge), the same
-units as the shift transforms' ``t``; :func:`latentnav.data.dsprites.frac_to_pos` converts them to the
+units as the shift transforms' ``t``; :func:`latentnav.testbed.dsprites.frac_to_pos` converts them to the
 dSprites ``pos_x``/``pos_y`` factors.
 """
 
@@ -23,6 +23,8 @@ import torch
 from latentnav.errors import AttributeNotMeasurableError, BadInputError, ScorerError, UnknownNameError
 
 #: A meter maps images [N, C, H, W] in [-1, 1] to scores [N].
+__all__ = ["BLANK_AREA", "foreground", "area", "log_scale", "is_blank", "centroid", "centroid_x", "centroid_y", "METERS", "brightness", "phase_shift", "grid_minimum", "transform_errors", "zoom_between", "rotation_between", "MIN_CHROMA", "hue", "wrap_degrees", "MeterSpec", "scale", "METER_SPECS", "TRANSFORM_ATTRIBUTE", "get_meter", "checked_scores", "scorer_meter", "load_scorer"]
+
 BLANK_AREA = 1.0 / 4096  # less than one pixel of foreground in a 64x64 image
 
 
@@ -147,10 +149,10 @@ def transform_errors(source: torch.Tensor, target: torch.Tensor, fn, grid: torch
     """How well each candidate ``fn(source, t)`` for t in ``grid`` [S] matches ``target``, [N, S].
 
     ``fn`` is a transform ``(images, t) -> (images, mask)``; ``loss(moved, target, mask)`` -> [N] compares over
-    the pixels the transform keeps valid (default: :func:`latentnav.losses.masked_mse`). With
+    the pixels the transform keeps valid (default: :func:`latentnav.measure.losses.masked_mse`). With
     :func:`grid_minimum` this reads which transform maps one image onto another.
     """
-    from latentnav.losses import masked_mse
+    from latentnav.measure.losses import masked_mse
 
     loss = loss or masked_mse
     n = len(source)
@@ -167,7 +169,7 @@ def zoom_between(a: torch.Tensor, b: torch.Tensor, max_log_scale: float = 0.7, s
     Each candidate zoom of ``a`` is compared with ``b`` over the pixels the zoom keeps valid; the best
     candidate is refined with a parabola through its neighbours.
     """
-    from latentnav.transforms import zoom
+    from latentnav.measure.transforms import zoom
 
     a, b = _check(a), _check(b)
     grid = torch.linspace(-max_log_scale, max_log_scale, steps, dtype=a.dtype)
@@ -181,7 +183,7 @@ def rotation_between(a: torch.Tensor, b: torch.Tensor, max_degrees: float = 45.0
     Each candidate rotation of ``a`` about the centre is compared with ``b`` over the pixels it keeps valid;
     the best candidate is refined with a parabola through its neighbours (as :func:`zoom_between`).
     """
-    from latentnav.transforms import rotate
+    from latentnav.measure.transforms import rotate
 
     a, b = _check(a), _check(b)
     grid = torch.linspace(-max_degrees, max_degrees, steps, dtype=a.dtype)

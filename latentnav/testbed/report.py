@@ -18,9 +18,9 @@ import torch
 from scipy.stats import spearmanr
 
 from latentnav import measure
-from latentnav.data import dsprites
+from latentnav.testbed import dsprites
 from latentnav.generators.betavae import BetaVAEGenerator
-from latentnav.metrics import code_information, gaussian_total_correlation, sampled_total_correlation
+from latentnav.metrics.information import code_information, gaussian_total_correlation, sampled_total_correlation
 from latentnav.train.bvae import vae_terms
 
 EVAL_SEED = 2_000_000_011  # far from any training stream
@@ -130,7 +130,7 @@ def information_report(G: BetaVAEGenerator, n: int = 5000, seed: int = EVAL_SEED
     """
     from sklearn.metrics import mutual_info_score
 
-    from latentnav.disentanglement import histogram_discretize, mutual_info_matrix
+    from latentnav.metrics.disentanglement import histogram_discretize, mutual_info_matrix
 
     images, factors = renders_for(G, n, seed)
     names = dsprites.COLOUR_FACTORS if factors.shape[1] == 6 else dsprites.FACTORS

@@ -95,7 +95,7 @@ class DSpritesData(_Uniform):
 
     def values(self, factors: np.ndarray) -> np.ndarray:
         """Factor values [n, 5] (latentnav's FACTORS order) for classes [n, 5]."""
-        from latentnav.data.dsprites import DSPRITES_VALUES
+        from latentnav.testbed.dsprites import DSPRITES_VALUES
 
         return np.stack([DSPRITES_VALUES[name][factors[:, k]] for k, name in enumerate(self.factor_names[:5])], axis=1)
 
@@ -103,7 +103,7 @@ class DSpritesData(_Uniform):
         """Binary renders [n, 1, R, R] in [-1, 1] of factor classes [n, 5]."""
         import torch
 
-        from latentnav.data.dsprites import render
+        from latentnav.testbed.dsprites import render
 
         return render(torch.from_numpy(self.values(factors)).float(), self.resolution)
 
@@ -119,7 +119,7 @@ class ColourDSpritesData(DSpritesData):
         """RGB renders [n, 3, R, R] in [-1, 1] of factor classes [n, 6]: the sprite in its colour, on black."""
         import torch
 
-        from latentnav.data.dsprites import colourize
+        from latentnav.testbed.dsprites import colourize
 
         return colourize(super().observations(factors[:, :5]), torch.from_numpy(factors[:, 5]))
 
@@ -332,7 +332,7 @@ def evaluate_representation(data: GroundTruthData, rep: Representation, *, prese
         ``{"beta_vae": {...}, "factor_vae": {...}, "mig": {...}, "sap": {"sap", "sap_continuous"},
         "dci": {...}, "total_correlation": {"gaussian", "sampled"}, "counts": ...}``.
     """
-    from latentnav.metrics import gaussian_total_correlation, sampled_total_correlation
+    from latentnav.metrics.information import gaussian_total_correlation, sampled_total_correlation
 
     if isinstance(preset, str):
         if preset not in PRESETS:

@@ -13,19 +13,20 @@
 - with ``min_start_area``, starts whose foreground is smaller than that (a smudge, not an object the data
   contains) are left out of the relative and absolute figures and counted as ``degenerate_start_fraction``.
 
-``oracle_direction`` builds the reference a VAE allows: its best single latent axis for a factor (found
-with the encoder on renders with known factors), calibrated on its own images with isotonic regression.
+``measure_control`` is the check every discovery ends with: the achieved control of a new direction on
+fresh latents it was not fitted on (seeds from :data:`CONTROL_SEED`), read back by the transform itself or by a
+meter, and called weak when R^2 < :data:`MIN_R2` or the slope lies outside :data:`SLOPE_RANGE` (the fit's own
+R^2 can look fine when the images do not do what was asked).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from scipy.stats import spearmanr
-from sklearn.isotonic import IsotonicRegression
 
 from latentnav import distributed, measure
 from latentnav.directions import Direction
@@ -132,51 +133,6 @@ def control_report(
     out["blank_moved_fraction"] = (counts_rel[2] + counts_abs[2]) / max(counts_rel[3] + counts_abs[3], 1)
     out["degenerate_start_fraction"] = float(degenerate.mean())
     return out
-
-
-@torch.no_grad()
-def oracle_direction(G, factor: str, meter: Meter, *, n_renders: int = 5000, n_calib: int = 64,
-                     grid: int = 41, seed: int = 123_457) -> Direction:  # fmt: skip
-    """The VAE's best single latent axis for a dSprites ``factor``, calibrated by isotonic regression.
-
-    The axis is the latent whose encoder mean has the largest |Spearman r| with the factor on fresh
-    renders; its sign makes the factor grow. The calibration g maps the axis value to the meter's
-    reading, averaged over ``n_calib`` prior latents on a ``grid`` of axis values in [-3, 3], fitted
-    monotone (isotonic) and pinned to g(0) = 0.
-    """
-    from latentnav.train.report import factor_axes
-
-    axis = factor_axes(G, n_renders, seed)[factor]
-    k, sign = axis["axis"], float(np.sign(axis["r"]) or 1.0)
-    u = torch.zeros(G.z_dim)
-    u[k] = sign
-    alphas = np.linspace(-3, 3, grid)
-    z = G.sample_z(n_calib, seed=seed)
-    readings = []
-    for a in alphas:
-        moved = z.clone()
-        moved[:, k] = sign * a
-        r = meter(G(moved.to(G.device))).cpu().numpy()
-        r = r[np.isfinite(r)]  # blank images have nothing to measure (NaN, or -inf in log units)
-        readings.append(r.mean() if r.size else np.nan)
-    readings = np.array(readings)
-    ok = np.isfinite(readings)
-    iso = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(alphas[ok], readings[ok])
-    values = iso.predict(alphas)
-    values = values + np.linspace(0, 1e-3 * max(np.ptp(values), 1e-6), grid)  # strictly increasing (float32-resolvable), so g inverts
-    values = values - np.interp(0.0, alphas, values)
-    return Direction(u, torch.tensor(alphas, dtype=torch.float32), torch.tensor(values, dtype=torch.float32),
-                     model=G.name, transform=f"oracle:{factor}", method="oracle-axis",
-                     meta={"axis": k, "sign": sign, "abs_r": axis["abs_r"]})  # fmt: skip
-
-
-#: For each testbed transform: (meter in the transform's t units, cross meter for leakage).
-TRANSFORM_METERS = {
-    "shift-x": (measure.centroid_x, measure.centroid_y),
-    "shift-y": (measure.centroid_y, measure.centroid_x),
-    "zoom": (measure.scale, measure.centroid_x),
-    "zoom-object": (measure.scale, measure.centroid_x),
-}
 
 
 # ============================================================================================ steerability
@@ -345,121 +301,122 @@ def mi_control(t_values, changes: dict[str, np.ndarray], target: str, bins: int 
             "step_entropy_nats": h, "mi_nats": raw}  # fmt: skip
 
 
-# ============================================================================================ total correlation
-def gaussian_total_correlation(codes) -> float:
-    """Total correlation of a Gaussian fitted to ``codes`` [N, D], in nats: 0.5 (sum log diag S - log det S).
-
-    0 for independent coordinates; for two unit Gaussians with correlation rho, -0.5 log(1 - rho^2).
-    (disentanglement_lib ``gaussian_total_correlation`` of the mean codes.) Blind to rotations between
-    equal-variance factors: see docs/evaluate.md.
-    """
-    x = np.asarray(codes, dtype=np.float64)
-    if x.ndim != 2 or len(x) < x.shape[1] + 1:
-        raise BadInputError(f"expected codes of shape [N, D] with N > D, got {list(x.shape)}")
-    cov = np.cov(x, rowvar=False)
-    keep = np.diag(cov) > 1e-12  # constant coordinates carry no dependence
-    cov = cov[np.ix_(keep, keep)]
-    sign, logdet = np.linalg.slogdet(cov)
-    if sign <= 0:
-        return float("inf")
-    return float(0.5 * (np.log(np.diag(cov)).sum() - logdet))
+#: first seed of the fresh latents of the control check (discovery starts at 0, its grids at 10,000, the
+#: evaluation benchmark at 50,000, meter calibration at 900,000)
+CONTROL_SEED = 70_000
 
 
-def sampled_total_correlation(mu, logvar, *, seed: int = 0, chunk: int = 512) -> float:
-    """Total correlation of a VAE's aggregate posterior q(z) = mean_n q(z | x_n), by sampling, in nats.
+#: R^2 below which control is weak
+MIN_R2 = 0.8
 
-    For one sample z_i ~ q(z | x_i) per data point: ``log q(z_i) - sum_j log q(z_ij)``, averaged, where
-    ``q(z) = 1/N sum_n N(z; mu_n, diag exp(logvar_n))`` and its marginals are estimated over all N points
-    (the dataset estimator behind beta-TCVAE's minibatch one, without the minibatch weighting). q is a
-    mixture of N narrow Gaussians, so where posteriors are much narrower than the spacing of the data
-    (a well-trained VAE's active latents) the joint density is overestimated and the figure reads high;
-    compare models at the same N.
+
+#: slopes (achieved per requested) outside this range are weak control: the direction does much less or
+#: much more than asked
+SLOPE_RANGE = (0.7, 1.3)
+
+
+def requested_steps(max_t: float, steps: int) -> np.ndarray:
+    """``steps`` requested values spread evenly over [-max_t, max_t] without 0 (``steps`` is made even)."""
+    half = max(1, steps // 2)
+    pos = max_t * np.arange(1, half + 1) / half
+    return np.concatenate([-pos[::-1], pos])
+
+
+@torch.no_grad()
+def measure_control(G, direction, *, transform=None, meter=None, max_t: float, n: int = 32, steps: int = 8,
+                    seed: int = CONTROL_SEED, loss: str = "fourier", sigma: float | None = None,
+                    grid: int = 61) -> dict[str, Any]:  # fmt: skip
+    """The achieved control of a calibrated ``direction`` on ``n`` fresh latents (see the module docstring).
 
     Args:
-        mu, logvar: [N, D] posterior means and log-variances of the encoder on N data points.
-    """
-    mu = torch.as_tensor(np.asarray(mu), dtype=torch.float64)
-    logvar = torch.as_tensor(np.asarray(logvar), dtype=torch.float64)
-    if mu.ndim != 2 or mu.shape != logvar.shape:
-        raise BadInputError(f"expected mu and logvar of the same shape [N, D], got {list(mu.shape)} and {list(logvar.shape)}")
-    n = len(mu)
-    gen = torch.Generator().manual_seed(seed)
-    z = mu + torch.randn(mu.shape, generator=gen, dtype=torch.float64) * (0.5 * logvar).exp()
-    log_n = np.log(n)
-    joint, marginal = [], []
-    for i in range(0, n, chunk):
-        zi = z[i : i + chunk, None, :]  # [c, 1, D] against every component [1, N, D]
-        logq = -0.5 * (((zi - mu[None]) ** 2) / logvar.exp()[None] + logvar[None] + np.log(2 * np.pi))  # [c, N, D]
-        joint.append(torch.logsumexp(logq.sum(-1), dim=1) - log_n)
-        marginal.append((torch.logsumexp(logq, dim=1) - log_n).sum(-1))
-    return float((torch.cat(joint) - torch.cat(marginal)).mean())
-
-
-def log_density_matrix(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """``log q(z_i,d | x_j)`` for every pair (i, j) and coordinate d of diagonal Gaussian posteriors.
-
-    Args:
-        z: [M, D] samples, one per data point.
-        mu, logvar: [M, D] posterior means and log-variances of the same M points.
+        G: the generator the direction was made for.
+        direction: a calibrated :class:`~latentnav.directions.Direction`.
+        transform: read back with this transform (a name or :class:`~latentnav.measure.transforms.Transform`), or
+        meter: read back with this meter (a :class:`~latentnav.measure.MeterSpec`); give one of the two.
+        max_t: the largest requested |t| (the range the direction was made for).
+        n: fresh latents (seeds ``seed .. seed + n - 1``).
+        steps: requested values of t.
+        seed: first seed.
+        loss, sigma: the discovery loss of the read-back (transforms only).
+        grid: candidate t of the read-back (transforms only).
 
     Returns:
-        [M, M, D] log densities (row i: sample i, column j: posterior j).
+        A JSON-ready dict: ``r2``, ``slope``, ``intercept``, ``spread`` (std across latents of the achieved
+        change, averaged over t), ``requested`` (the t values), ``achieved_mean`` (per t), ``n_latents``,
+        ``first_seed``, ``read_by``, ``generator_evals``, ``weak`` (bool) and ``warning`` (a sentence, or None).
     """
-    if z.ndim != 2 or z.shape != mu.shape or mu.shape != logvar.shape:
-        raise BadInputError(f"expected z, mu and logvar of one shape [M, D], got {list(z.shape)}, {list(mu.shape)}, {list(logvar.shape)}")
-    diff = z[:, None, :] - mu[None]
-    return -0.5 * (diff.pow(2) * torch.exp(-logvar)[None] + logvar[None] + math.log(2 * math.pi))
+    from latentnav.metrics.control import steerability
+
+    if (transform is None) == (meter is None):
+        raise ValueError("give a transform or a meter to read the control with")
+    t_values = requested_steps(max_t, steps)
+    z = G.sample_latent(range(seed, seed + n), direction.space)
+    shape = G.latent_shape(direction.space)
+    x0 = G(z.to(G.device).view(-1, *shape), space=direction.space)
+    achieved = []
+    if transform is not None:
+        from latentnav.measure.transforms import get_transform
+        from latentnav.methods.trajectory.calibration import _read_t, _t_grid
+        from latentnav.methods.trajectory.optimizer import TrajectoryConfig, _loss_fn
+
+        tf = get_transform(transform)
+        config = TrajectoryConfig(max_t=max_t, loss=loss, sigma=sigma)
+        loss_fn, t_grid = _loss_fn(config, G.img_resolution), _t_grid(config, tf, grid)
+        read_by = f"{tf.name} read-back ({loss} loss)"
+    else:
+        base = meter(x0).cpu()
+        read_by = f"meter {meter.name}"
+    for t in t_values.tolist():
+        x = G(direction.move(z.to(G.device), t, "relative").view(-1, *shape), space=direction.space)
+        if transform is not None:
+            achieved.append(_read_t(x, x0, tf, loss_fn, t_grid, near=torch.full((n,), t)).numpy())
+        else:
+            achieved.append(np.asarray(meter.change(meter(x).cpu(), base), dtype=np.float64))
+    achieved = np.asarray(achieved, dtype=np.float64)
+    try:
+        s = steerability(t_values, achieved)
+    except ValueError:  # nothing measurable (a meter that reads NaN on every image)
+        s = {"r2": float("nan"), "slope": float("nan"), "intercept": float("nan"), "spread": float("nan"),
+             "mean_per_step": [float("nan")] * len(t_values)}  # fmt: skip
+    check = {
+        "r2": _num(s["r2"]), "slope": _num(s["slope"]), "intercept": _num(s["intercept"]), "spread": _num(s["spread"]),
+        "requested": [round(float(t), 6) for t in t_values], "achieved_mean": [_num(v) for v in s["mean_per_step"]],
+        "n_latents": n, "first_seed": seed, "read_by": read_by, "generator_evals": n * (len(t_values) + 1),
+    }  # fmt: skip
+    check["weak"] = is_weak(check)
+    check["warning"] = warning(check, direction, max_t) if check["weak"] else None
+    return check
 
 
-def minibatch_total_correlation(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
-                                dataset_size: int | None = None) -> torch.Tensor:
-    """Minibatch-weighted sampling (MWS) estimate of the total correlation of q(z) (Chen et al. 2018), nats.
-
-    ``TC = E[log q(z) - sum_d log q(z_d)]`` with, for sample i of the minibatch,
-    ``log q(z_i) ~ logsumexp_j log q(z_i | x_j) - log(N M)`` and the same per coordinate, where M is the
-    batch size and N the data set size. The ``log(N M)`` terms add the constant ``(D - 1) log(N M)``,
-    which has no gradient; with ``dataset_size=None`` the minibatch itself is taken as the data set
-    (``log M`` instead of ``log(N M)``), which makes the figure a consistent TC estimate for the batch's
-    aggregate posterior (the value latentnav logs; the planted-answer test checks it on Gaussian codes).
-    Differentiable: this is the beta-TCVAE penalty.
-
-    Args:
-        z: [M, D] one posterior sample per data point.
-        mu, logvar: [M, D] the posteriors they were drawn from.
-        dataset_size: N of the MWS weighting, or ``None`` (the batch is the data set).
-
-    Returns:
-        A scalar tensor.
-    """
-    m = len(z)
-    log_norm = math.log(m) + (math.log(dataset_size) if dataset_size is not None else 0.0)
-    logq = log_density_matrix(z, mu, logvar)
-    joint = torch.logsumexp(logq.sum(-1), dim=1) - log_norm
-    marginals = (torch.logsumexp(logq, dim=1) - log_norm).sum(-1)
-    return (joint - marginals).mean()
+def _num(v: Any) -> float | None:
+    v = float(v)
+    return round(v, 6) if math.isfinite(v) else None
 
 
-def code_information(codes, decoded_codes) -> np.ndarray:
-    """Per-code lower bound on the information the generated image carries about each code, I(c_d; G(c)), nats.
+def is_weak(check: dict[str, Any]) -> bool:
+    """Whether a control check shows weak control (R^2 below :data:`MIN_R2` or a slope outside :data:`SLOPE_RANGE`)."""
+    r2, slope = check.get("r2"), check.get("slope")
+    if r2 is None or slope is None:
+        return True
+    return r2 < MIN_R2 or not SLOPE_RANGE[0] <= slope <= SLOPE_RANGE[1]
 
-    Barber-Agakov bound with a Gaussian decoder q(c_d | x) whose mean is the best affine function of a
-    read-out of the image (the encoder mean, or InfoGAN's Q head) and whose variance is the residual
-    variance: ``I(c_d; x) >= H(c_d) - H_gauss(residual) >= -0.5 log(1 - R^2_d)`` for Gaussian c_d
-    (a Gaussian has the largest entropy for a given variance). 0 when the read-out tells nothing,
-    large when it recovers the code exactly. This is InfoGAN's quantity (Paul et al.'s "control").
 
-    Args:
-        codes: [N, D] codes fed to the generator (drawn from a standard normal prior).
-        decoded_codes: [N, K] a read-out of the generated images (e.g. the encoder mean), K >= 1.
-
-    Returns:
-        [D] lower bounds in nats.
-    """
-    c, r = np.asarray(codes, dtype=np.float64), np.asarray(decoded_codes, dtype=np.float64)
-    if c.ndim != 2 or r.ndim != 2 or len(c) != len(r) or len(c) <= r.shape[1] + 1:
-        raise BadInputError(f"expected codes [N, D] and read-outs [N, K] with N > K + 1, got {list(c.shape)} and {list(r.shape)}")
-    design = np.column_stack([r, np.ones(len(r))])
-    coef, *_ = np.linalg.lstsq(design, c, rcond=None)
-    resid = (c - design @ coef).var(axis=0)
-    r2 = np.clip(1 - resid / np.maximum(c.var(axis=0), 1e-300), 0.0, 1 - 1e-12)
-    return -0.5 * np.log1p(-r2)
+def warning(check: dict[str, Any], direction, max_t: float) -> str:
+    """One sentence on what weak control means for the user."""
+    what = direction.transform or "the attribute"
+    unit = direction.meta.get("unit") or ""
+    asked = f"t in [-{max_t:g}, {max_t:g}]" + (f" ({unit})" if unit else "")
+    if check["r2"] is None:
+        return (f"weak control: the change of {what} could not be measured on {check['n_latents']} fresh latents "
+                "moved along this direction; do not rely on its calibration")  # fmt: skip
+    slope, r2 = check["slope"], check["r2"]
+    parts = []
+    if slope < SLOPE_RANGE[0]:
+        parts.append(f"changed {what} by only {slope:.2f} of what was asked")
+    elif slope > SLOPE_RANGE[1]:
+        parts.append(f"changed {what} by {slope:.2f} times what was asked")
+    if r2 < MIN_R2:
+        parts.append(f"the requested change explains only R^2 {r2:.2f} of the change they showed")
+    return (f"weak control: moving {check['n_latents']} fresh latents by {asked}, {' and '.join(parts)} (weak: "
+            f"R^2 below {MIN_R2} or a slope outside {SLOPE_RANGE[0]}-{SLOPE_RANGE[1]}); this model may not be able "
+            f"to do {what} well: look at its traversal before trusting the direction or its units")  # fmt: skip

@@ -1,0 +1,162 @@
+"""``correct``: the five steps in order (the API behind ``latentnav correct``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from latentnav.correction.config import CorrectConfig
+from latentnav.correction.fit import fit_on_meters, refit
+from latentnav.correction.objective import direction_effect
+from latentnav.correction.steps import (
+    check_layers,
+    density_percentile,
+    holding_step,
+    landed,
+    linear_gradients,
+    low_density_targets,
+    pick_donors,
+    score_latents,
+    synthesize_and_invert,
+)
+from latentnav.directions import Direction, identity_direction
+from latentnav.errors import BadInputError, LatentnavError
+from latentnav.evaluate import read_latents
+from latentnav.measure import MeterSpec, get_meter
+from latentnav.methods.interfacegan import project_orthogonal, train_boundary
+
+
+# ------------------------------------------------------------------------------------------- the job
+@dataclass
+class Correction:
+    """The result of :func:`correct`: the corrected direction, InterFaceGAN's projection, and a report.
+
+    ``samples`` holds the working data: the scored latents and scores (``z``, ``scores``), the synthesized
+    samples (``index``, ``delta_a``, ``images``, ``donors``), their inversions and re-scores (``z_inverted``,
+    ``rescored``, ``kept``), the oriented base direction (``base_u``) and what the re-fit fitted on
+    (``refit_z``, ``refit_scores``: the scored latents plus the kept inversions).
+    """
+
+    direction: Direction
+    projection: Direction
+    report: dict[str, Any] = field(default_factory=dict)
+    samples: dict[str, Any] = field(default_factory=dict)
+
+
+def _oriented(u: np.ndarray | torch.Tensor, grad_a: np.ndarray) -> torch.Tensor:
+    u = torch.as_tensor(np.asarray(u, dtype=np.float64)).float()
+    return u if float(u.double().numpy() @ grad_a) >= 0 else -u
+
+
+def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, against: Sequence[str | MeterSpec],
+            config: CorrectConfig = CorrectConfig(), *, space: str | None = None, eval_n: int = 50,
+            eval_seed: int = 50_000, progress: bool = False) -> Correction:  # fmt: skip
+    """Remove from ``direction`` what it does to the ``against`` attributes (SC2GAN-style; see module docstring).
+
+    Args:
+        G: the generator.
+        direction: the base direction (a :class:`Direction` or a plain [D] vector).
+        attribute: A, the attribute the direction should change (a meter name or spec).
+        against: B, the attributes it should leave alone.
+        config: see :class:`CorrectConfig`.
+        space: latent space (default: the direction's, or ``"z"`` for a plain vector).
+        eval_n, eval_seed: fresh latents on which the report measures base, projection and corrected directions.
+
+    Returns:
+        A :class:`Correction`; its directions are unit vectors oriented to make A grow, uncalibrated (calibrate
+        them with :func:`latentnav.evaluate.calibrate_direction` to step in A's units).
+    """
+    if isinstance(direction, Direction):
+        direction.check_compatible(G, space)
+        space, base_u, base_method = direction.space, direction.u, direction.method
+    else:
+        space, base_u, base_method = space or "z", torch.as_tensor(direction).flatten().float(), "vector"
+        base_u = base_u / base_u.norm()
+    meter_a = get_meter(attribute, G) if isinstance(attribute, str) else attribute
+    meters_b = [get_meter(b, G) if isinstance(b, str) else b for b in against]
+    if not meters_b:
+        raise BadInputError("give at least one attribute to correct against (--against)")
+    if meter_a.name in {m.name for m in meters_b}:
+        raise BadInputError(f"the target {meter_a.name!r} cannot also be an attribute to hold")
+    meters = [meter_a, *meters_b]
+    cfg = config
+    if cfg.layers is not None:
+        if space != "w+":
+            raise BadInputError(f"layer mixing (--layers) needs a direction in StyleGAN2's W+ space; this one is in {space!r}")
+        check_layers(cfg.layers, G.latent_shape(space)[0])
+    # 1. scores
+    z, scores = score_latents(G, meters, cfg.n_samples, space=space, seed=cfg.seed)
+    grads = linear_gradients(z, scores)
+    u = _oriented(base_u, grads[0])
+    # 2. where to go
+    index, delta_a = low_density_targets(scores, cfg.n_low, cfg.offset, cfg.seed)
+    step = holding_step(u.double().numpy(), grads)
+    # 3. synthesis and 4. inversion (split over the ranks of a distributed run), re-scoring
+    donors = None if cfg.layers is None else pick_donors(scores, index, delta_a, seed=cfg.seed)
+    images, z_inv, inv_loss = synthesize_and_invert(G, z[index], delta_a, step, scores[index, 1:], meters_b, cfg,
+                                                    space=space, donors=None if donors is None else z[donors],
+                                                    progress=progress)  # fmt: skip
+    # an inversion that diverged (non-finite latent or loss) is reported and its sample dropped, never kept
+    diverged = ~(torch.isfinite(inv_loss) & torch.isfinite(z_inv).all(dim=1))
+    if diverged.any():
+        z_inv = torch.where(diverged[:, None], z[index], z_inv)  # placeholder rows, dropped below
+        tqdm.write(f"{int(diverged.sum())} of {len(index)} inversions diverged (non-finite); their samples are dropped")
+    rescored = read_latents(G, z_inv, space, meters).T
+    rescored[diverged.numpy()] = np.nan
+    kept = landed(scores[index], rescored, delta_a, scores, cfg.keep) & ~diverged.numpy()
+    if kept.sum() < 5:
+        raise LatentnavError(
+            f"only {int(kept.sum())} of {len(index)} synthesized samples landed off the diagonal after inversion "
+            f"({int(diverged.sum())} inversions diverged): the generator does not draw those combinations, or the "
+            "inversion falls back onto the diagonal; ask for a smaller move (--offset), more samples (--samples) "
+            "or more inversion steps (--invert-steps), or correct a weaker correlation"
+        )
+    # 5. re-fit on both together (the meter fit starts from InterFaceGAN's projection, the first-order answer)
+    boundaries = [train_boundary(z, scores[:, k], ratio=0.1, seed=cfg.seed).normal for k in range(1, scores.shape[1])]
+    projected = _oriented(project_orthogonal(u, boundaries), grads[0])
+    union_z = torch.cat([z, z_inv[torch.as_tensor(kept)]])
+    union_s = np.concatenate([scores, rescored[kept]])
+    if cfg.refit == "meters":
+        new_u, fit = fit_on_meters(G, union_z, u, meter_a, meters_b, steps=cfg.fit_limit, keep=cfg.fit_keep,
+                                   optimizer=cfg.fit_optimizer, batch=None if cfg.fit_optimizer == "slsqp" else 128,
+                                   start=projected, base=union_s, space=space, seed=cfg.seed,
+                                   progress=progress)  # fmt: skip
+    else:
+        new_u, fit = refit(union_z, union_s, max_weight=cfg.max_weight, seed=cfg.seed)
+    corrected = _oriented(new_u, grads[0])
+
+    def made(v, method):
+        return identity_direction(v, space, model=G.name, method=method)
+
+    out_dir, proj_dir = made(corrected, f"corrected:{base_method}"), made(projected, f"projected:{base_method}")
+    z_eval = G.sample_latent(range(eval_seed, eval_seed + eval_n), space)
+    base = read_latents(G, z_eval, space, meters).T
+    measured = {name: direction_effect(G, v, meter_a, meters_b, z_eval, space=space, base=base)
+                for name, v in (("base", u), ("projection", projected), ("corrected", corrected))}  # fmt: skip
+    asked = scores[index].copy()
+    asked[:, 0] += delta_a
+    report = {
+        "attribute": meter_a.name, "against": [m.name for m in meters_b], "config": asdict(cfg),
+        "base_method": base_method, "samples_scored": len(z),
+        "correlation": [float(np.corrcoef(scores[:, 0], scores[:, k])[0, 1]) for k in range(1, scores.shape[1])],
+        "synthesis": "linear move" if cfg.layers is None else f"W+ layer mixing (layers {list(cfg.layers)})",
+        "low_density_made": len(index), "low_density_kept": int(kept.sum()),
+        "target_density_percentile": density_percentile(scores, asked),
+        "inversion_diverged": int(diverged.sum()), "inversion_loss_mean": float(inv_loss[~diverged].mean()),
+        "inversion_loss_kept": float(inv_loss[torch.as_tensor(kept)].mean()),
+        "refit": fit, "cos_base_corrected": float(u @ corrected), "cos_base_projection": float(u @ projected),
+        "eval": {"n": eval_n, "seed": eval_seed, **measured},
+    }  # fmt: skip
+    for d in (out_dir, proj_dir):
+        d.meta = {"attribute": meter_a.name, "against": report["against"], "base_method": base_method}
+    out_dir.meta.update(low_density_kept=report["low_density_kept"], leakage_before=measured["base"]["leakage_max"],
+                        leakage_after=measured["corrected"]["leakage_max"])  # fmt: skip
+    samples = {"z": z, "scores": scores, "index": index, "delta_a": delta_a, "z_inverted": z_inv,
+               "rescored": rescored, "kept": kept, "base_u": u, "images": images, "donors": donors,
+               "refit_z": union_z, "refit_scores": union_s}  # fmt: skip
+    return Correction(out_dir, proj_dir, report, samples)
