@@ -229,14 +229,15 @@ def models(as_json: bool) -> None:
     rows = []
     for spec in reg.values():
         rows.append({
-            "name": spec.name, "arch": spec.arch, "resolution": spec.img_resolution, "channels": spec.img_channels,
+            "name": spec.name, "aliases": ",".join(spec.aliases), "arch": spec.arch, "resolution": spec.img_resolution,
+            "channels": spec.img_channels,
             "z_dim": spec.z_dim, "source": spec.source.describe(), "license": spec.license,
             "available": hub.is_available(spec), "description": spec.description,
         })  # fmt: skip
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    cols = ["name", "arch", "resolution", "z_dim", "source", "license", "available"]
+    cols = ["name", "aliases", "arch", "resolution", "z_dim", "source", "license", "available"]
     widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols} if rows else {c: len(c) for c in cols}
     click.echo("  ".join(c.ljust(widths[c]) for c in cols))
     for r in rows:

@@ -1,3 +1,5 @@
+import dataclasses
+import json
 import shutil
 from pathlib import Path
 
@@ -115,3 +117,29 @@ def test_local_path_loads_with_inferred_arch():
 def test_checkpoints_yaml_at_top_level_is_the_shipped_registry():
     top = Path(__file__).resolve().parents[1] / "checkpoints.yaml"
     assert yaml.safe_load(top.read_text()) == yaml.safe_load((Path(ln.__file__).parent / "checkpoints.yaml").read_text())
+
+
+def test_short_aliases_find_their_family_and_are_listed(monkeypatch):
+    from click.testing import CliRunner
+
+    from latentnav.cli import main
+    from latentnav.generators.registry import default_registry
+
+    reg = default_registry()
+    assert reg["biggan"].name == "biggan-deep-128" and reg["stylegan2"].name == "stylegan2-ffhq-1024"
+    assert reg["dcgan"].name == "dcgan-digiface" and "biggan" in reg and "biggan-deep-512" not in reg
+    G = ln.load_generator("digiface", device="cpu")
+    assert G.name == "dcgan-digiface"  # directions made through an alias record the model's own name
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    rows = {r["name"]: r for r in json.loads(CliRunner().invoke(main, ["models", "--json"]).stdout)}
+    assert rows["biggan-deep-128"]["aliases"] == "biggan,biggan-deep"
+
+
+def test_an_alias_that_clashes_is_a_registry_error(tmp_path):
+    from latentnav.errors import RegistryError
+    from latentnav.generators.registry import Registry, default_registry
+
+    specs = list(default_registry().values())
+    clash = dataclasses.replace(specs[1], aliases=(specs[0].name,))
+    with pytest.raises(RegistryError, match="already a model name"):
+        Registry([specs[0], clash])

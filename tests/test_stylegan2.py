@@ -561,8 +561,8 @@ def test_license_notice_is_shown_once_on_first_use(tmp_path, caplog):
 
 
 def test_unknown_names_list_the_known_ones(tmp_path):
-    with pytest.raises(UnknownNameError, match="unknown model 'stylegan2-ffhq'; known: .*stylegan2-ffhq-1024"):
-        ln.load_generator("stylegan2-ffhq")
+    with pytest.raises(UnknownNameError, match="unknown model 'stylegan2-ffhq-2048'; known: .*stylegan2-ffhq-1024"):
+        ln.load_generator("stylegan2-ffhq-2048")
 
 
 def test_layer_mixing_puts_the_donors_layers_where_synthesis_reads_them(G):

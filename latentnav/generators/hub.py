@@ -15,7 +15,7 @@ from pathlib import Path
 
 from latentnav.errors import ChecksumError, WeightsNotFoundError
 from latentnav.generators.base import first_line
-from latentnav.generators.registry import FileSpec, ModelSpec
+from latentnav.generators.specs import FileSpec, ModelSpec
 
 
 def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
