@@ -21,6 +21,7 @@ import click
 
 from latentnav._version import __version__
 from latentnav.errors import LatentnavError
+from latentnav.methods import METHODS
 
 if TYPE_CHECKING:
     import torch
@@ -138,6 +139,22 @@ def parse_range(text: str, name: str) -> tuple[float, float]:
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise click.BadParameter(f"expected finite LO < HI (e.g. -0.2,0.2), got {text!r}", param_hint=name)
     return lo, hi
+
+
+class RegistryChoice(click.Choice):
+    """A ``click.Choice`` of a registry's names, read when the command runs (so what a user registered counts)."""
+
+    def __init__(self, registry) -> None:
+        self.registry = registry
+        super().__init__(list(registry))
+
+    @property
+    def choices(self):  # type: ignore[override]
+        return tuple(self.registry)
+
+    @choices.setter
+    def choices(self, value) -> None:
+        pass
 
 
 class FloatRange(click.FloatRange):
@@ -434,7 +451,7 @@ def _output_files(paths, force: bool, inputs, **kwargs):
 @click.option("--model", "-m", default="bvae-dsprites", help="Registry name or checkpoint path.")
 @click.option("--transform", "-t", "transform", default=None,
               help="shift-x, shift-y, zoom, zoom-object, rotate, brightness, contrast, hue (the trajectory method).")
-@click.option("--method", type=click.Choice(["trajectory", "ganspace", "sefa", "interfacegan"]), default="trajectory",
+@click.option("--method", type=RegistryChoice(METHODS), default="trajectory",
               help="How to find the direction.")
 @click.option("--attribute", default=None,
               help="ganspace/sefa: pick the component that moves this meter (pos_x, pos_y, scale, brightness, hue, or a scorer module:function) "

@@ -40,21 +40,15 @@ MI_RESOLUTION = 0.01  # MI bins are at least this fraction of an attribute's std
 def count_evals(G) -> Iterator[dict[str, int]]:
     """Count the latents ``G`` turns into images (or into part of one, e.g. GANSpace's features) inside the block.
 
-    Yields a dict whose ``"n"`` grows with every generated sample.
+    Yields a dict whose ``"n"`` holds the count once the block ends (read from :attr:`Generator.evaluations`, so
+    blocks nest).
     """
-    name = "_forward" if hasattr(G, "_forward") else "_synthesize"  # BigGAN's G calls _forward directly
-    inner = getattr(G, name)
     counter = {"n": 0}
-
-    def counted(latent, *args, **kwargs):
-        counter["n"] += int(latent.shape[0])
-        return inner(latent, *args, **kwargs)
-
-    setattr(G, name, counted)
+    start = G.evaluations
     try:
         yield counter
     finally:
-        delattr(G, name)
+        counter["n"] = G.evaluations - start
 
 
 def default_attributes(G) -> list[str]:
@@ -295,36 +289,14 @@ class MethodRun:
     note: str = ""
 
 
-def _candidates(G, method: str, meter: MeterSpec, settings: dict) -> tuple[list[Direction], str]:
-    """The directions ``method`` offers for ``meter``'s attribute (one for the supervised methods)."""
-    if method == "trajectory":
-        from latentnav.methods.trajectory.discover import discover
-        from latentnav.methods.trajectory.optimizer import TrajectoryConfig
+def _settings_for(method: str, settings: dict):
+    """:class:`~latentnav.methods.MethodSettings` for ``method`` from :func:`compare`'s keyword settings."""
+    from latentnav.methods import MethodSettings
 
-        if meter.transform is None:
-            raise MethodNotApplicableError(f"no image transform changes {meter.name!r}, so there is nothing to follow")
-        config = settings.get("trajectory_config") or TrajectoryConfig()
-        return [discover(G, meter.transform, config, progress=False)], "its own calibration"
-    if method == "ganspace":
-        from latentnav.methods.ganspace import ganspace
-
-        res = ganspace(G, n_samples=settings.get("ganspace_samples", 10_000), n_components=settings.get("n_candidates", 10),
-                       feature=settings.get("ganspace_feature", "auto"))  # fmt: skip
-        return res.directions, f"feature {res.feature or 'latent'}"
-    if method == "sefa":
-        from latentnav.methods.sefa import sefa
-
-        return sefa(G, n_components=settings.get("n_candidates", 10)).directions, ""
-    if method == "interfacegan":
-        from latentnav.methods.interfacegan import interfacegan
-
-        d = interfacegan(G, meter.fn, n_samples=settings.get("interfacegan_samples", 10_000),
-                         ratio=settings.get("interfacegan_ratio", 0.02), name=meter.name, allow_nan=True)  # fmt: skip
-        return [d], f"boundary val. acc. {d.meta['val_accuracy']:.2f}"
-    from latentnav.errors import UnknownNameError
-    from latentnav.methods import METHODS
-
-    raise UnknownNameError("method", method, list(METHODS))
+    samples = settings.get(f"{method}_samples", settings.get("samples", 10_000))
+    return MethodSettings(n_components=settings.get("n_candidates", 10), samples=samples,
+                          ratio=settings.get("interfacegan_ratio", 0.02), feature=settings.get("ganspace_feature", "auto"),
+                          trajectory=settings.get("trajectory_config"))  # fmt: skip
 
 
 def compare(G, target: str, *, methods: Sequence[str] | None = None, attributes: Sequence[str] | None = None,
@@ -339,14 +311,15 @@ def compare(G, target: str, *, methods: Sequence[str] | None = None, attributes:
         attributes: measured for leakage (default: :func:`default_attributes`).
         t_values, n_eval, seed: see :func:`evaluate_direction`.
         progress: called with a line before each method.
-        **settings: ``n_candidates`` (10: GANSpace/SeFa directions considered), ``ganspace_samples``,
-            ``interfacegan_samples`` (10,000 each), ``interfacegan_ratio`` (0.02), ``ganspace_feature``
-            ("auto"), ``trajectory_config``.
+        **settings: ``n_candidates`` (10: GANSpace/SeFa directions considered), ``samples`` (10,000: latents
+            any sampling method draws) or per method ``ganspace_samples``, ``interfacegan_samples``, ...,
+            ``interfacegan_ratio`` (0.02), ``ganspace_feature`` ("auto"), ``trajectory_config``; every
+            method gets the same :class:`~latentnav.methods.MethodSettings` (space z, seed 0).
 
     Returns:
         One :class:`MethodRun` per method, in order; a method that does not apply carries its reason in ``note``.
     """
-    from latentnav.methods import METHODS
+    from latentnav.methods import METHODS, get_method
 
     meter = get_meter(target, G)
     names = list(dict.fromkeys([meter.name, *(attributes or default_attributes(G))]))
@@ -359,7 +332,8 @@ def compare(G, target: str, *, methods: Sequence[str] | None = None, attributes:
         t0 = time.perf_counter()
         try:
             with count_evals(G) as found:
-                candidates, how = _candidates(G, method, meter, settings)
+                offered = get_method(method).find(G, meter=meter, settings=_settings_for(method, settings))
+                candidates, how = offered.directions, offered.how
             with count_evals(G) as picked:
                 k, scores = pick_direction(G, candidates, meter, others) if len(candidates) > 1 else (0, [])
                 direction = candidates[k]

@@ -140,11 +140,25 @@ class Generator(ABC):
         """
         latent = self.check_latent(latent, space).to(self.device)
         step = batch_size or self.batch_size
-        chunks = [self._synthesize(latent[i : i + step], space) for i in range(0, latent.shape[0], step)]
+        chunks = [self._synthesize(self._counted(latent[i : i + step]), space) for i in range(0, latent.shape[0], step)]
         if not chunks:
             shape = (0, self.img_channels, self.img_resolution, self.img_resolution)
             return torch.empty(shape, device=self.device)
         return torch.cat(chunks) if len(chunks) > 1 else chunks[0]
+
+    @property
+    def evaluations(self) -> int:
+        """Latents this generator has turned into images (or into part of one, e.g. GANSpace's features) so far.
+
+        Every family counts in :meth:`G`, chunk by chunk, as the chunk starts; read the difference around a
+        block to cost it (:func:`latentnav.evaluate.count_evals`).
+        """
+        return getattr(self, "_evaluations", 0)
+
+    def _counted(self, chunk: torch.Tensor) -> torch.Tensor:
+        """``chunk``, after adding its rows to :attr:`evaluations` (families that override :meth:`G` call it too)."""
+        self._evaluations = self.evaluations + int(chunk.shape[0])
+        return chunk
 
     @abstractmethod
     def _synthesize(self, latent: torch.Tensor, space: str) -> torch.Tensor:

@@ -497,7 +497,7 @@ class BigGANGenerator(Generator):
             raise BadInputError(f"class_vector has {y.shape[0]} rows for {n} latents; give 1 row or {n}")
         y = y.to(self.device).expand(n, -1)
         step = batch_size or self.batch_size
-        chunks = [self._forward(latent[i : i + step], y[i : i + step], t) for i in range(0, n, step)]
+        chunks = [self._forward(self._counted(latent[i : i + step]), y[i : i + step], t) for i in range(0, n, step)]
         if not chunks:
             return torch.empty((0, 3, self.img_resolution, self.img_resolution), device=self.device)
         return torch.cat(chunks) if len(chunks) > 1 else chunks[0]

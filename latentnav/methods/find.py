@@ -1,10 +1,10 @@
-"""``find_direction``: one entry point to GANSpace, SeFa and InterFaceGAN (the API behind ``latentnav discover --method``).
+"""``find_direction``: GANSpace, SeFa, InterFaceGAN or any registered method as ``latentnav discover --method`` runs it.
 
-- GANSpace and SeFa give several directions; with an ``attribute`` the one that moves it most consistently
-  and exclusively is chosen (:func:`latentnav.evaluate.pick_direction`) and calibrated in its units,
-  otherwise component ``component`` is returned as it is (raw steps).
-- InterFaceGAN needs an attribute: a meter's name, or a user scorer (any callable images -> [N] scores).
-  With a meter the direction is calibrated in its units; a scorer's direction stays raw.
+- A method that offers a ranked set (GANSpace, SeFa) gives, with an ``attribute``, the direction that moves it most
+  consistently and exclusively (:func:`latentnav.evaluate.pick_direction`), calibrated in its units; otherwise
+  component ``component`` as it is (raw steps).
+- A method that gives one answer (InterFaceGAN) is calibrated in the attribute's units when the attribute is a
+  meter; a user scorer's direction stays raw.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from latentnav.directions import Direction
 from latentnav.errors import LatentnavError, UnknownNameError
-from latentnav.methods import METHODS
+from latentnav.methods import METHODS, MethodSettings, get_method
 
 
 def find_direction(G, method: str, *, space: str = "z", attribute: str | None = None,
@@ -23,75 +23,61 @@ def find_direction(G, method: str, *, space: str = "z", attribute: str | None = 
                    n_components: int = 10, n_samples: int = 10_000, ratio: float = 0.02,
                    layers: Sequence[int] | None = None, feature: str | None = "auto",
                    conditions: Sequence[Direction] = (), seed: int = 0) -> tuple[Direction, list[Direction], dict[str, Any]]:  # fmt: skip
-    """Find a direction in ``G`` with ``method`` (``"ganspace"``, ``"sefa"`` or ``"interfacegan"``).
+    """Find a direction in ``G`` with a registered ``method`` (``"ganspace"``, ``"sefa"``, ``"interfacegan"``, ...).
 
     Args:
         G: a generator.
-        method: the method.
+        method: the method's name (:data:`latentnav.methods.METHODS`; the trajectory method is
+            :func:`latentnav.methods.trajectory.discover.discover`).
         space: latent space.
         attribute: a meter name (``pos_x``, ``scale``, ``hue``, ...): picks and calibrates (GANSpace, SeFa),
             or scores (InterFaceGAN).
         scorer: InterFaceGAN only, a user scorer instead of ``attribute``.
         scorer_name: the scorer's name in messages and metadata.
         component: GANSpace/SeFa without an attribute: which component to return.
-        n_components: GANSpace/SeFa components computed.
-        n_samples: GANSpace/InterFaceGAN samples.
-        ratio: InterFaceGAN's top/bottom fraction.
-        layers: StyleGAN2 W+ layers (GANSpace, SeFa).
-        feature: GANSpace's feature (see :func:`latentnav.methods.ganspace.ganspace`).
-        conditions: InterFaceGAN: directions to keep unchanged.
-        seed: first seed.
+        n_components, n_samples, ratio, layers, feature, conditions, seed: the fields of
+            :class:`~latentnav.methods.MethodSettings`.
 
     Returns:
-        ``(direction, candidates, info)``: the chosen direction, every direction the method offered (GANSpace,
-        SeFa) and a JSON-ready record (choice, scores, generator evaluations, seconds).
+        ``(direction, candidates, info)``: the chosen direction, every direction a ranked method offered, and a
+        JSON-ready record (the method's figures, choice, generator evaluations, seconds).
     """
-    from latentnav.evaluate import calibrate_direction, count_evals, default_attributes, pick_direction, total_evals
+    from latentnav.evaluate import count_evals, total_evals
     from latentnav.measure import get_meter
 
-    if method not in METHODS or method == "trajectory":
-        raise UnknownNameError("method", method, [m for m in METHODS if m != "trajectory"], " (trajectory: latentnav.methods.trajectory.discover)")
+    if method == "trajectory":
+        raise UnknownNameError("method", method, [m for m in METHODS if m != "trajectory"],
+                               " (trajectory: latentnav.methods.trajectory.discover)")  # fmt: skip
+    runner = get_method(method)
     meter = get_meter(attribute, G) if attribute else None
+    settings = MethodSettings(n_components=n_components, samples=n_samples, ratio=ratio, feature=feature,
+                              layers=None if layers is None else tuple(layers), conditions=tuple(conditions), seed=seed)  # fmt: skip
     t0 = time.perf_counter()
     info: dict[str, Any] = {"method": method, "space": space, "attribute": attribute or (scorer_name if scorer else None)}
     with count_evals(G) as evals:
-        if method in ("ganspace", "sefa"):
-            if scorer is not None:
-                raise LatentnavError(f"{method} is unsupervised: it takes --attribute (to pick a component), not --scorer")
-            if method == "ganspace":
-                from latentnav.methods.ganspace import ganspace
-
-                res = ganspace(G, space, n_samples=n_samples, n_components=n_components, feature=feature, layers=layers, seed=seed)
-                info.update(feature=res.feature, explained_variance_ratio=res.explained_variance_ratio.tolist())
-            else:
-                from latentnav.methods.sefa import sefa
-
-                res = sefa(G, space, layers=layers, n_components=n_components)
-                info.update(eigenvalues=res.eigenvalues.tolist(), weight_shape=list(res.weight_shape))
-            candidates = res.directions
-            if meter is not None:
-                others = [get_meter(a, G) for a in default_attributes(G)]
-                k, scores = pick_direction(G, candidates, meter, others)
-                direction = calibrate_direction(G, candidates[k], meter)
-                info.update(choice=k, pick_scores=scores)
-            else:
-                if not 0 <= component < len(candidates):
-                    raise LatentnavError(f"component {component} does not exist: {method} found {len(candidates)} (0..{len(candidates) - 1})")
-                direction, info["choice"] = candidates[component], component
-        else:
-            from latentnav.methods.interfacegan import interfacegan
-
-            if (meter is None) == (scorer is None):
-                raise LatentnavError("interfacegan needs the attribute to separate: give --attribute NAME (a meter) "
-                                     "or --scorer module:function, one of the two")  # fmt: skip
-            fn = meter.fn if meter is not None else scorer
-            name = meter.name if meter is not None else scorer_name
-            raw = interfacegan(G, fn, space=space, n_samples=n_samples, ratio=ratio, conditions=conditions, name=name,
-                               allow_nan=meter is not None, seed=seed)  # fmt: skip
-            candidates = []
-            direction = calibrate_direction(G, raw, meter) if meter is not None else raw
-            info.update(val_accuracy=raw.meta["val_accuracy"], remaining_accuracy=raw.meta["remaining_accuracy"],
-                        conditions=raw.meta["conditions"])  # fmt: skip
+        found = runner.find(G, space=space, meter=meter, scorer=scorer, scorer_name=scorer_name, settings=settings)
+        info.update(found.info)
+        direction = _choose(G, method, found, meter, component, info)
     info.update(generator_evals=total_evals(evals), seconds=round(time.perf_counter() - t0, 3), calibrated=direction.calibrated)
     direction.meta = {**direction.meta, "seed": seed}
-    return direction, candidates, info
+    return direction, (found.directions if found.ranked else []), info
+
+
+def _choose(G, method: str, found, meter, component: int, info: dict) -> Direction:
+    """The direction ``find_direction`` returns: picked and calibrated, a numbered component, or the one answer."""
+    from latentnav.evaluate import calibrate_direction, default_attributes, pick_direction
+    from latentnav.measure import get_meter
+
+    candidates = found.directions
+    if found.ranked and meter is not None:
+        others = [get_meter(a, G) for a in default_attributes(G)]
+        k, scores = pick_direction(G, candidates, meter, others)
+        info.update(choice=k, pick_scores=scores)
+        return calibrate_direction(G, candidates[k], meter)
+    if found.ranked:
+        if not 0 <= component < len(candidates):
+            raise LatentnavError(f"component {component} does not exist: {method} found {len(candidates)} "
+                                 f"(0..{len(candidates) - 1})")  # fmt: skip
+        info["choice"] = component
+        return candidates[component]
+    return calibrate_direction(G, candidates[0], meter) if meter is not None else candidates[0]

@@ -22,8 +22,9 @@ from sklearn.svm import LinearSVC
 
 from latentnav import distributed
 from latentnav.directions import Direction, identity_direction
-from latentnav.errors import BadInputError, ConditionVanishedError
+from latentnav.errors import BadInputError, ConditionVanishedError, LatentnavError
 from latentnav.measure import checked_scores
+from latentnav.methods import Candidates
 
 #: relative norm below which a projected direction counts as vanished
 VANISH_TOL = 1e-6
@@ -210,3 +211,17 @@ def interfacegan(G, scorer: Callable[[torch.Tensor], torch.Tensor], *, space: st
               "val_accuracy": boundary.val_accuracy, "remaining_accuracy": boundary.remaining_accuracy,
               "conditions": cond_names, "generator_evals": n_samples}  # fmt: skip
     return d
+
+
+def candidates(G, *, space: str = "z", meter=None, scorer=None, scorer_name: str = "scorer", settings) -> Candidates:
+    """InterFaceGAN behind the method registry's call (:class:`~latentnav.methods.Method`): one boundary normal,
+    for a meter's attribute or a user scorer's."""
+    if (meter is None) == (scorer is None):
+        raise LatentnavError("interfacegan needs the attribute to separate: give --attribute NAME (a meter) "
+                             "or --scorer module:function, one of the two")  # fmt: skip
+    fn, name = (meter.fn, meter.name) if meter is not None else (scorer, scorer_name)
+    d = interfacegan(G, fn, space=space, n_samples=settings.samples, ratio=settings.ratio, conditions=settings.conditions,
+                     name=name, allow_nan=meter is not None, seed=settings.seed)  # fmt: skip
+    info = {"val_accuracy": d.meta["val_accuracy"], "remaining_accuracy": d.meta["remaining_accuracy"],
+            "conditions": d.meta["conditions"]}  # fmt: skip
+    return Candidates([d], f"boundary val. acc. {d.meta['val_accuracy']:.2f}", info)

@@ -18,9 +18,9 @@ import torch
 from scipy.stats import spearmanr
 
 from latentnav import measure
-from latentnav.testbed import dsprites
 from latentnav.generators.betavae import BetaVAEGenerator
 from latentnav.metrics.information import code_information, gaussian_total_correlation, sampled_total_correlation
+from latentnav.testbed import dsprites
 from latentnav.train.bvae import vae_terms
 
 EVAL_SEED = 2_000_000_011  # far from any training stream

@@ -32,10 +32,10 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from latentnav.testbed import dsprites
 from latentnav.errors import BadInputError
 from latentnav.generators import betavae
 from latentnav.metrics.information import code_information, minibatch_total_correlation
+from latentnav.testbed import dsprites
 from latentnav.train import common
 
 

@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from latentnav.testbed import dsprites
 from latentnav.errors import BadInputError, UnknownNameError
 from latentnav.generators import cmivae
+from latentnav.testbed import dsprites
 from latentnav.train import common
 
 #: Std of the Gaussian likelihood of a continuous specified factor, as a fraction of its range.

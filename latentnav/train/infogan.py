@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from latentnav.testbed import dsprites
 from latentnav.errors import BadInputError, UnknownNameError
 from latentnav.generators import infogan
+from latentnav.testbed import dsprites
 from latentnav.train import common
 
 

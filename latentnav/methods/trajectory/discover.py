@@ -7,9 +7,10 @@ from typing import Callable
 
 from latentnav import distributed
 from latentnav.directions import Direction
-from latentnav.errors import BadInputError
+from latentnav.errors import BadInputError, MethodNotApplicableError
 from latentnav.generators.base import Generator
 from latentnav.measure.transforms import Transform, get_transform
+from latentnav.methods import Candidates
 from latentnav.methods.trajectory.calibration import achieved_t, fit_calibration, fit_direction, matched_calibration
 from latentnav.methods.trajectory.optimizer import Trajectories, TrajectoryConfig, config_dict, run_trajectories
 
@@ -150,3 +151,19 @@ def discover_jobs(G: Generator, jobs: list[Job], config: TrajectoryConfig | None
         return d
 
     return distributed.map_jobs(jobs, run, label=lambda job: job.name, progress=progress)
+
+
+def candidates(G: Generator, *, space: str = "z", meter=None, scorer=None, scorer_name: str = "scorer",
+               settings) -> Candidates:  # fmt: skip
+    """The trajectory method behind the method registry's call: the direction of the transform that changes
+    ``meter``'s attribute, calibrated by its own g.
+
+    Raises:
+        MethodNotApplicableError: no transform changes the attribute (or a scorer was given).
+    """
+    if meter is None or meter.transform is None:
+        what = repr(meter.name) if meter is not None else scorer_name
+        raise MethodNotApplicableError(f"no image transform changes {what}, so there is nothing to follow")
+    config = settings.trajectory or TrajectoryConfig()
+    d = discover(G, meter.transform, config, space=space, progress=False)
+    return Candidates([d], "its own calibration", {"fit_r2": d.meta["fit_r2"]})

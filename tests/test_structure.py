@@ -1,0 +1,114 @@
+"""The package's shape: no import cycles, and registries a user extends from outside the package."""
+
+import ast
+import sys
+from pathlib import Path
+
+import torch
+from click.testing import CliRunner
+
+import latentnav as ln
+from latentnav.cli import main
+from latentnav.evaluate import compare
+from latentnav.generators.architectures import ARCHITECTURES, register_architecture
+from latentnav.methods import METHODS, Candidates, register_method
+
+from toys import PlantedGenerator
+
+PACKAGE = Path(ln.__file__).parent
+
+
+def import_graph() -> dict[str, set[str]]:
+    """latentnav module -> the latentnav modules it imports anywhere (inside functions too)."""
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {m: set() for m in modules}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                targets = [base, *(f"{base}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            graph[name] |= {t for t in targets if t in modules and t != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on, found, counter = {}, {}, [], set(), [], [0]
+    sys.setrecursionlimit(max(10_000, sys.getrecursionlimit()))
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            part = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                part.append(w)
+                if w == v:
+                    break
+            if len(part) > 1:
+                found.append(sorted(part))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_import_graph_has_no_cycles():
+    graph = import_graph()
+    assert len(graph) > 40 and "latentnav.methods.trajectory.discover" in graph
+    assert cycles(graph) == []
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == [["a", "b", "c"]]  # the check itself works
+
+
+def _load_blob(path, *, name, device="auto", **settings):
+    G = PlantedGenerator(seed=int(Path(path).read_text()))
+    G.name = name
+    return G
+
+
+def test_a_toy_architecture_and_a_toy_method_registered_from_outside_run_through_discover_and_compare(tmp_path):
+    planted = lambda G, **kw: Candidates([ln.Direction(G.u_x, torch.tensor([-1.0, 1.0]), torch.tensor([-1.0, 1.0]),  # noqa: E731
+                                                       model=G.name, method="planted", calibrated=False)], "planted")
+    register_architecture("toy-blob", _load_blob, sniff=lambda path: Path(path).suffix == ".blob")
+    register_method("planted", planted, "the planted x direction")
+    try:
+        (tmp_path / "m.blob").write_text("3")
+        G = ln.load_generator(tmp_path / "m.blob")
+        assert isinstance(G, PlantedGenerator) and G.name == str(tmp_path / "m.blob")
+        (run,) = compare(G, "pos_x", methods=["planted"], attributes=["pos_x", "pos_y"], n_eval=8)
+        assert run.method == "planted" and torch.dot(run.direction.u, G.u_x).item() > 0.999
+        assert run.evaluation.metrics["steerability"]["r2"] > 0.8
+        res = CliRunner().invoke(main, ["discover", "--model", str(tmp_path / "m.blob"), "--method", "planted", "--attribute",
+                                        "pos_x", "-o", str(tmp_path / "run")])  # fmt: skip
+        assert res.exit_code == 0, res.output
+        d = ln.load_direction(tmp_path / "run" / "direction.safetensors")
+        assert d.method == "planted" and d.calibrated and torch.dot(d.u, G.u_x).item() > 0.999
+        res = CliRunner().invoke(main, ["discover", "--model", str(tmp_path / "m.blob"), "--transform", "shift-x",
+                                        "--trajectories", "8", "-o", str(tmp_path / "traj")])  # fmt: skip
+        assert res.exit_code == 0, res.output
+    finally:
+        ARCHITECTURES.pop("toy-blob", None)
+        METHODS.pop("planted", None)
+    res = CliRunner().invoke(main, ["discover", "--method", "planted", "-o", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "'planted' is not one of" in res.stderr
