@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from latentnav.testbed import dsprites
 
 import latentnav as ln
+from latentnav.testbed import dsprites
 from latentnav.testbed.report import _posterior, renders_for
 from latentnav.viz import grid, save_image
 

@@ -29,8 +29,8 @@ import torch
 from readme_table import DOCS, add_update_flag, update_doc, write_json
 
 import latentnav as ln
+from latentnav.methods.trajectory.config import TrajectoryConfig
 from latentnav.methods.trajectory.discover import discover
-from latentnav.methods.trajectory.optimizer import TrajectoryConfig
 from latentnav.metrics.control import control_report
 from latentnav.testbed.oracle import TRANSFORM_METERS, oracle_direction
 

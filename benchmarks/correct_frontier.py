@@ -43,12 +43,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from correct_table import method_direction, ordered
-from latentnav.correction.correct import correct
 from readme_table import DOCS, ROOT, add_update_flag, update_doc, write_json
 from scipy.optimize import minimize
 
 import latentnav as ln
 from latentnav.correction.config import OPTIMIZERS, CorrectConfig
+from latentnav.correction.correct import correct
 from latentnav.correction.fit import fit_on_meters
 from latentnav.correction.objective import direction_effect
 from latentnav.measure import get_meter

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 from correct_table import method_direction
-from latentnav.correction.correct import correct
 from readme_table import ROOT, write_json
 
 import latentnav as ln
 from latentnav.correction.config import CorrectConfig
+from latentnav.correction.correct import correct
 from latentnav.correction.fit import fit_on_meters
 from latentnav.correction.objective import direction_effect
 from latentnav.measure import get_meter

@@ -31,11 +31,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from latentnav.correction.correct import correct
 from readme_table import DOCS, ROOT, add_update_flag, update_doc, write_json
 
 import latentnav as ln
 from latentnav.correction.config import OPTIMIZERS, REFITS, CorrectConfig
+from latentnav.correction.correct import correct
 from latentnav.correction.objective import direction_effect
 from latentnav.evaluate import compare
 from latentnav.measure import get_meter

@@ -39,8 +39,8 @@ def worker(args: argparse.Namespace) -> None:
     import latentnav as ln
     from latentnav import distributed
     from latentnav.methods.ganspace import ganspace
+    from latentnav.methods.trajectory.config import TrajectoryConfig
     from latentnav.methods.trajectory.discover import discover
-    from latentnav.methods.trajectory.optimizer import TrajectoryConfig
 
     device = distributed.setup("cpu")
     G = ln.load_generator(args.model, device=device)

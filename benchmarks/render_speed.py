@@ -12,6 +12,7 @@ import argparse
 import time
 
 import torch
+
 from latentnav.testbed import dsprites
 
 

@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from toys import BlobGenerator  # noqa: E402
 
+from latentnav.methods.trajectory.config import TrajectoryConfig
 from latentnav.methods.trajectory.discover import discover
-from latentnav.methods.trajectory.optimizer import TrajectoryConfig
 
 
 def main() -> None:

@@ -6,10 +6,10 @@
 import argparse
 
 import torch
-from latentnav.testbed import dsprites
 
 import latentnav as ln
 from latentnav import measure, viz
+from latentnav.testbed import dsprites
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default="quickstart.png")

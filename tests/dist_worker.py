@@ -41,8 +41,8 @@ def results(G) -> dict[str, np.ndarray]:
 
 def break_inversion(cli_args: list[str]) -> None:
     """The ``latentnav`` command line, with an inversion that runs out of memory on rank 1 (a planted failure)."""
-    from latentnav.correction import steps as correction
     from latentnav.cli import main as cli
+    from latentnav.correction import steps as correction
 
     if os.environ["RANK"] == "1":
 

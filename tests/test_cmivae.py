@@ -6,10 +6,10 @@ import math
 import pytest
 import torch
 from click.testing import CliRunner
-from latentnav.testbed import dsprites
 from safetensors.torch import load_file
 
 from latentnav.cli import main
+from latentnav.testbed import dsprites
 from latentnav.train.cmivae import CMIVAEConfig, label_nll, mi_bounds, train
 
 

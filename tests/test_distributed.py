@@ -94,7 +94,8 @@ def test_a_failing_job_is_named():
 def test_a_trajectory_depends_only_on_its_seed_not_on_its_batch():
     from toys import BlobGenerator
 
-    from latentnav.methods.trajectory.optimizer import TrajectoryConfig, run_trajectories
+    from latentnav.methods.trajectory.config import TrajectoryConfig
+    from latentnav.methods.trajectory.optimizer import run_trajectories
 
     G = BlobGenerator()
     cfg = TrajectoryConfig(n_trajectories=6, n_steps=3, max_t=0.15)

@@ -2,9 +2,9 @@ import math
 
 import pytest
 import torch
-from latentnav.testbed import dsprites
 
 from latentnav import measure
+from latentnav.testbed import dsprites
 
 
 def _grid_factors(n=600, seed=0):

@@ -177,7 +177,7 @@ def test_compare_on_the_command_line_writes_one_table(tmp_path):
 
 def test_compare_finds_the_planted_direction_with_every_method():
     from latentnav.evaluate import compare
-    from latentnav.methods.trajectory.optimizer import TrajectoryConfig
+    from latentnav.methods.trajectory.config import TrajectoryConfig
 
     G = PlantedGenerator()
     runs = compare(G, "pos_x", attributes=["pos_x", "pos_y"], n_eval=12, n_candidates=3, ganspace_samples=4000,

@@ -1,8 +1,8 @@
 import pytest
 import torch
-from latentnav.testbed import dsprites
 
 import latentnav as ln
+from latentnav.testbed import dsprites
 
 
 def test_default_model_gives_images_in_range_and_is_repeatable(bvae):

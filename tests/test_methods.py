@@ -12,8 +12,8 @@ from latentnav.methods.ganspace import ganspace
 from latentnav.methods.interfacegan import interfacegan, project_orthogonal, train_boundary
 from latentnav.methods.layers import latent_weight, stylegan2_style_layers
 from latentnav.methods.sefa import factorize, sefa
+from latentnav.methods.trajectory.config import TrajectoryConfig
 from latentnav.methods.trajectory.discover import discover
-from latentnav.methods.trajectory.optimizer import TrajectoryConfig
 
 
 @pytest.fixture(scope="module")

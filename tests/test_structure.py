@@ -6,14 +6,13 @@ from pathlib import Path
 
 import torch
 from click.testing import CliRunner
+from toys import PlantedGenerator
 
 import latentnav as ln
 from latentnav.cli import main
 from latentnav.evaluate import compare
 from latentnav.generators.architectures import ARCHITECTURES, register_architecture
 from latentnav.methods import METHODS, Candidates, register_method
-
-from toys import PlantedGenerator
 
 PACKAGE = Path(ln.__file__).parent
 

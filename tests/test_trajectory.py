@@ -8,8 +8,9 @@ from toys import BlobGenerator
 from latentnav import measure
 from latentnav.errors import UnknownNameError
 from latentnav.methods.trajectory.calibration import achieved_t
+from latentnav.methods.trajectory.config import TrajectoryConfig
 from latentnav.methods.trajectory.discover import discover
-from latentnav.methods.trajectory.optimizer import GeneratorNaNError, TrajectoryConfig, run_trajectories
+from latentnav.methods.trajectory.optimizer import GeneratorNaNError, run_trajectories
 
 FAST = TrajectoryConfig(n_trajectories=16, n_steps=4, max_t=0.15)
 

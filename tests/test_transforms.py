@@ -2,11 +2,11 @@ import math
 
 import pytest
 import torch
-from latentnav.testbed import dsprites
 
 from latentnav import measure
 from latentnav.errors import UnknownNameError
 from latentnav.measure.transforms import TRANSFORMS, get_transform, register_transform
+from latentnav.testbed import dsprites
 
 
 def sprite(shape=1.0, scale=0.8, orient=0.0, x=0.5, y=0.5, antialias=1):

@@ -357,7 +357,8 @@ def measure_control(G, direction, *, transform=None, meter=None, max_t: float, n
     if transform is not None:
         from latentnav.measure.transforms import get_transform
         from latentnav.methods.trajectory.calibration import _read_t, _t_grid
-        from latentnav.methods.trajectory.optimizer import TrajectoryConfig, _loss_fn
+        from latentnav.methods.trajectory.config import TrajectoryConfig
+        from latentnav.methods.trajectory.optimizer import _loss_fn
 
         tf = get_transform(transform)
         config = TrajectoryConfig(max_t=max_t, loss=loss, sigma=sigma)

@@ -23,7 +23,8 @@ from latentnav.directions import Direction, _interp
 from latentnav.errors import LatentnavError
 from latentnav.generators.base import Generator
 from latentnav.measure.transforms import Transform, get_transform
-from latentnav.methods.trajectory.optimizer import Trajectories, TrajectoryConfig, _loss_fn
+from latentnav.methods.trajectory.config import TrajectoryConfig
+from latentnav.methods.trajectory.optimizer import Trajectories, _loss_fn
 
 
 @torch.no_grad()

@@ -12,7 +12,8 @@ from latentnav.generators.base import Generator
 from latentnav.measure.transforms import Transform, get_transform
 from latentnav.methods import Candidates
 from latentnav.methods.trajectory.calibration import achieved_t, fit_calibration, fit_direction, matched_calibration
-from latentnav.methods.trajectory.optimizer import Trajectories, TrajectoryConfig, config_dict, run_trajectories
+from latentnav.methods.trajectory.config import TrajectoryConfig, config_dict
+from latentnav.methods.trajectory.optimizer import Trajectories, run_trajectories
 
 
 def discover(

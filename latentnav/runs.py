@@ -1,0 +1,305 @@
+"""Runs: what a discovery makes, as an object a notebook keeps, looks at and saves.
+
+``ln.discover(...)`` returns a :class:`Discovery`; ``Discovery.save(dir)`` writes exactly what ``latentnav
+discover -o dir`` writes (the command calls the same :meth:`Discovery.write`), through :class:`latentnav.io.RunDir`
+(a temporary sibling renamed into place, with a manifest). A batch (several transforms or classes) is a
+:class:`DiscoveryBatch`. What every file holds, and every key of ``metrics.json``: docs/outputs.md.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from latentnav._version import __version__
+
+#: first seed of the latents every traversal picture of a run shows
+PICTURE_SEED = 10_000
+#: how far a meter-calibrated direction's picture and control check move (meter units; hue in degrees)
+METER_REACH = {"hue": 30.0}
+DEFAULT_METER_REACH = 0.15
+
+#: the keys of a trajectory discovery's ``metrics.json`` taken from its direction's meta (docs/outputs.md)
+TRAJECTORY_METRICS = ("fit_r2", "calibration_r2", "achieved_over_requested", "generator_evals", "trajectory_seconds",
+                      "mean_final_loss", "fits", "fits_kept", "control")  # fmt: skip
+
+
+def _processes() -> int:
+    from latentnav import distributed
+
+    return distributed.world().size
+
+
+@dataclass(repr=False)
+class Discovery:
+    """A finished discovery: the direction, what made it, how well it controls, and how to write it.
+
+    Attributes:
+        generator: the generator it was made on (not saved; the pictures are rendered from it).
+        direction: the :class:`~latentnav.directions.Direction`.
+        config: everything needed to repeat the run (``config.json``).
+        metrics: the figures (``metrics.json``; ``metrics["control"]`` is the control on fresh latents).
+        trajectories: the trajectory method's recorded trajectories (``trajectories.npz``), else ``None``.
+        candidates: every direction a ranked method offered (GANSpace, SeFa: ``components/``).
+        max_t: the |t| the pictures show (transform units), or ``None`` for raw steps.
+        started: ``time.perf_counter()`` when the run began (``metrics["wall_seconds"]`` counts from it).
+    """
+
+    generator: Any
+    direction: Any
+    config: dict
+    metrics: dict
+    trajectories: Any = None
+    candidates: list = field(default_factory=list)
+    max_t: float | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def control(self) -> dict | None:
+        """The achieved control on fresh latents (:func:`latentnav.metrics.control.measure_control`), or ``None``."""
+        return self.metrics.get("control")
+
+    @property
+    def warning(self) -> str | None:
+        """What weak control means for the user, or ``None`` when control is not weak."""
+        control = self.control
+        if control is None:
+            return None if self.direction.calibrated else (
+                "this direction is uncalibrated (raw steps along a component): its control was not measured; give "
+                "--attribute NAME to pick and calibrate a component, or measure it with latentnav evaluate")  # fmt: skip
+        return control.get("warning")
+
+    def summary(self) -> str:
+        """One line: the fit, the control on fresh latents, the cost."""
+        said = []
+        if "fit_r2" in self.metrics:
+            said.append(f"fit R^2 {self.metrics['fit_r2']:.3f}")
+        elif self.config.get("method"):
+            what = self.metrics.get("attribute")
+            said.append(f"{self.config['method']} direction" + (f" for {what}" if what else
+                        f" (component {self.metrics.get('choice', 0)})"))  # fmt: skip
+        control = self.control
+        if control is not None and control.get("r2") is not None:
+            said.append(f"control on {control['n_latents']} fresh latents: R^2 {control['r2']:.3f}, "
+                        f"slope {control['slope']:.2f}")  # fmt: skip
+        seconds = self.metrics.get("wall_seconds", time.perf_counter() - self.started)
+        said.append(f"{self.metrics['generator_evals']:,} generator evaluations, {seconds:.1f} s")
+        return "; ".join(said)
+
+    def __repr__(self) -> str:
+        return f"Discovery({self.direction!r}; {self.summary()})"
+
+    def write(self, folder: Path) -> None:
+        """Write every file of the run into ``folder`` (an empty directory; :meth:`save` makes one)."""
+        import numpy as np
+
+        folder = Path(folder)
+        self.direction.save(folder / "direction.safetensors")
+        if self.trajectories is not None:
+            np.savez(folder / "trajectories.npz", **self.trajectories.to_numpy())
+        (folder / "config.json").write_text(json.dumps(self.config, indent=2))
+        self._pictures(folder)
+        self.metrics["wall_seconds"] = round(time.perf_counter() - self.started, 3)
+        (folder / "metrics.json").write_text(json.dumps(self.metrics, indent=2, default=float))
+
+    def _pictures(self, folder: Path) -> None:
+        """``traverse.png`` and ``traverse.gif`` (and ``components.png`` with every offered component)."""
+        import numpy as np
+        import torch
+
+        from latentnav import viz
+        from latentnav.directions import traverse
+
+        G, d = self.generator, self.direction
+        seeds = G.sample_latent(range(PICTURE_SEED, PICTURE_SEED + 6), d.space)
+        if self.max_t is not None:
+            steps = np.linspace(-self.max_t, self.max_t, 9).tolist()
+            images = traverse(G, d, seeds, t=steps)
+            labels = [f"t {t:+.3g}" for t in steps]
+        else:
+            steps = np.linspace(-3, 3, 9).tolist()
+            images = traverse(G, d, seeds, alpha=steps)
+            labels = [f"alpha {a:+.3g}" for a in steps]
+        viz.save_image(viz.traversal_grid(images, labels=labels), folder / "traverse.png")
+        viz.save_gif(images, folder / "traverse.gif")
+        if self.candidates:
+            (folder / "components").mkdir()
+            rows = []
+            for k, c in enumerate(self.candidates):
+                c.save(folder / "components" / f"{k:02d}.safetensors")
+                rows.append(traverse(G, c, seeds[:1], alpha=np.linspace(-3, 3, 9).tolist())[:, 0])
+            grid = viz.traversal_grid(torch.stack(rows, dim=1), labels=[f"alpha {a:+.3g}" for a in np.linspace(-3, 3, 9)])
+            viz.save_image(grid, folder / "components.png")
+
+    def save(self, path: str | Path, *, force: bool = False) -> Path:
+        """Write the run into the directory ``path`` (whole or not at all; see :class:`latentnav.io.RunDir`)."""
+        from latentnav import io
+
+        with io.RunDir(path, force=force, command="discover") as run:
+            run.commit(self.write)
+        return Path(path)
+
+
+def discover(G, transform=None, config=None, *, method: str = "trajectory", space: str = "z", attribute: str | None = None,
+             scorer: Callable | None = None, scorer_name: str = "scorer", component: int = 0, settings=None,
+             progress: bool = True, **overrides) -> Discovery:  # fmt: skip
+    """Discover a direction in ``G`` and measure its control on fresh latents: the API behind ``latentnav discover``.
+
+    Args:
+        G: a generator.
+        transform: the trajectory method's image transform (a name such as ``"shift-x"``, or a callable).
+        config: the trajectory method's :class:`~latentnav.methods.trajectory.optimizer.TrajectoryConfig`; keyword
+            ``overrides`` replace single fields (``discover(G, "zoom", n_trajectories=32)``).
+        method: a registered method (:data:`latentnav.methods.METHODS`).
+        space: the latent space.
+        attribute: another method's attribute (a meter name): picks and calibrates (GANSpace, SeFa) or separates
+            (InterFaceGAN).
+        scorer, scorer_name: InterFaceGAN: your scorer (images -> [N] scores) instead of ``attribute``.
+        component: GANSpace/SeFa without ``attribute``: the component kept.
+        settings: another method's :class:`~latentnav.methods.MethodSettings`.
+        progress: show progress bars.
+
+    Returns:
+        A :class:`Discovery` (``.direction``, ``.metrics``, ``.save(dir)``); a ``warnings.warn`` when its control
+        on fresh latents is weak.
+    """
+    started = time.perf_counter()
+    if method == "trajectory":
+        run = _trajectory_run(G, transform, config, space=space, progress=progress, overrides=overrides)
+    else:
+        run = _method_run(G, method, space=space, attribute=attribute, scorer=scorer, scorer_name=scorer_name,
+                          component=component, settings=settings)  # fmt: skip
+    run.started = started
+    if run.warning:
+        warnings.warn(run.warning, stacklevel=2)
+    return run
+
+
+def _trajectory_run(G, transform, config, *, space: str, progress: bool, overrides: dict) -> Discovery:
+    """The trajectory method, its control check and its record."""
+    from dataclasses import replace
+
+    from latentnav.measure.transforms import get_transform
+    from latentnav.methods.trajectory.config import TrajectoryConfig, config_dict
+    from latentnav.methods.trajectory.discover import discover as follow
+
+    tf = get_transform(transform)
+    config = replace(config or TrajectoryConfig(), **overrides)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the run says it once, from its own record
+        direction, traj = follow(G, tf, config, space=space, progress=progress, return_trajectories=True)
+    metrics = {k: direction.meta[k] for k in TRAJECTORY_METRICS if k in direction.meta}
+    cfg = {"command": "discover", "model": G.name, "transform": tf.name, "method": "trajectory", "space": space,
+           "device": str(G.device), "latentnav_version": __version__, "trajectory": config_dict(config),
+           "processes": _processes()}  # fmt: skip
+    max_t = config.resolved().max_t if config.resolved().max_t is not None else tf.default_max_t
+    return Discovery(G, direction, cfg, metrics, trajectories=traj, max_t=max_t)
+
+
+def _method_run(G, method: str, *, space: str, attribute, scorer, scorer_name: str, component: int,
+                settings) -> Discovery:  # fmt: skip
+    """A registered method through :func:`latentnav.methods.find.find_direction`, its control check and its record."""
+    from latentnav.methods import MethodSettings
+    from latentnav.methods.find import find_direction
+
+    s = settings or MethodSettings()
+    direction, candidates, info = find_direction(
+        G, method, space=space, attribute=attribute, scorer=scorer, scorer_name=scorer_name, component=component,
+        n_components=s.n_components, n_samples=s.samples, ratio=s.ratio, layers=s.layers, feature=s.feature,
+        conditions=s.conditions, seed=s.seed)  # fmt: skip
+    info["control"] = _meter_control(G, direction, attribute)
+    if info["control"] is not None:
+        direction.meta["control"] = info["control"]
+    cfg = {"command": "discover", "model": G.name, "method": method, "space": space, "attribute": attribute,
+           "scorer": scorer_name if scorer is not None else None, "component": component,
+           "components": s.n_components, "samples": s.samples, "ratio": s.ratio,
+           "layers": None if s.layers is None else list(s.layers), "feature": s.feature,
+           "conditions": [c.meta.get("source", "") for c in s.conditions], "seed": s.seed, "device": str(G.device),
+           "latentnav_version": __version__, "processes": _processes()}  # fmt: skip
+    reach = _reach(direction) if direction.calibrated else None
+    return Discovery(G, direction, cfg, info, candidates=candidates, max_t=reach)
+
+
+def _reach(direction) -> float:
+    """How far a meter-calibrated direction's pictures and control check move (its meter's units)."""
+    return METER_REACH.get(direction.transform, DEFAULT_METER_REACH)
+
+
+def _meter_control(G, direction, attribute: str | None) -> dict | None:
+    """The achieved control of a meter-calibrated direction on fresh latents, or ``None`` (uncalibrated)."""
+    if not direction.calibrated or attribute is None:
+        return None
+    from latentnav.measure import get_meter
+    from latentnav.metrics.control import measure_control
+
+    meter = get_meter(attribute, G)
+    return measure_control(G, direction, meter=meter, max_t=METER_REACH.get(meter.name, DEFAULT_METER_REACH))
+
+
+@dataclass(repr=False)
+class DiscoveryBatch:
+    """Several trajectory directions (``--transforms``, ``--classes``): one per job, written into DIR/<job>/.
+
+    Attributes:
+        jobs: the :class:`~latentnav.methods.trajectory.discover.Job` list.
+        directions: one direction per job, in job order.
+        config: ``config.json``.
+        started: when the batch began.
+    """
+
+    jobs: list
+    directions: list
+    config: dict
+    started: float = field(default_factory=time.perf_counter)
+
+    def rows(self) -> list[dict]:
+        """``jobs.json``: each job with its figures (the keys of a single discovery's ``metrics.json``)."""
+        return [{"job": job.name, "transform": job.transform, "class_index": job.class_index,
+                 **{k: d.meta[k] for k in TRAJECTORY_METRICS if k in d.meta}}
+                for job, d in zip(self.jobs, self.directions)]  # fmt: skip
+
+    def weak(self) -> list[str]:
+        """The jobs whose control on fresh latents is weak."""
+        return [row["job"] for row in self.rows() if (row.get("control") or {}).get("weak")]
+
+    def write(self, folder: Path) -> None:
+        """Write DIR/<job>/direction.safetensors per job, jobs.json and config.json into ``folder``."""
+        folder = Path(folder)
+        for job, d in zip(self.jobs, self.directions):
+            (folder / job.name).mkdir()
+            d.save(folder / job.name / "direction.safetensors")
+        (folder / "jobs.json").write_text(json.dumps(self.rows(), indent=2))
+        self.config["wall_seconds"] = round(time.perf_counter() - self.started, 3)
+        (folder / "config.json").write_text(json.dumps(self.config, indent=2))
+
+    def save(self, path: str | Path, *, force: bool = False) -> Path:
+        """Write the batch into the directory ``path`` (whole or not at all)."""
+        from latentnav import io
+
+        with io.RunDir(path, force=force, command="discover") as run:
+            run.commit(self.write)
+        return Path(path)
+
+
+def discover_batch(G, transforms: Sequence[str], classes: Sequence[int] | None = None, config=None, *,
+                   space: str = "z", progress: Callable | None = None) -> DiscoveryBatch:  # fmt: skip
+    """One trajectory direction per (class, transform) job (:func:`latentnav.methods.trajectory.discover.discover_jobs`)."""
+    from latentnav import distributed
+    from latentnav.methods.trajectory.config import TrajectoryConfig, config_dict
+    from latentnav.methods.trajectory.discover import Job, check_jobs, discover_jobs
+
+    started = time.perf_counter()
+    config = config or TrajectoryConfig()
+    jobs = [Job(tf, c) for c in (classes if classes is not None else [None]) for tf in transforms]
+    check_jobs(G, jobs)
+    directions = discover_jobs(G, jobs, config, space=space, progress=progress)
+    cfg = {"command": "discover", "model": G.name, "transforms": list(transforms),
+           "classes": None if classes is None else list(classes), "method": "trajectory", "space": space,
+           "device": str(G.device), "latentnav_version": __version__, "trajectory": config_dict(config),
+           "processes": distributed.world().size}  # fmt: skip
+    return DiscoveryBatch(jobs, directions, cfg, started)
