@@ -19,8 +19,10 @@ parser.add_argument("--out", default="shift.png")
 args = parser.parse_args()
 
 G = ln.load_generator("bvae-dsprites", device="cpu")
-direction = ln.discover(G, "shift-x", n_trajectories=args.trajectories, max_iters=args.max_iters, progress=False)
-print(f"fit R^2 {direction.meta['fit_r2']:.3f} after {direction.meta['generator_evals']} generator evaluations")
+print("discovering shift-x (about 10 s on 2 cores) ...", flush=True)
+run = ln.discover(G, "shift-x", n_trajectories=args.trajectories, max_iters=args.max_iters)  # progress bars on stderr
+print(run.summary())
+direction = run.direction
 
 z = G.sample_z(16, seed=1000)
 images = ln.traverse(G, direction, z, t=[-0.1, 0.0, 0.1])  # [3, 16, 1, 64, 64]: move every image by t

@@ -189,6 +189,24 @@ class Evaluation:
     changes: dict[str, np.ndarray]
     metrics: dict[str, Any] = field(default_factory=dict)
 
+    def summary(self) -> str:
+        """One line: the target's steerability and MI, and the latents it was measured on."""
+        st = self.metrics["steerability"]
+        return (f"{self.target}: R^2 {st['r2']:.3f}, slope {st['slope']:.3f}, spread {st['spread']:.4f}, "
+                f"MI {self.metrics['mi']['mi_target']:.2f}; {self.metrics.get('n', '?')} fresh latents from seed "
+                f"{self.metrics.get('seed', '?')}")  # fmt: skip
+
+    @property
+    def warning(self) -> str | None:
+        """What weak control means, when R^2 or the slope is out of bounds (:mod:`latentnav.metrics.control`)."""
+        from latentnav.metrics.control import MIN_R2, SLOPE_RANGE
+
+        st = self.metrics["steerability"]
+        if st["r2"] >= MIN_R2 and SLOPE_RANGE[0] <= st["slope"] <= SLOPE_RANGE[1]:
+            return None
+        return (f"weak control of {self.target}: R^2 {st['r2']:.2f}, slope {st['slope']:.2f} of what was asked (weak: "
+                f"R^2 below {MIN_R2} or a slope outside {SLOPE_RANGE[0]}-{SLOPE_RANGE[1]}); see report.md")  # fmt: skip
+
 
 def evaluate_direction(G, direction: Direction, *, target: str | None = None, attributes: Sequence[str] | None = None,
                        t_values: Sequence[float] | None = None, n: int = 50, seed: int = EVAL_SEED,
@@ -241,7 +259,7 @@ def evaluate_direction(G, direction: Direction, *, target: str | None = None, at
         with np.errstate(all="ignore"):
             scales = {m.name: max(float(np.nanstd(base[k])), m.resolution) for k, m in enumerate(meters)}  # spread, at least the resolution
         metrics: dict[str, Any] = {
-            "target": meter.name, "unit": meter.unit, "t_values": t.tolist(), "n": n,
+            "target": meter.name, "unit": meter.unit, "t_values": t.tolist(), "n": n, "seed": seed,
             "steerability": steerability(t, changes[meter.name]),
             "leakage": leakage(changes, meter.name, scales), "attribute_std": scales,
             "mi": mi_control(t, changes, meter.name, min_width={m.name: max(m.resolution, MI_RESOLUTION * scales[m.name])

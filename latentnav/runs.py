@@ -303,3 +303,134 @@ def discover_batch(G, transforms: Sequence[str], classes: Sequence[int] | None =
            "device": str(G.device), "latentnav_version": __version__, "trajectory": config_dict(config),
            "processes": distributed.world().size}  # fmt: skip
     return DiscoveryBatch(jobs, directions, cfg, started)
+
+
+# ------------------------------------------------------------------------------------------------ samples
+def sample_images(G, seeds: Sequence[int], *, direction=None, t_of: Callable | None = None, chunk: int | None = None):
+    """Images of ``seeds`` in chunks of ``chunk`` (default: the generator's batch size): ``(seeds, images)`` pairs.
+
+    With ``direction`` and ``t_of`` (seeds -> [n] t values), each sample's factor is set to its t (absolute moves,
+    the paper's output-distribution shaping). Memory does not grow with the number of seeds.
+    """
+    import torch
+
+    space = direction.space if direction is not None else "z"
+    block: list[int] = []
+    for seed in [*seeds, None]:
+        if seed is not None:
+            block.append(seed)
+        if block and (seed is None or len(block) == (chunk or G.batch_size)):
+            z = G.sample_latent(block, space)
+            if direction is not None:
+                z = z + (direction.alpha_for(t_of(block)) - direction.project(z))[:, None] * direction.u
+            with torch.no_grad():
+                yield block, G(z.view(-1, *G.latent_shape(space)), space=space)
+            block = []
+
+
+def write_samples(folder: Path, G, seeds: Sequence[int], *, progress: Callable[[int], None] | None = None, **kwargs) -> int:
+    """One PNG per seed (``seed0042.png``) into ``folder``, rendered in chunks (:func:`sample_images`); the count."""
+    from latentnav import viz
+
+    count = 0
+    for block, images in sample_images(G, seeds, **kwargs):
+        viz.save_images(images, [Path(folder) / f"seed{s:04d}.png" for s in block])
+        count += len(block)
+        if progress is not None:
+            progress(len(block))
+    return count
+
+
+def traversal(G, direction, seeds: Sequence[int], *, t: Sequence[float] | None = None, alpha: Sequence[float] | None = None,
+              mode: str = "relative"):  # fmt: skip
+    """A traversal of ``seeds`` along ``direction`` and its picture's captions: ``(images [T, N, C, H, W], column
+    labels, row labels)``."""
+    from latentnav.directions import traverse
+
+    z = G.sample_latent(list(seeds), direction.space)
+    if t is not None:
+        images = traverse(G, direction, z, t=list(t), mode=mode)
+        unit = "t" if mode == "relative" else "t ="
+        columns = [f"{unit} {v:+.3g}" for v in t]
+    else:
+        images = traverse(G, direction, z, alpha=list(alpha))
+        columns = [f"alpha {v:+.3g}" for v in alpha]
+    return images, columns, [f"seed {s}" for s in seeds]
+
+
+# ---------------------------------------------------------------------------------------------- correction
+@dataclass(repr=False)
+class CorrectionRun:
+    """A finished correction with its three directions in the attribute's units and before/after grids.
+
+    Attributes:
+        result: the :class:`~latentnav.correction.correct.Correction` (``report``, ``samples``).
+        corrected, projected, base: the corrected direction, InterFaceGAN's projection and the base direction, each
+            calibrated in the attribute's units.
+        grids: [T, 3N, C, H, W] traversals of the same latents along base, projection and corrected.
+        attribute, against: what was corrected.
+    """
+
+    result: Any
+    corrected: Any
+    projected: Any
+    base: Any
+    grids: Any
+    attribute: str
+    against: list
+
+    def write(self, paths: list[Path]) -> None:
+        """Write OUT, OUT.projection.safetensors, OUT.report.json, OUT.grids.png, and the two directions' .json
+        sidecars, at ``paths`` in that order."""
+        from latentnav import viz
+
+        for d, path, sidecar in ((self.corrected, paths[0], paths[4]), (self.projected, paths[1], paths[5])):
+            d.save(path)  # writes its .json sidecar beside it
+            path.with_suffix(".json").replace(sidecar)
+        paths[2].write_text(json.dumps(self.result.report, indent=2, default=float))
+        t = self.result.report.get("grid_t", [])
+        viz.save_image(viz.traversal_grid(self.grids, labels=[f"t {v:+.3g}" for v in t]), paths[3])
+
+    def summary(self) -> list[str]:
+        """What ``latentnav correct`` prints: the leakage before and after, the share kept, the re-fit's stop."""
+        report = self.result.report
+        ev = report["eval"]
+        lines = [f"leakage into {', '.join(self.against)}: base {ev['base']['leakage_max']:.3f}, projection "
+                 f"{ev['projection']['leakage_max']:.3f}, corrected {ev['corrected']['leakage_max']:.3f}; "
+                 f"{report['low_density_kept']} of {report['low_density_made']} low-density samples kept"]  # fmt: skip
+        if ev["base"]["on_target"] > 0:  # the base moves the attribute (else there is no share to state)
+            share = {k: ev[k]["on_target"] / ev["base"]["on_target"] for k in ("projection", "corrected")}
+            cfg = report.get("config", {})
+            asked = (f" (--keep asks for at least {cfg['fit_keep']:.0%} on the fitted latents)"
+                     if cfg.get("refit") == "meters" and "fit_keep" in cfg else "")  # fmt: skip
+            lines.append(f"{self.attribute} change per unit step, against the base direction's: projection "
+                         f"{share['projection']:.0%}, corrected {share['corrected']:.0%}{asked}")  # fmt: skip
+        if report.get("refit", {}).get("stopped") == "iteration limit":
+            limit = report.get("config", {}).get("fit_iterations", "its")
+            lines.append(f"the SLSQP re-fit stopped at its limit of {limit} iterations before converging (past about "
+                         "20 it fits the noise of the scored latents; --fit-iterations sets the limit)")  # fmt: skip
+        return lines
+
+
+def correct_direction(G, direction, attribute: str, against: Sequence[str], config=None, *, eval_n: int = 50,
+                      progress: bool = True) -> CorrectionRun:  # fmt: skip
+    """:func:`latentnav.correction.correct.correct`, then the three directions calibrated in the attribute's units
+    and their grids on six fresh latents (seeds from 50,000)."""
+    import torch
+
+    from latentnav.correction.correct import correct
+    from latentnav.directions import traverse
+    from latentnav.evaluate import EVAL_SEED, calibrate_direction, in_units_of
+    from latentnav.measure import get_meter
+
+    meter = get_meter(attribute, G)
+    held = [get_meter(name, G) for name in against]
+    result = correct(G, direction, meter, held, config, eval_n=eval_n, progress=progress)
+    corrected = calibrate_direction(G, result.direction, meter)
+    projected = calibrate_direction(G, result.projection, meter)
+    base = direction if in_units_of(direction, meter) else calibrate_direction(G, direction, meter)
+    z = G.sample_latent(range(EVAL_SEED, EVAL_SEED + 6), corrected.space)
+    t = torch.linspace(-0.15, 0.15, 7).tolist()
+    result.report["grid_t"] = t
+    grids = torch.cat([traverse(G, v, z, t=t, mode="relative") for v in (base, projected, corrected)], dim=1)
+    return CorrectionRun(result, corrected, projected, base, grids, attribute, list(against))

@@ -48,9 +48,44 @@ def save_images(images: torch.Tensor, paths: list[Path]) -> None:
         Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(path)
 
 
-def traversal_grid(images: torch.Tensor, upscale: int = 2) -> Image.Image:
-    """A traversal [T, N, C, H, W] as a picture: one row per latent, one column per step."""
-    return grid(images.transpose(0, 1), upscale=upscale)
+def traversal_grid(images: torch.Tensor, upscale: int = 2, labels: list[str] | None = None,
+                   row_labels: list[str] | None = None) -> Image.Image:  # fmt: skip
+    """A traversal [T, N, C, H, W] as a picture: one row per latent, one column per step.
+
+    Args:
+        images: [T, N, C, H, W].
+        upscale: nearest-neighbour upscaling.
+        labels: one caption per column (``t +0.1``), drawn above it.
+        row_labels: one caption per row (``seed 10000``), drawn at its left.
+    """
+    picture = grid(images.transpose(0, 1), upscale=upscale)
+    if labels is None and row_labels is None:
+        return picture
+    cell_w = (images.shape[-1] + 2) * upscale
+    cell_h = (images.shape[-2] + 2) * upscale
+    return label_grid(picture, cell_w, cell_h, labels or [], row_labels or [])
+
+
+#: height of the caption strip above a labelled grid, and width of the one at its left, in pixels
+LABEL_HEIGHT, LABEL_WIDTH = 16, 84
+
+
+def label_grid(picture: Image.Image, cell_w: int, cell_h: int, columns: list[str], rows: list[str]) -> Image.Image:
+    """``picture`` with a caption above each column and at the left of each row (PIL's default font)."""
+    from PIL import ImageDraw
+
+    top = LABEL_HEIGHT if columns else 0
+    left = LABEL_WIDTH if rows else 0
+    background = 32 if picture.mode == "L" else (32, 32, 32)
+    ink = 230 if picture.mode == "L" else (230, 230, 230)
+    out = Image.new(picture.mode, (picture.width + left, picture.height + top), background)
+    out.paste(picture, (left, top))
+    draw = ImageDraw.Draw(out)
+    for k, text in enumerate(columns):
+        draw.text((left + k * cell_w + 2, 2), text, fill=ink)
+    for k, text in enumerate(rows):
+        draw.text((2, top + k * cell_h + cell_h // 2 - 5), text, fill=ink)
+    return out
 
 
 def save_gif(frames: torch.Tensor, path: str | Path, upscale: int = 2, duration_ms: int = 120, bounce: bool = True) -> Path:

@@ -23,11 +23,12 @@ def test_correct_cli_defaults_are_the_config_defaults():
     from latentnav.cli import main
 
     params = {p.name: p.default for p in main.commands["correct"].params}
+    flags = {p.name: p.opts[0] for p in main.commands["correct"].params}
     cfg = CorrectConfig()
-    cli_to_config = {"scored": "n_samples", "samples": "n_low", "offset": "offset", "invert_steps": "invert_steps",
-                     "refit": "refit", "fit_steps": "fit_steps", "fit_iterations": "fit_iterations", "fit_keep": "fit_keep", "fit_optimizer": "fit_optimizer",
-                     "seed": "seed"}  # fmt: skip
-    assert {k: params[k] for k in cli_to_config} == {k: getattr(cfg, f) for k, f in cli_to_config.items()}
+    fields = ("n_samples", "n_low", "offset", "invert_steps", "refit", "fit_steps", "fit_iterations", "fit_keep",
+              "fit_optimizer", "seed")  # fmt: skip
+    assert {k: params[k] for k in fields} == {k: getattr(cfg, k) for k in fields}  # the options carry the fields' names
+    assert (flags["n_samples"], flags["n_low"], flags["fit_keep"]) == ("--scored", "--samples", "--keep")  # as documented
     choices = {p.name: tuple(p.type.choices) for p in main.commands["correct"].params if hasattr(p.type, "choices")}
     assert choices["refit"] == REFITS and choices["fit_optimizer"] == OPTIMIZERS  # the CLI's lists are the module's
 

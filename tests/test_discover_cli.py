@@ -41,7 +41,7 @@ def test_traverse_writes_one_row_per_seed(tmp_path, bvae):
               "--steps", "5", "--mode", "absolute", "-o", tmp_path / "g.png", "--gif", tmp_path / "g.gif")  # fmt: skip
     assert res.exit_code == 0, res.output
     img = Image.open(tmp_path / "g.png")
-    assert img.size == ((5 * 66 + 2) * 2, (3 * 66 + 2) * 2)
+    assert img.size == ((5 * 66 + 2) * 2 + 84, (3 * 66 + 2) * 2 + 16)  # the grid, a caption row above, seeds at the left
 
 
 def test_discover_bad_input_is_one_line_and_writes_nothing(tmp_path):

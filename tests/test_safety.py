@@ -444,13 +444,14 @@ def test_discovery_measures_control_on_fresh_latents_and_warns_when_it_is_weak()
 
     G = BlobGenerator()
     good = ln.discover(G, "shift-x", n_trajectories=16, progress=False, max_t=0.15)
-    c = good.meta["control"]
+    c = good.direction.meta["control"]
+    assert good.metrics["control"] == c
     assert c["n_latents"] == 32 and c["first_seed"] == 70_000 and not c["weak"] and c["warning"] is None
     assert c["r2"] > 0.9 and 0.8 < c["slope"] < 1.2
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         bad = ln.discover(G, "zoom", n_trajectories=16, progress=False)  # a blob of fixed size cannot zoom
-    c = bad.meta["control"]
+    c = bad.metrics["control"]
     assert c["weak"] and c["slope"] < 0.5 and c["warning"].startswith("weak control")
     assert any("weak control" in str(w.message) for w in caught)
 

@@ -31,7 +31,9 @@ def import_graph() -> dict[str, set[str]]:
                 base = node.module or ""
                 if node.level:
                     base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
-                targets = [base, *(f"{base}.{a.name}" for a in node.names)]
+                submodules = [f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in modules]
+                # ``from pkg import submodule`` needs the submodule (pkg is only its parent), ``from pkg import name`` pkg
+                targets = submodules + ([base] if len(submodules) < len(node.names) else [])
             elif isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             else:

@@ -148,3 +148,16 @@ def _show_notice(spec: ModelSpec) -> None:
 
         _NOTICES_SHOWN.add(spec.name)
         logging.getLogger("latentnav").warning("%s: %s", spec.name, spec.notice)
+
+
+def model_rows(registry: Registry | None = None) -> list[dict]:
+    """One row per model for ``latentnav models``: name, aliases, architecture, size, source, license, and
+    whether its files are on this machine (no download, no hashing)."""
+    from latentnav.generators import hub
+
+    registry = registry if registry is not None else default_registry()
+    return [{
+        "name": spec.name, "aliases": ",".join(spec.aliases), "arch": spec.arch, "resolution": spec.img_resolution,
+        "channels": spec.img_channels, "z_dim": spec.z_dim, "source": spec.source.describe(), "license": spec.license,
+        "available": hub.is_available(spec), "description": spec.description,
+    } for spec in registry.values()]  # fmt: skip

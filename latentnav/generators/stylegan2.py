@@ -948,3 +948,41 @@ def sniff(path: str | Path) -> bool:
     except Exception:  # noqa: BLE001 - a file we cannot even peek at is not ours to claim
         return False
     return False
+
+
+@dataclass(frozen=True)
+class ConvertSource:
+    """What ``latentnav convert`` reads: a local file (``path``, one of the run's inputs) or a registry model."""
+
+    path: Path | None
+    spec: Any = None
+
+    def fetch(self) -> Path:
+        """The file to read (a registry model's is located or downloaded, and verified, now)."""
+        if self.path is not None:
+            return self.path
+        from latentnav.generators import hub
+
+        return hub.fetch(self.spec)[0]
+
+
+def convert_source(model: str) -> ConvertSource:
+    """Check what ``latentnav convert --model`` names before any work: a StyleGAN2 registry model or an existing file.
+
+    Raises:
+        BadInputError: a registry model of another family; UnknownNameError: neither a model nor a path.
+    """
+    from latentnav.errors import UnknownNameError
+    from latentnav.generators.registry import default_registry
+
+    reg = default_registry()
+    if model in reg:
+        spec = reg[model]
+        if spec.arch != ARCH:
+            raise BadInputError(f"latentnav convert reads StyleGAN2 models; {model} is a {spec.arch} model")
+        return ConvertSource(None, spec)
+    path = Path(model).expanduser()
+    if not path.exists():
+        known = [n for n, s in reg.items() if s.arch == ARCH]
+        raise UnknownNameError("model", model, known, " (or give the path of a StyleGAN2 file)")
+    return ConvertSource(path)

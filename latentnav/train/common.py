@@ -151,3 +151,55 @@ def snapshot(output: Path, config: Any, step: int, parts: Mapping[str, Any], wri
     write_model({"config": dataclasses.asdict(config), "steps_done": str(step), "latentnav_version": __version__,
                  "trained_on": trained_on, **meta})  # fmt: skip
     save_checkpoint(output, config, step, {name: part.state_dict() for name, part in parts.items()})
+
+
+def output_files(output: Path) -> list[Path]:
+    """Everything a training run writes for ``output``: the model, its config, the checkpoint and the log."""
+    return [output, output.with_name(output.stem + ".config.json"), checkpoint_path(output), log_path(output)]
+
+
+def check_output(output: Path, config: Any, resumable: tuple[str, ...], force: bool) -> bool:
+    """Check a training output before anything is written; ``True`` when it resumes an interrupted run.
+
+    The name must end in ``.safetensors`` and its folder be writable; a training checkpoint there is resumed
+    only when it was written with the same settings (a refused resume changes no file); without one, an existing
+    model, config or log is replaced only with ``force``, which starts afresh.
+
+    Raises:
+        OutputError, OutputExistsError: the output cannot or may not be written.
+        BadInputError: a checkpoint of another run is there.
+    """
+    from latentnav import io
+    from latentnav.errors import OutputError, OutputExistsError
+
+    io.check_suffix(output, (".safetensors",), "a model")
+    io.check_writable_parent(output)
+    ours = output_files(output)
+    for path in ours:
+        if path.is_dir():
+            raise OutputError(f"{path} is a directory; choose another -o")
+    if force:
+        return False
+    if load_checkpoint(output, config, resumable) is not None:
+        return True
+    there = [str(p) for p in ours if p.exists()]
+    if there:
+        raise OutputExistsError(f"{', '.join(there)} exist{'s' if len(there) == 1 else ''} (and no training "
+                                "checkpoint to resume); choose another -o or pass --force to start afresh")  # fmt: skip
+    return False
+
+
+def run_training(command: str, config: Any, train: Callable, output: Path, *, force: bool) -> Path:
+    """Train into ``output`` (checked with :func:`check_output` first) while holding it against a second run.
+
+    ``force`` starts afresh: the old run's checkpoint and log go first. The config is written as
+    ``<stem>.config.json`` before training starts.
+    """
+    from latentnav import io
+
+    with io.exclusive(output):
+        if force:
+            for path in output_files(output)[2:]:
+                path.unlink(missing_ok=True)
+        io.write_text(output_files(output)[1], json.dumps({"command": command, **dataclasses.asdict(config)}, indent=2))
+        return train(config, output)

@@ -1,0 +1,89 @@
+"""The ``latentnav`` command group: one-line errors, exit codes, and the program's entry point.
+
+Errors a user can cause end with a one-line ``error: ...`` message and a non-zero exit (2 for bad usage, 1
+otherwise, 130 for Ctrl-C); anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+
+import click
+
+from latentnav._version import __version__
+from latentnav.errors import LatentnavError
+
+#: errors of the machine, not of latentnav, that a user fixes (disk full, read-only, permissions)
+_ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+class _Group(click.Group):
+    """Turns user errors raised inside commands into one line on stderr and an exit code.
+
+    Only latentnav's own errors (:class:`~latentnav.errors.LatentnavError`), click's usage errors, a full or
+    read-only disk and Ctrl-C (exit 130) become one line; anything else is a bug and keeps its traceback.
+    """
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as err:  # usage errors, BadParameter: one line, exit 2
+            _fail(err.format_message(), err.exit_code)
+        except LatentnavError as err:
+            _fail(str(err), err.exit_code, reported_by_main=type(err).__name__ == "RankError")
+        except KeyboardInterrupt:
+            _fail("interrupted (Ctrl-C); nothing was written except what the lines above say", 130)
+        except OSError as err:
+            if err.errno not in _ENVIRONMENT_ERRNOS:
+                raise
+            _fail(f"{err.strerror}: {err.filename}" if err.filename else str(err), 1)
+        finally:
+            if "latentnav.distributed" in sys.modules:  # only commands that ran data-parallel imported it
+                sys.modules["latentnav.distributed"].teardown()
+
+
+def _fail(message: str, code: int, reported_by_main: bool = False) -> None:
+    """Print ``error: message`` (once per run: an error every rank raised is printed by rank 0) and exit."""
+    message = " ".join(str(message).split("\n")).strip() or "failed"
+    w = sys.modules["latentnav.distributed"].world() if "latentnav.distributed" in sys.modules else None
+    if w is None or not w.distributed:
+        click.echo(f"error: {message}", err=True)
+    elif reported_by_main:  # every rank raised it: rank 0 prints, and the others wait for that before exiting
+        if w.is_main:
+            click.echo(f"error: {message}", err=True)
+        sys.modules["latentnav.distributed"].barrier()
+    else:
+        click.echo(f"error: rank {w.rank} of {w.size}: {message}", err=True)
+    sys.exit(code)
+
+
+def warn(message: str) -> None:
+    """A ``warning: ...`` line on stderr (a run that worked badly says so)."""
+    click.echo(f"warning: {message}", err=True)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 120})
+@click.version_option(__version__, prog_name="latentnav")
+def main() -> None:
+    """latentnav: controllable directions in the latent spaces of pretrained generators."""
+
+
+def entry() -> None:
+    """The ``latentnav`` program: :func:`main`, and exit code 130 after Ctrl-C whatever CPython would do.
+
+    A Ctrl-C that lands inside C code run through ``PyRun_*`` (pybind11's exec, in torch) leaves CPython's
+    "unhandled KeyboardInterrupt" flag set even though latentnav handled it, and the interpreter would then end
+    by killing itself with SIGINT instead of exiting 130. Everything the run owns is cleaned up by then.
+    """
+    try:
+        main()
+    except SystemExit as done:
+        if done.code == 130:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
+        raise
+
+
