@@ -60,6 +60,19 @@ def best_of(fn, repeats: int, device: torch.device) -> float:
     return best
 
 
+def markdown(record: dict) -> str:
+    """The table of docs/models.md from the JSON ``--json`` writes: per batch, images per second of each mode and
+    the peak memory over the loaded process."""
+    head = f"| batch | forward | forward + backward to z | peak memory fwd / fwd+bwd (over the {record['loaded_mib']:.0f} MiB loaded process) |"
+    lines = [head, "|---|---|---|---|"]
+    by = {(r["batch"], r["mode"]): r for r in record["results"]}
+    for batch in dict.fromkeys(r["batch"] for r in record["results"]):
+        fwd, bwd = by[batch, "forward"], by[batch, "forward+backward"]
+        lines.append(f"| {batch} | {fwd['images_per_s']:.2f} images/s | {bwd['images_per_s']:.2f} images/s | "
+                     f"+{fwd['peak_over_loaded_mib']:.0f} / +{bwd['peak_over_loaded_mib']:.0f} MiB |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", default="1,8")
@@ -99,10 +112,12 @@ def main() -> None:
                          "peak_mib": peak, "peak_over_loaded_mib": peak - loaded})  # fmt: skip
             print(f"batch {batch:3d}  {mode:17s} {batch / seconds:8.2f} images/s  ({seconds:.3f} s)  "
                   f"peak {peak:7.0f} MiB (+{peak - loaded:.0f} over loaded)")  # fmt: skip
+    meta = {"torch": torch.__version__, "threads": args.threads, "device": str(G.device), "dtype": args.dtype,
+            "parameters": params, "loaded_mib": loaded}  # fmt: skip
+    record = {"model": "biggan-deep-128 random weights", **meta, "results": rows}
+    print(markdown(record))
     if args.json:
-        meta = {"torch": torch.__version__, "threads": args.threads, "device": str(G.device), "dtype": args.dtype,
-                "parameters": params, "loaded_mib": loaded}  # fmt: skip
-        args.json.write_text(json.dumps({"model": "biggan-deep-128 random weights", **meta, "results": rows}, indent=2))
+        args.json.write_text(json.dumps(record, indent=2))
 
 
 if __name__ == "__main__":

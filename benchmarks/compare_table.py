@@ -46,6 +46,11 @@ def rows_from_json(summary: dict) -> list[str]:
     return rows
 
 
+def markdown(rows: list[str]) -> str:
+    """The whole table: :data:`latentnav.evaluate.COMPARE_HEADER`, its rule, then ``rows``."""
+    return "\n".join([COMPARE_HEADER, "|---" * (COMPARE_HEADER.count("|") - 1) + "|", *rows]) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="bvae-dsprites-b4")
@@ -71,7 +76,7 @@ def main() -> None:
             rows += compare_rows(runs, target)
             summary["targets"][target] = [run_summary(r) for r in runs]
             write_json(args.json, summary)
-    table = "\n".join([COMPARE_HEADER, "|---" * (COMPARE_HEADER.count("|") - 1) + "|", *rows]) + "\n"
+    table = markdown(rows)
     print(table, end="")
     if args.update_docs:
         update_doc("compare-table", table, DOC)

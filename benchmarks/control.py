@@ -124,6 +124,17 @@ def row(model: str, transform: str, who: str, r: dict) -> str:
     return f"| `{model}` | {transform} | {who} | " + " | ".join(cells + cost + [misses]) + " |"
 
 
+def table(record: dict) -> str:
+    """The control table of docs/testbed.md from the JSON ``--json`` writes: per model and transform, each
+    discovered row (in the order of ``--schedules``), then the oracle's."""
+    lines = [HEADER, "|---" * (HEADER.count("|") - 1) + "|"]
+    for model, transforms in record["results"].items():
+        for tf, res in transforms.items():
+            lines += [row(model, tf, f"discovered ({who})", res[who]) for who in res if who != "oracle"]
+            lines.append(row(model, tf, f"oracle (axis {res['oracle']['axis']})", res["oracle"]))
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="bvae-dsprites,bvae-dsprites-b1", help="comma-separated registry names or paths")
@@ -149,10 +160,11 @@ def main() -> None:
             lines += [row(model, tf, f"discovered ({who})", res[who]) for who in schedules]
             lines.append(row(model, tf, f"oracle (axis {res['oracle']['axis']})", res["oracle"]))
             print("\n".join(lines[-len(schedules) - 1 :]), flush=True)
+    record = {"n_eval": N_EVAL, "eval_seed": EVAL_SEED, "t_max": T_MAX, "results": results}
     if args.json:
-        write_json(args.json, {"n_eval": N_EVAL, "eval_seed": EVAL_SEED, "t_max": T_MAX, "results": results})
+        write_json(args.json, record)
     if args.update_docs:
-        update_doc("control-table", "\n".join(lines), DOC)
+        update_doc("control-table", table(record), DOC)
 
 
 if __name__ == "__main__":

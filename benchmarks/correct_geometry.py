@@ -64,6 +64,11 @@ def rows(results: dict) -> list[str]:
     return out
 
 
+def table(results: list[dict]) -> str:
+    """The geometry table of docs/correct.md from corrector-table JSONs (``benchmarks/correct_table.py``), in order."""
+    return "\n".join([HEADER, *(line for r in results for line in rows(r))])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     results = ROOT / "benchmarks" / "results"
@@ -71,16 +76,13 @@ def main() -> None:
                         help="corrector tables written by benchmarks/correct_table.py")  # fmt: skip
     add_update_flag(parser, DOC)
     args = parser.parse_args()
-    lines = [HEADER]
-    for path in args.json:
-        lines += rows(json.loads(path.read_text()))
-    table = "\n".join(lines)
-    print(table)
+    text = table([json.loads(path.read_text()) for path in args.json])
+    print(text)
     for rho in (0.9, 0.8, 0.7, 0.6, 0.5):
         kept, allowed = kept_share(rho, rho), leak_allowing(0.8, rho)
         print(f"rho {rho}: a direction that leaks rho keeps {kept:.2f} once y-free; L80 = {allowed:.2f}")
     if args.update_docs:
-        update_doc("correct-geometry", table, DOC)
+        update_doc("correct-geometry", text, DOC)
 
 
 if __name__ == "__main__":

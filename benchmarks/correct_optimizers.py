@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from correct_table import leak, ordered
 from readme_table import DOCS, ROOT, add_update_flag, update_doc
@@ -31,11 +32,12 @@ def cell(r: dict) -> str:
     return f"{leak(ev['corrected'])}, {ev['corrected']['on_target'] / ev['base']['on_target']:.0%}"
 
 
-def table() -> str:
+def table(results: Path = ROOT / "benchmarks" / "results") -> str:
+    """The table of docs/correct.md from the JSON pairs of :data:`PAIRS` in ``results``."""
     lines = ["| model | method | Adam re-fit: leakage, share | SLSQP re-fit (default): leakage, share | "
              "same method on unbiased |", "|---|---|---|---|---|"]  # fmt: skip
     for slsqp_name, adam_name in PAIRS:
-        slsqp, adam = (json.loads((ROOT / "benchmarks" / "results" / n).read_text()) for n in (slsqp_name, adam_name))
+        slsqp, adam = (json.loads((results / n).read_text()) for n in (slsqp_name, adam_name))
         for method in ordered(slsqp["methods"]):
             s, a = slsqp["methods"][method], adam["methods"].get(method)
             lines.append(f"| `{slsqp['model']}` | {method} | {cell(a) if a else '-'} | {cell(s)} | {leak(s['unbiased'])} |")

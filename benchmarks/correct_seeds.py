@@ -28,6 +28,15 @@ from latentnav.correction.objective import direction_effect
 from latentnav.measure import get_meter
 
 
+def table(record: dict) -> str:
+    """The figures of the JSON ``--json`` writes as a Markdown table (docs/correct.md quotes them in its text)."""
+    head = f"| --keep | fit seed | share of the base's x change per step | leakage on {record['eval_n']:,} fresh latents (5-95%) |"
+    lines = [head, "|---|---|---|---|"]
+    lines += [f"| {r['keep']:g} | {r['seed']} | {r['share']:.2f} | {r['leakage']:.3f} ({r['interval'][0]:.3f}-{r['interval'][1]:.3f}) |"
+              for r in record["rows"]]  # fmt: skip
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="bvae-dsprites-corr")
@@ -58,6 +67,7 @@ def main() -> None:
                   f"({lo:.2f}-{hi:.2f})", flush=True)  # fmt: skip
             write_json(args.json, {"model": args.model, "eval_n": args.eval_n, "rows": rows,
                                    "seconds": time.perf_counter() - t0})  # fmt: skip
+    print(table({"eval_n": args.eval_n, "rows": rows}))
 
 
 if __name__ == "__main__":

@@ -75,6 +75,16 @@ def launch(procs: int, args: argparse.Namespace, out: Path) -> dict:
     return json.loads(out.read_text())
 
 
+def table(record: dict) -> str:
+    """The table of docs/distributed.md from the JSON ``--json`` writes."""
+    head = (f"| stage | processes | wall seconds (best of {record['repeats']}) | speed-up | CPU seconds of the busiest rank "
+            "| CPU speed-up | cosine with 1 process |")  # fmt: skip
+    lines = [head, "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['stage']} | {r['processes']} | {r['seconds']:.2f} | {r['speedup']:.2f}x | {r['cpu_seconds']:.2f} | "
+              f"{r['cpu_speedup']:.2f}x | {r['cosine']:.6f} |" for r in record["rows"]]  # fmt: skip
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--procs", default="1,2")
@@ -97,9 +107,6 @@ def main() -> None:
         for n in counts:
             runs[n] = launch(n, args, Path(tmp) / f"{n}.json")
     rows = []
-    print(f"| stage | processes | wall seconds (best of {args.repeats}) | speed-up | CPU seconds of the busiest rank "
-          "| CPU speed-up | cosine with 1 process |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|")
     for stage in runs[counts[0]]["stages"]:
         ref = runs[counts[0]]["stages"][stage]
         for n in counts:
@@ -109,13 +116,12 @@ def main() -> None:
                    "speedup": round(ref["seconds"] / got["seconds"], 2), "cpu_seconds": round(got["cpu_seconds"], 3),
                    "cpu_speedup": round(ref["cpu_seconds"] / got["cpu_seconds"], 2), "cosine": cosine}  # fmt: skip
             rows.append(row)
-            print(f"| {stage} | {n} | {row['seconds']:.2f} | {row['speedup']:.2f}x | {row['cpu_seconds']:.2f} | "
-                  f"{row['cpu_speedup']:.2f}x | {cosine:.6f} |")  # fmt: skip
+    record = {"command": "python benchmarks/distributed_speed.py " + " ".join(sys.argv[1:]), "model": args.model,
+              "trajectories": args.trajectories, "samples": args.samples, "repeats": args.repeats,
+              "threads_per_process": 1, "cpu_count": os.cpu_count(), "load_average_after": os.getloadavg(),
+              "rows": rows}  # fmt: skip
+    print(table(record))
     if args.json:
-        record = {"command": "python benchmarks/distributed_speed.py " + " ".join(sys.argv[1:]), "model": args.model,
-                  "trajectories": args.trajectories, "samples": args.samples, "repeats": args.repeats,
-                  "threads_per_process": 1, "cpu_count": os.cpu_count(), "load_average_after": os.getloadavg(),
-                  "rows": rows}  # fmt: skip
         Path(args.json).write_text(json.dumps(record, indent=2) + "\n")
 
 

@@ -14,6 +14,21 @@ from pathlib import Path
 import latentnav as ln
 from latentnav.testbed.report import model_report
 
+HEADER = ("| model | steps | recon (nats) | KL (nats) | blank (prior) | x-y corr (prior) | pos_x abs r | pos_y abs r "
+          "| scale abs r |\n|---|---|---|---|---|---|---|---|---|")  # fmt: skip
+
+
+def row(name: str, rep: dict) -> str:
+    """One model's row, from its :func:`latentnav.testbed.report.model_report`."""
+    return (f"| `{name}` | {rep['steps_done']} | {rep['recon_nats']:.1f} | {rep['kl_nats']:.1f} | "
+            f"{100 * rep['blank_fraction']:.1f}% | {rep['prior_xy_corr']:+.2f} | {rep['abs_r_pos_x']:.3f} | {rep['abs_r_pos_y']:.3f} | "
+            f"{rep['abs_r_scale']:.3f} |")  # fmt: skip
+
+
+def table(rows: dict) -> str:
+    """The model table of docs/models.md from the JSON ``--json`` writes (model name -> report), in its order."""
+    return "\n".join([HEADER, *(row(name, rep) for name, rep in rows.items())])
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -26,14 +41,11 @@ def main() -> None:
     reg = ln.default_registry()
     names = args.models or [n for n, s in reg.items() if s.arch == "betavae"]
     rows = {}
-    print("| model | steps | recon (nats) | KL (nats) | blank (prior) | x-y corr (prior) | pos_x abs r | pos_y abs r | scale abs r |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(HEADER)
     for name in names:
         rep = model_report(ln.load_generator(name, device="cpu"))
         rows[name] = rep
-        print(f"| `{name}` | {rep['steps_done']} | {rep['recon_nats']:.1f} | {rep['kl_nats']:.1f} | "
-              f"{100 * rep['blank_fraction']:.1f}% | {rep['prior_xy_corr']:+.2f} | {rep['abs_r_pos_x']:.3f} | {rep['abs_r_pos_y']:.3f} | "
-              f"{rep['abs_r_scale']:.3f} |", flush=True)  # fmt: skip
+        print(row(name, rep), flush=True)
     if args.json:
         if args.merge:
             rows = {**json.loads(args.json.read_text()), **rows}

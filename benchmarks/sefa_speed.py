@@ -72,6 +72,24 @@ def _timed(fn) -> float:
     return time.perf_counter() - t
 
 
+def header(repeats: int) -> str:
+    """The table's header and rule."""
+    return (f"| model | space | factorised weight | directions | first call (s) | best of {repeats} (s) | factorisation alone (s) |"
+            "\n|---|---|---|---|---|---|---|")  # fmt: skip
+
+
+def row(label: str, r: dict) -> str:
+    """One configuration's row, from :func:`time_sefa`'s figures."""
+    return (f"| {label} | {r['space']} | {r['weight_shape'][0]} x {r['weight_shape'][1]} | {r['directions']} | "
+            f"{r['cold_s']:.4f} | {r['best_s']:.4f} | {r['eigh_s']:.4f} |")  # fmt: skip
+
+
+def table(record: dict) -> str:
+    """The SeFa table of docs/methods.md from the JSON ``--json`` writes (written before ``repeats`` was kept: 5,
+    the default)."""
+    return "\n".join([header(record.get("repeats", 5)), *(row(label, r) for label, r in record["results"].items())])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
@@ -86,19 +104,18 @@ def main() -> None:
     }
     results = {}
     print(f"torch {torch.__version__}, {args.threads} threads")
-    print("| model | space | factorised weight | directions | first call (s) | best of {} (s) | factorisation alone (s) |".format(args.repeats))
-    print("|---|---|---|---|---|---|---|")
+    print(header(args.repeats))
     for label, (build, space) in cases.items():
         G = build()
         r = time_sefa(G, space, args.repeats)
         results[label] = r
-        print(f"| {label} | {space} | {r['weight_shape'][0]} x {r['weight_shape'][1]} | {r['directions']} | "
-              f"{r['cold_s']:.4f} | {r['best_s']:.4f} | {r['eigh_s']:.4f} |", flush=True)  # fmt: skip
+        print(row(label, r), flush=True)
         del G
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.json.with_name(".tmp-" + args.json.name)
-        tmp.write_text(json.dumps({"torch": torch.__version__, "threads": args.threads, "results": results}, indent=2))
+        tmp.write_text(json.dumps({"torch": torch.__version__, "threads": args.threads, "repeats": args.repeats,
+                                   "results": results}, indent=2))
         tmp.replace(args.json)
 
 

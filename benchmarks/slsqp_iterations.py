@@ -31,6 +31,15 @@ from latentnav.correction.objective import direction_effect
 from latentnav.measure import get_meter
 
 
+def table(record: dict) -> str:
+    """The iterates of the JSON ``--json`` writes as a Markdown table (docs/correct.md quotes them in its text)."""
+    head = f"| SLSQP iteration | seconds | share of the base's x change per step | leakage on {record['eval_n']:,} fresh latents (5-95%) |"
+    lines = [head, "|---|---|---|---|"]
+    lines += [f"| {r['iteration']} | {r['seconds']:.0f} | {r['share']:.0%} | {r['leakage']:.3f} "
+              f"({r['interval'][0]:.3f}-{r['interval'][1]:.3f}) |" for r in record["iterates"]]  # fmt: skip
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="bvae-dsprites-corr06")
@@ -70,8 +79,10 @@ def main() -> None:
         r = rows[-1]
         print(f"iteration {k} ({r['seconds']:.0f} s): {r['share']:.0%} of the base's x per step, leakage "
               f"{r['leakage']:.3f} ({r['interval'][0]:.3f}-{r['interval'][1]:.3f})", flush=True)
-    write_json(args.json, {"model": args.model, "method": args.method, "keep": args.keep, "eval_n": args.eval_n,
-                           "config": dataclasses.asdict(config), "fit": info, "iterates": rows})  # fmt: skip
+    record = {"model": args.model, "method": args.method, "keep": args.keep, "eval_n": args.eval_n,
+              "config": dataclasses.asdict(config), "fit": info, "iterates": rows}  # fmt: skip
+    write_json(args.json, record)
+    print(table(record))
 
 
 if __name__ == "__main__":

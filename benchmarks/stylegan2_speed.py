@@ -69,6 +69,20 @@ def measure(resolution: int, batch: int, mode: str, repeats: int) -> dict:
             "params": params, "threads": torch.get_num_threads()}  # fmt: skip
 
 
+def markdown(record: dict) -> str:
+    """The table of docs/models.md from the JSON this script writes: per configuration and batch, images per second
+    (seconds per batch) of each mode, and the peak resident memory with what the run adds over the loaded model."""
+    by = {(r["resolution"], r["batch"], r["mode"]): r for r in record["rows"]}
+    lines = ["| config | batch | forward: images/s (s per batch) | forward + backward to w | peak memory fwd / fwd+bwd |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    for res, batch in dict.fromkeys((r["resolution"], r["batch"]) for r in record["rows"]):
+        fwd, bwd = by[res, batch, "forward"], by[res, batch, "forward+backward"]
+        speed = [f"{r['images_per_s']:.3f} images/s ({r['seconds']:.1f} s)" for r in (fwd, bwd)]
+        memory = [f"{r['peak_rss_mib'] / 1024:.1f} (+{r['above_weights_mib'] / 1024:.1f})" for r in (fwd, bwd)]
+        lines.append(f"| {res}x{res} | {batch} | {speed[0]} | {speed[1]} | {memory[0]} / {memory[1]} GiB |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", default="256,1024")
@@ -93,9 +107,10 @@ def main() -> None:
                 rows.append(row)
                 print(f"{res:>7} {batch:>5} {mode:>16} {row['images_per_s']:>9.3f} {row['peak_rss_mib']:>13} {row['above_weights_mib']:>14}",
                       flush=True)  # fmt: skip
+    record = {"torch": torch.__version__, "machine": platform.processor() or platform.machine(), "rows": rows}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"torch": torch.__version__, "machine": platform.processor() or platform.machine(),
-                                   "rows": rows}, indent=2))  # fmt: skip
+    RESULTS.write_text(json.dumps(record, indent=2))
+    print(markdown(record))
     print(f"wrote {RESULTS}")
 
 
