@@ -113,3 +113,46 @@ def test_a_toy_architecture_and_a_toy_method_registered_from_outside_run_through
         METHODS.pop("planted", None)
     res = CliRunner().invoke(main, ["discover", "--method", "planted", "-o", str(tmp_path / "x")])
     assert res.exit_code == 2 and "'planted' is not one of" in res.stderr
+
+
+def test_functions_are_short_and_the_cli_only_parses_calls_and_echoes():
+    long = []
+    for path in PACKAGE.rglob("*.py"):
+        limit = 40 if "cli" in path.relative_to(PACKAGE).parts[:1] else 80
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > limit:
+                long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)")
+    assert long == []
+
+
+def test_a_notebook_run_saves_the_same_files_as_the_command(tmp_path):
+    import json
+
+    import numpy as np
+    from safetensors.torch import load_file
+
+    args = {"n_trajectories": 8, "n_steps": 2, "max_iters": 3}
+    run = ln.discover(ln.load_generator("bvae-dsprites", device="cpu"), "shift-x", progress=False, **args)
+    assert "control on 32 fresh latents" in run.summary() and run.direction is run.direction  # a run, not a bare direction
+    run.save(tmp_path / "notebook")
+    res = CliRunner().invoke(main, ["discover", "--transform", "shift-x", "--trajectories", "8", "--steps", "2",
+                                    "--max-iters", "3", "--device", "cpu", "-o", str(tmp_path / "cli")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    a, b = tmp_path / "notebook", tmp_path / "cli"
+    names = sorted(p.name for p in a.iterdir())
+    assert names == sorted(p.name for p in b.iterdir()) and "trajectories.npz" in names and "traverse.gif" in names
+    timing = {"wall_seconds", "trajectory_seconds"}
+    ma, mb = (json.loads((d / "metrics.json").read_text()) for d in (a, b))
+    assert {k: v for k, v in ma.items() if k not in timing} == {k: v for k, v in mb.items() if k not in timing}
+    assert json.loads((a / "config.json").read_text()) == json.loads((b / "config.json").read_text())
+    for name in ("traverse.png", "traverse.gif"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    da, db = (json.loads((d / "direction.json").read_text()) for d in (a, b))
+    for d in (da, db):
+        d["meta"].pop("trajectory_seconds")
+    assert da == db
+    ta, tb = load_file(str(a / "direction.safetensors")), load_file(str(b / "direction.safetensors"))
+    assert all(torch.equal(ta[k], tb[k]) for k in ("u", "knots", "values"))
+    na, nb = np.load(a / "trajectories.npz"), np.load(b / "trajectories.npz")
+    assert sorted(na.files) == sorted(nb.files) and "wall_time" in na.files
+    assert all(np.array_equal(na[k], nb[k]) for k in na.files if k != "wall_time")

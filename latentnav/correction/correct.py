@@ -26,7 +26,7 @@ from latentnav.correction.steps import (
 )
 from latentnav.directions import Direction, identity_direction
 from latentnav.errors import BadInputError, LatentnavError
-from latentnav.evaluate import read_latents
+from latentnav.evaluate import EVAL_SEED, read_latents
 from latentnav.measure import MeterSpec, get_meter
 from latentnav.methods.interfacegan import project_orthogonal, train_boundary
 
@@ -55,8 +55,8 @@ def _oriented(u: np.ndarray | torch.Tensor, grad_a: np.ndarray) -> torch.Tensor:
 
 def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, against: Sequence[str | MeterSpec],
             config: CorrectConfig = CorrectConfig(), *, space: str | None = None, eval_n: int = 50,
-            eval_seed: int = 50_000, progress: bool = False) -> Correction:  # fmt: skip
-    """Remove from ``direction`` what it does to the ``against`` attributes (SC2GAN-style; see module docstring).
+            eval_seed: int = EVAL_SEED, progress: bool = False) -> Correction:  # fmt: skip
+    """Remove from ``direction`` what it does to the ``against`` attributes (SC2GAN-style; see the package docstring).
 
     Args:
         G: the generator.
@@ -71,6 +71,40 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
         A :class:`Correction`; its directions are unit vectors oriented to make A grow, uncalibrated (calibrate
         them with :func:`latentnav.evaluate.calibrate_direction` to step in A's units).
     """
+    space, base_u, base_method, meters = _inputs(G, direction, attribute, against, config, space)
+    cfg, meter_a, meters_b = config, meters[0], meters[1:]
+    # 1. scores
+    z, scores = score_latents(G, meters, cfg.n_samples, space=space, seed=cfg.seed)
+    grads = linear_gradients(z, scores)
+    u = _oriented(base_u, grads[0])
+    # 2. where to go, 3. synthesis and 4. inversion (split over the ranks of a distributed run), re-scoring
+    made = _synthesized(G, z, scores, u, grads, meters, cfg, space, progress)
+    # 5. re-fit on both together (the meter fit starts from InterFaceGAN's projection, the first-order answer)
+    boundaries = [train_boundary(z, scores[:, k], ratio=0.1, seed=cfg.seed).normal for k in range(1, scores.shape[1])]
+    projected = _oriented(project_orthogonal(u, boundaries), grads[0])
+    union_z = torch.cat([z, made["z_inverted"][torch.as_tensor(made["kept"])]])
+    union_s = np.concatenate([scores, made["rescored"][made["kept"]]])
+    if cfg.refit == "meters":
+        new_u, fit = fit_on_meters(G, union_z, u, meter_a, meters_b, steps=cfg.fit_limit, keep=cfg.fit_keep,
+                                   optimizer=cfg.fit_optimizer, batch=None if cfg.fit_optimizer == "slsqp" else 128,
+                                   start=projected, base=union_s, space=space, seed=cfg.seed,
+                                   progress=progress)  # fmt: skip
+    else:
+        new_u, fit = refit(union_z, union_s, max_weight=cfg.max_weight, seed=cfg.seed)
+    corrected = _oriented(new_u, grads[0])
+    z_eval = G.sample_latent(range(eval_seed, eval_seed + eval_n), space)
+    base = read_latents(G, z_eval, space, meters).T
+    measured = {name: direction_effect(G, v, meter_a, meters_b, z_eval, space=space, base=base)
+                for name, v in (("base", u), ("projection", projected), ("corrected", corrected))}  # fmt: skip
+    report = _report(cfg, meters, base_method, z, scores, made, fit, u, projected, corrected, measured, eval_n, eval_seed)
+    out_dir, proj_dir = _directions(G, space, base_method, corrected, projected, report, measured)
+    samples = {"z": z, "scores": scores, "base_u": u, "refit_z": union_z, "refit_scores": union_s,
+               **{k: made[k] for k in ("index", "delta_a", "z_inverted", "rescored", "kept", "images", "donors")}}  # fmt: skip
+    return Correction(out_dir, proj_dir, report, samples)
+
+
+def _inputs(G, direction, attribute, against, cfg: CorrectConfig, space: str | None):
+    """The space, the base vector and its method, and the meters [A, *B] of a correction, checked."""
     if isinstance(direction, Direction):
         direction.check_compatible(G, space)
         space, base_u, base_method = direction.space, direction.u, direction.method
@@ -83,22 +117,19 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
         raise BadInputError("give at least one attribute to correct against (--against)")
     if meter_a.name in {m.name for m in meters_b}:
         raise BadInputError(f"the target {meter_a.name!r} cannot also be an attribute to hold")
-    meters = [meter_a, *meters_b]
-    cfg = config
     if cfg.layers is not None:
         if space != "w+":
             raise BadInputError(f"layer mixing (--layers) needs a direction in StyleGAN2's W+ space; this one is in {space!r}")
         check_layers(cfg.layers, G.latent_shape(space)[0])
-    # 1. scores
-    z, scores = score_latents(G, meters, cfg.n_samples, space=space, seed=cfg.seed)
-    grads = linear_gradients(z, scores)
-    u = _oriented(base_u, grads[0])
-    # 2. where to go
+    return space, base_u, base_method, [meter_a, *meters_b]
+
+
+def _synthesized(G, z, scores, u, grads, meters, cfg: CorrectConfig, space: str, progress: bool) -> dict:
+    """Steps 2-4: low-density targets, synthesized and inverted, re-scored; which of them landed (``kept``)."""
     index, delta_a = low_density_targets(scores, cfg.n_low, cfg.offset, cfg.seed)
     step = holding_step(u.double().numpy(), grads)
-    # 3. synthesis and 4. inversion (split over the ranks of a distributed run), re-scoring
     donors = None if cfg.layers is None else pick_donors(scores, index, delta_a, seed=cfg.seed)
-    images, z_inv, inv_loss = synthesize_and_invert(G, z[index], delta_a, step, scores[index, 1:], meters_b, cfg,
+    images, z_inv, inv_loss = synthesize_and_invert(G, z[index], delta_a, step, scores[index, 1:], meters[1:], cfg,
                                                     space=space, donors=None if donors is None else z[donors],
                                                     progress=progress)  # fmt: skip
     # an inversion that diverged (non-finite latent or loss) is reported and its sample dropped, never kept
@@ -116,32 +147,17 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
             "inversion falls back onto the diagonal; ask for a smaller move (--offset), more samples (--samples) "
             "or more inversion steps (--invert-steps), or correct a weaker correlation"
         )
-    # 5. re-fit on both together (the meter fit starts from InterFaceGAN's projection, the first-order answer)
-    boundaries = [train_boundary(z, scores[:, k], ratio=0.1, seed=cfg.seed).normal for k in range(1, scores.shape[1])]
-    projected = _oriented(project_orthogonal(u, boundaries), grads[0])
-    union_z = torch.cat([z, z_inv[torch.as_tensor(kept)]])
-    union_s = np.concatenate([scores, rescored[kept]])
-    if cfg.refit == "meters":
-        new_u, fit = fit_on_meters(G, union_z, u, meter_a, meters_b, steps=cfg.fit_limit, keep=cfg.fit_keep,
-                                   optimizer=cfg.fit_optimizer, batch=None if cfg.fit_optimizer == "slsqp" else 128,
-                                   start=projected, base=union_s, space=space, seed=cfg.seed,
-                                   progress=progress)  # fmt: skip
-    else:
-        new_u, fit = refit(union_z, union_s, max_weight=cfg.max_weight, seed=cfg.seed)
-    corrected = _oriented(new_u, grads[0])
+    return {"index": index, "delta_a": delta_a, "images": images, "donors": donors, "z_inverted": z_inv,
+            "inversion_loss": inv_loss, "diverged": diverged, "rescored": rescored, "kept": kept}  # fmt: skip
 
-    def made(v, method):
-        return identity_direction(v, space, model=G.name, method=method)
 
-    out_dir, proj_dir = made(corrected, f"corrected:{base_method}"), made(projected, f"projected:{base_method}")
-    z_eval = G.sample_latent(range(eval_seed, eval_seed + eval_n), space)
-    base = read_latents(G, z_eval, space, meters).T
-    measured = {name: direction_effect(G, v, meter_a, meters_b, z_eval, space=space, base=base)
-                for name, v in (("base", u), ("projection", projected), ("corrected", corrected))}  # fmt: skip
+def _report(cfg, meters, base_method, z, scores, made, fit, u, projected, corrected, measured, eval_n, eval_seed) -> dict:
+    """The correction's report (``OUT.report.json``)."""
+    index, kept, diverged, inv_loss = made["index"], made["kept"], made["diverged"], made["inversion_loss"]
     asked = scores[index].copy()
-    asked[:, 0] += delta_a
-    report = {
-        "attribute": meter_a.name, "against": [m.name for m in meters_b], "config": asdict(cfg),
+    asked[:, 0] += made["delta_a"]
+    return {
+        "attribute": meters[0].name, "against": [m.name for m in meters[1:]], "config": asdict(cfg),
         "base_method": base_method, "samples_scored": len(z),
         "correlation": [float(np.corrcoef(scores[:, 0], scores[:, k])[0, 1]) for k in range(1, scores.shape[1])],
         "synthesis": "linear move" if cfg.layers is None else f"W+ layer mixing (layers {list(cfg.layers)})",
@@ -152,11 +168,14 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
         "refit": fit, "cos_base_corrected": float(u @ corrected), "cos_base_projection": float(u @ projected),
         "eval": {"n": eval_n, "seed": eval_seed, **measured},
     }  # fmt: skip
+
+
+def _directions(G, space: str, base_method: str, corrected, projected, report: dict, measured: dict):
+    """The corrected direction and the projection as :class:`Direction` objects with their record."""
+    out_dir = identity_direction(corrected, space, model=G.name, method=f"corrected:{base_method}")
+    proj_dir = identity_direction(projected, space, model=G.name, method=f"projected:{base_method}")
     for d in (out_dir, proj_dir):
-        d.meta = {"attribute": meter_a.name, "against": report["against"], "base_method": base_method}
+        d.meta = {"attribute": report["attribute"], "against": report["against"], "base_method": base_method}
     out_dir.meta.update(low_density_kept=report["low_density_kept"], leakage_before=measured["base"]["leakage_max"],
                         leakage_after=measured["corrected"]["leakage_max"])  # fmt: skip
-    samples = {"z": z, "scores": scores, "index": index, "delta_a": delta_a, "z_inverted": z_inv,
-               "rescored": rescored, "kept": kept, "base_u": u, "images": images, "donors": donors,
-               "refit_z": union_z, "refit_scores": union_s}  # fmt: skip
-    return Correction(out_dir, proj_dir, report, samples)
+    return out_dir, proj_dir

@@ -77,7 +77,6 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     if optimizer not in OPTIMIZERS:
         raise BadInputError(f"unknown re-fit optimizer {optimizer!r}; known: {', '.join(OPTIMIZERS)}")
     meters = [meter_a, *meters_b]
-    shape = G.latent_shape(space)
     al = torch.tensor([float(a) for a in alphas])
     if base is None:
         base = read_latents(G, z, space, meters).T
@@ -92,41 +91,17 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
 
     with torch.no_grad():
         on_base, leak_base = effect((u0 / u0.norm()).float(), torch.arange(len(z)))
-    v = (start if start is not None else u0).float().clone()
-    v = v / v.norm()
-    with torch.no_grad():  # without a start, v is u0, which keeps all of itself: no pass to render
-        on_start = effect(v, torch.arange(len(z)))[0] if start is not None else on_base
-    started, mix = "start", 0.0
-    if float(on_start / on_base) < keep:  # the start keeps less than asked
-        if optimizer == "slsqp" and keep <= 1.0:
-            v, mix = _feasible_start(lambda w: effect(w, torch.arange(len(z)))[0] / on_base, v, u0, keep)
-            started = "arc"
-        else:
-            v, started, mix = (u0 / u0.norm()).float().clone(), "base", 1.0
+    v, started, mix = _start_point(effect, len(z), u0, start, on_base, keep, optimizer)
     v.requires_grad_(True)
-    probe = G((z[:2] + v[None]).to(G.device).view(-1, *shape), space=space).cpu()
-    flat = [m.name for m in meters if not m(probe).requires_grad]
-    if flat:
-        raise LatentnavError(f"the readings of {', '.join(flat)} carry no gradient (a scorer that leaves torch?), so "
-                             "the direction cannot be fitted through them; use the logistic re-fit (--refit logistic)")  # fmt: skip
+    _check_gradients(G, z, v, meters, space)
     gen = torch.Generator().manual_seed(seed)
     iterations, stopped = steps, "steps"
     if optimizer == "slsqp" and steps:
         rows = torch.randperm(len(z), generator=gen)[:batch] if batch else torch.arange(len(z))
         v, iterations, stopped = _slsqp(effect, v.detach(), rows, on_base, keep, steps, progress, on_iterate)
         steps = 0
-    opt = torch.optim.Adam([v], lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1)) if decay else None
-    for _ in tqdm(range(steps), disable=not progress or not steps, desc="re-fitting on the meters", unit="step"):
-        rows = torch.randperm(len(z), generator=gen)[:batch] if batch else torch.arange(len(z))
-        on_target, leak = effect(v / v.norm(), rows)
-        gain = on_target / on_base
-        loss = leak + 10.0 * torch.relu(keep - gain) ** 2 - reward * gain
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if sched is not None:
-            sched.step()
+    _adam(effect, v, len(z), on_base, steps=steps, lr=lr, batch=batch, decay=decay, keep=keep, reward=reward, gen=gen,
+          progress=progress)  # fmt: skip
     u = (v / v.norm()).detach()
     if not torch.isfinite(u).all():
         raise LatentnavError(f"the meter re-fit ({optimizer}) diverged: the direction is no longer finite; try "
@@ -138,6 +113,47 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
             "on_target_before": float(on_base), "on_target_after": float(on_after),
             "leak_ratio_before": float(leak_base), "leak_ratio_after": float(leak_after)}  # fmt: skip
     return u.double().numpy(), info
+
+
+def _start_point(effect, n: int, u0: torch.Tensor, start, on_base, keep: float, optimizer: str):
+    """Where the re-fit starts: ``start`` (default ``u0``), or, when it keeps less than ``keep``, the nearest point of
+    the arc towards ``u0`` that does (SLSQP) or ``u0`` itself (Adam). Returns ``(v, started_from, start_mix)``."""
+    v = (start if start is not None else u0).float().clone()
+    v = v / v.norm()
+    with torch.no_grad():  # without a start, v is u0, which keeps all of itself: no pass to render
+        on_start = effect(v, torch.arange(n))[0] if start is not None else on_base
+    if float(on_start / on_base) >= keep:
+        return v, "start", 0.0
+    if optimizer == "slsqp" and keep <= 1.0:
+        v, mix = _feasible_start(lambda w: effect(w, torch.arange(n))[0] / on_base, v, u0, keep)
+        return v, "arc", mix
+    return (u0 / u0.norm()).float().clone(), "base", 1.0
+
+
+def _check_gradients(G, z: torch.Tensor, v: torch.Tensor, meters, space: str) -> None:
+    """Refuse meters whose readings carry no gradient (a user scorer that leaves torch): nothing to fit through."""
+    probe = G((z[:2] + v[None]).to(G.device).view(-1, *G.latent_shape(space)), space=space).cpu()
+    flat = [m.name for m in meters if not m(probe).requires_grad]
+    if flat:
+        raise LatentnavError(f"the readings of {', '.join(flat)} carry no gradient (a scorer that leaves torch?), so "
+                             "the direction cannot be fitted through them; use the logistic re-fit (--refit logistic)")  # fmt: skip
+
+
+def _adam(effect, v: torch.Tensor, n: int, on_base, *, steps: int, lr: float, batch: int | None, decay: bool, keep: float,
+          reward: float, gen: torch.Generator, progress: bool) -> None:  # fmt: skip
+    """Adam's re-fit of ``v`` in place: leakage, a penalty below ``keep``, a small reward for A's change."""
+    opt = torch.optim.Adam([v], lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1)) if decay else None
+    for _ in tqdm(range(steps), disable=not progress or not steps, desc="re-fitting on the meters", unit="step"):
+        rows = torch.randperm(n, generator=gen)[:batch] if batch else torch.arange(n)
+        on_target, leak = effect(v / v.norm(), rows)
+        gain = on_target / on_base
+        loss = leak + 10.0 * torch.relu(keep - gain) ** 2 - reward * gain
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
 
 
 def _feasible_start(share, start: torch.Tensor, u0: torch.Tensor, keep: float, halvings: int = 6) -> tuple[torch.Tensor, float]:
