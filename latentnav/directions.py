@@ -65,7 +65,7 @@ def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor
     return torch.where(x < xp[0], below, torch.where(x > xp[-1], above, inside))
 
 
-@dataclass
+@dataclass(repr=False)
 class Direction:
     """A unit direction u with a monotone calibration g (``t = g(<z, u>)``).
 
@@ -96,6 +96,19 @@ class Direction:
 
     def __post_init__(self) -> None:
         self.validate()
+
+    def __repr__(self) -> str:
+        """One short line: what it moves, where, how it was found, and the range its calibration covers."""
+        what = self.transform or "raw vector"
+        where = f"{self.model or '?'} {self.space}[{self.dim}]" + (f" layers {list(self.layers)}" if self.layers else "")
+        if self.calibrated:
+            lo, hi = float(self.values[0]), float(self.values[-1])
+            unit = self.meta.get("unit") or ""
+            reach = f", t {lo:+.3g}..{hi:+.3g}" + (f" {unit}" if unit else "")
+        else:
+            reach = ", uncalibrated (raw steps)"
+        fit = f", fit R^2 {self.meta['fit_r2']:.3f}" if "fit_r2" in self.meta else ""
+        return f"Direction({what} on {where}, {self.method}{reach}{fit})"
 
     def validate(self) -> None:
         """Raise :class:`BadInputError` (one line) unless this is a direction latentnav can move along.
@@ -543,10 +556,11 @@ def code_direction(G, code: str) -> Direction:
         UnknownNameError: a code the model does not have (lists the known ones).
     """
     from latentnav.errors import UnknownNameError
+    from latentnav.generators.base import SupportsCodeDirection, SupportsCodeReadout
 
-    if hasattr(G, "code_direction") and not code.startswith("z"):
+    if isinstance(G, SupportsCodeDirection) and not code.startswith("z"):
         return G.code_direction(code)
-    known = [f"z{k}" for k in range(G.z_dim)] + (G.spec.names() if hasattr(G, "spec") else [])
+    known = [f"z{k}" for k in range(G.z_dim)] + (G.spec.names() if isinstance(G, SupportsCodeReadout) else [])
     if code not in known[: G.z_dim]:
         raise UnknownNameError("code", code, known)
     u = torch.zeros(G.z_dim)

@@ -156,3 +156,17 @@ def test_a_notebook_run_saves_the_same_files_as_the_command(tmp_path):
     na, nb = np.load(a / "trajectories.npz"), np.load(b / "trajectories.npz")
     assert sorted(na.files) == sorted(nb.files) and "wall_time" in na.files
     assert all(np.array_equal(na[k], nb[k]) for k in na.files if k != "wall_time")
+
+
+def test_a_meter_registered_from_outside_is_an_attribute_everywhere():
+    from latentnav.measure import METER_SPECS, centroid_x, get_meter
+
+    ln.register_meter("toy_right", lambda images: 2 * centroid_x(images), unit="twice the fraction of width")
+    try:
+        G = PlantedGenerator()
+        assert get_meter("toy_right", G).unit == "twice the fraction of width"
+        (run,) = compare(G, "toy_right", methods=["sefa"], attributes=["pos_y"], n_eval=8)
+        assert torch.dot(run.direction.u, G.u_x).item() > 0.99 and run.direction.transform == "toy_right"
+        assert run.evaluation.metrics["steerability"]["r2"] > 0.8
+    finally:
+        METER_SPECS.pop("toy_right")

@@ -15,6 +15,7 @@ from latentnav import distributed
 from latentnav.correction.config import CorrectConfig
 from latentnav.errors import BadInputError, LatentnavError
 from latentnav.evaluate import read_latents
+from latentnav.generators.base import SupportsEncode
 from latentnav.measure import MeterSpec, losses
 from latentnav.measure.transforms import get_transform
 from latentnav.methods.trajectory.optimizer import project_to_ball
@@ -189,7 +190,7 @@ def invert(G, images: torch.Tensor, *, start: torch.Tensor | None = None, steps:
     bar = tqdm(total=len(images), disable=not progress, desc="inverting", unit="image")
     for i in range(0, len(images), batch_size):
         target = images[i : i + batch_size].to(G.device)
-        if hasattr(G, "encode"):
+        if isinstance(G, SupportsEncode):
             with torch.no_grad():
                 z0 = G.encode(target).reshape(len(target), -1)
         elif start is not None:

@@ -205,6 +205,15 @@ class SupportsEncode(Protocol):
 
 
 @runtime_checkable
+class SupportsCodeDirection(Protocol):
+    """A generator with named control codes that are directions of its latent (InfoGAN's ``cont0``, ``cat1``, ...)."""
+
+    def code_direction(self, code: str) -> Any:
+        """The code called ``code`` as a raw :class:`~latentnav.directions.Direction` (lists the known codes)."""
+        ...
+
+
+@runtime_checkable
 class SupportsCodeReadout(Protocol):
     """A generator with a recognition network that reads its control codes back from images (InfoGAN's Q).
 

@@ -23,7 +23,7 @@ import torch
 from latentnav.errors import AttributeNotMeasurableError, BadInputError, ScorerError, UnknownNameError
 
 #: A meter maps images [N, C, H, W] in [-1, 1] to scores [N].
-__all__ = ["BLANK_AREA", "foreground", "area", "log_scale", "is_blank", "centroid", "centroid_x", "centroid_y", "METERS", "brightness", "phase_shift", "grid_minimum", "transform_errors", "zoom_between", "rotation_between", "MIN_CHROMA", "hue", "wrap_degrees", "MeterSpec", "scale", "METER_SPECS", "TRANSFORM_ATTRIBUTE", "get_meter", "checked_scores", "scorer_meter", "load_scorer"]
+__all__ = ["BLANK_AREA", "foreground", "area", "log_scale", "is_blank", "centroid", "centroid_x", "centroid_y", "METERS", "brightness", "phase_shift", "grid_minimum", "transform_errors", "zoom_between", "rotation_between", "MIN_CHROMA", "hue", "wrap_degrees", "MeterSpec", "scale", "METER_SPECS", "TRANSFORM_ATTRIBUTE", "register_meter", "get_meter", "checked_scores", "scorer_meter", "load_scorer"]
 
 BLANK_AREA = 1.0 / 4096  # less than one pixel of foreground in a 64x64 image
 
@@ -286,6 +286,24 @@ METERS.update({name: spec.fn for name, spec in METER_SPECS.items() if name not i
 #: the meter that reads each transform's t (the attribute a transform changes)
 TRANSFORM_ATTRIBUTE: dict[str, str] = {"shift-x": "pos_x", "shift-y": "pos_y", "zoom": "scale",
                                        "zoom-object": "scale", "brightness": "brightness", "hue": "hue"}  # fmt: skip
+
+
+def register_meter(name: str, fn: Callable[[torch.Tensor], torch.Tensor], *, unit: str, transform: str | None = None,
+                   channels: int | None = None, circular: bool = False, resolution: float = 0.0) -> MeterSpec:
+    """Add (or replace) a meter, so ``--attribute``, ``--target``, ``--against`` and ``compare`` find it by name.
+
+    Args:
+        name: its name.
+        fn: images [N, C, H, W] in [-1, 1] -> [N] (NaN where an image has nothing to measure).
+        unit, channels, circular, resolution: see :class:`MeterSpec`.
+        transform: the transform whose t it reads (then ``--target TRANSFORM`` means this meter).
+    """
+    spec = MeterSpec(name, fn, unit, transform, channels, circular, resolution)
+    METER_SPECS[name] = spec
+    METERS[name] = fn
+    if transform is not None:
+        TRANSFORM_ATTRIBUTE[transform] = name
+    return spec
 
 
 def get_meter(name: str, G=None) -> MeterSpec:

@@ -18,6 +18,7 @@ import torch
 from scipy.stats import spearmanr
 
 from latentnav import measure
+from latentnav.generators.base import SupportsCodeReadout, SupportsEncode
 from latentnav.generators.betavae import BetaVAEGenerator
 from latentnav.metrics.information import code_information, gaussian_total_correlation, sampled_total_correlation
 from latentnav.testbed import dsprites
@@ -42,7 +43,7 @@ def codes_of(G, images: torch.Tensor, chunk: int = 500) -> np.ndarray:
     """What a model reads as its codes from images: a VAE's posterior means, an InfoGAN's Q (one-hot
     classes, then continuous means), as [N, z_dim] (an InfoGAN's noise coordinates read as 0)."""
     with torch.no_grad():
-        if hasattr(G, "read_codes"):
+        if isinstance(G, SupportsCodeReadout):
             out = np.zeros((len(images), G.z_dim), dtype=np.float32)
             for i in range(0, len(images), chunk):
                 cats, cont = G.read_codes(images[i : i + chunk])
@@ -140,7 +141,7 @@ def information_report(G: BetaVAEGenerator, n: int = 5000, seed: int = EVAL_SEED
     codes = codes_of(G, images)
     keep = codes.std(0) > 0  # an InfoGAN's noise is not read back
     gaussian = keep.copy()
-    if hasattr(G, "spec"):  # the Gaussian bound holds for Gaussian codes only, not for one-hot coordinates
+    if isinstance(G, SupportsCodeReadout):  # the Gaussian bound holds for Gaussian codes only, not for one-hot coordinates
         gaussian[G.noise_dim : G.noise_dim + sum(G.spec.categorical)] = False
     info = np.zeros(G.z_dim)
     info[gaussian] = code_information(z.numpy()[:, gaussian], read[:, keep])[: int(gaussian.sum())] if gaussian.any() else 0.0
@@ -155,7 +156,7 @@ def information_report(G: BetaVAEGenerator, n: int = 5000, seed: int = EVAL_SEED
     out = {"code_info": info.tolist(), "code_info_total": float(info.sum()), "factor_mi": factor_mi,
            "mi_matrix": {name: mi[:, k].tolist() for k, name in enumerate(names)},
            "factor_entropy": {name: float(mutual_info_score(classes[:, k], classes[:, k])) for k, name in enumerate(names)}}
-    if hasattr(G, "encode"):  # a VAE: total correlation of its posterior
+    if isinstance(G, SupportsEncode):  # a VAE: total correlation of its posterior
         mu, logvar = _posterior(G, images)
         out.update(tc_gaussian=gaussian_total_correlation(mu), tc_sampled=sampled_total_correlation(mu, logvar))
     return out
