@@ -7,7 +7,7 @@ from toys import BlobGenerator, PlantedGenerator
 
 from latentnav import measure
 from latentnav.directions import load_direction
-from latentnav.errors import ConditionVanishedError, MethodNotApplicableError, ScorerError
+from latentnav.errors import BadInputError, ConditionVanishedError, MethodNotApplicableError, ScorerError
 from latentnav.methods.ganspace import ganspace
 from latentnav.methods.interfacegan import interfacegan, project_orthogonal, train_boundary
 from latentnav.methods.layers import latent_weight, stylegan2_style_layers
@@ -191,7 +191,7 @@ def test_sefa_on_stylegan2_layers_gives_w_plus_directions_on_those_layers():
     u = d.u.view(6, 16)
     assert u[2:].abs().max() == 0 and u[0].norm() > 0
     assert coarse.weight_shape[0] == sum(m.affine.weight.shape[0] for m in stylegan2_style_layers(G.net)[:2])
-    with pytest.raises(MethodNotApplicableError, match=r"layers must be a non-empty subset of 0..5"):
+    with pytest.raises(BadInputError, match=r"W\+ layer\(s\) \[7\] out of range: this generator has layers 0-5"):
         sefa(G, "w", layers=[7])
     gs = ganspace(G, "w", n_samples=300, n_components=3)
     assert gs.feature is None and gs.directions[0].space == "w" and gs.generator_evals == 0

@@ -14,7 +14,6 @@ from latentnav.correction.config import CorrectConfig
 from latentnav.correction.fit import fit_on_meters, refit
 from latentnav.correction.objective import direction_effect
 from latentnav.correction.steps import (
-    check_layers,
     density_percentile,
     holding_step,
     landed,
@@ -29,6 +28,7 @@ from latentnav.errors import BadInputError, LatentnavError
 from latentnav.evaluate import EVAL_SEED, read_latents
 from latentnav.measure import MeterSpec, get_meter
 from latentnav.methods.interfacegan import project_orthogonal, train_boundary
+from latentnav.methods.layers import layer_indices
 
 
 # ------------------------------------------------------------------------------------------- the job
@@ -120,7 +120,7 @@ def _inputs(G, direction, attribute, against, cfg: CorrectConfig, space: str | N
     if cfg.layers is not None:
         if space != "w+":
             raise BadInputError(f"layer mixing (--layers) needs a direction in StyleGAN2's W+ space; this one is in {space!r}")
-        check_layers(cfg.layers, G.latent_shape(space)[0])
+        layer_indices(cfg.layers, G.latent_shape(space)[0])
     return space, base_u, base_method, [meter_a, *meters_b]
 
 

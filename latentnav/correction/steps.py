@@ -13,11 +13,12 @@ from tqdm.auto import tqdm
 
 from latentnav import distributed
 from latentnav.correction.config import CorrectConfig
-from latentnav.errors import BadInputError, LatentnavError
+from latentnav.errors import LatentnavError
 from latentnav.evaluate import read_latents
 from latentnav.generators.base import SupportsEncode
 from latentnav.measure import MeterSpec, losses
 from latentnav.measure.transforms import get_transform
+from latentnav.methods.layers import layer_indices
 from latentnav.methods.trajectory.optimizer import project_to_ball
 
 
@@ -130,20 +131,13 @@ def pick_donors(scores: np.ndarray, index: np.ndarray, delta_a: np.ndarray, k: i
     return nearest[np.arange(len(index)), pick]
 
 
-def check_layers(layers: Sequence[int], num_ws: int) -> None:
-    """Raise ``ValueError`` naming the W+ layers outside ``0 .. num_ws - 1``."""
-    bad = [k for k in layers if not 0 <= k < num_ws]
-    if bad:
-        raise BadInputError(f"W+ layer(s) {bad} out of range: this generator has layers 0-{num_ws - 1}")
-
-
 def mix_layers(w: torch.Tensor, donors: torch.Tensor, layers: Sequence[int], shape: Sequence[int]) -> torch.Tensor:
     """Flattened W+ latents ``w`` [n, num_ws * w_dim] with ``layers`` taken from ``donors`` (same shape).
 
     Args:
         shape: one latent's shape, ``(num_ws, w_dim)`` (``G.latent_shape("w+")``).
     """
-    check_layers(layers, shape[0])
+    layer_indices(layers, shape[0])
     mixed = w.reshape(len(w), *shape).clone()
     mixed[:, list(layers)] = donors.reshape(len(donors), *shape)[:, list(layers)].to(mixed)
     return mixed.reshape(len(w), -1)

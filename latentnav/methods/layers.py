@@ -23,7 +23,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
-from latentnav.errors import MethodNotApplicableError
+from latentnav.errors import BadInputError, MethodNotApplicableError
 
 
 @runtime_checkable
@@ -103,18 +103,34 @@ def num_style_layers(G) -> int | None:
     return getattr(G, "num_ws", None) if "w+" in G.latent_spaces else None
 
 
+def layer_indices(layers: Sequence[int], count: int) -> list[int]:
+    """``layers`` as distinct sorted W+ layer indices, each within ``0 .. count - 1`` (the one check every caller uses).
+
+    Raises:
+        BadInputError: no layer, or layers out of range (named).
+    """
+    chosen = sorted({int(k) for k in layers})
+    if not chosen:
+        raise BadInputError("give at least one W+ layer")
+    bad = [k for k in chosen if not 0 <= k < count]
+    if bad:
+        raise BadInputError(f"W+ layer(s) {bad} out of range: this generator has layers 0-{count - 1}")
+    return chosen
+
+
 def check_layers(G, space: str, layers: Sequence[int] | None) -> list[int] | None:
-    """Validate a layer selection for ``space`` ("w"/"w+" of a layered generator); ``None`` = all layers."""
+    """Validate a layer selection for ``space`` ("w"/"w+" of a layered generator); ``None`` = all layers.
+
+    Raises:
+        MethodNotApplicableError: ``G`` has no layers in ``space``; BadInputError: see :func:`layer_indices`.
+    """
     if layers is None:
         return None
     count = num_style_layers(G)
     if count is None or space not in ("w", "w+"):
         raise MethodNotApplicableError(f"layers apply to the w/w+ spaces of a layered generator (StyleGAN2); "
                                        f"{G.name} in space {space!r} has none")  # fmt: skip
-    chosen = sorted({int(k) for k in layers})
-    if not chosen or chosen[0] < 0 or chosen[-1] >= count:
-        raise MethodNotApplicableError(f"layers must be a non-empty subset of 0..{count - 1}, got {list(layers)}")
-    return chosen
+    return layer_indices(layers, count)
 
 
 def latent_weight(G, space: str = "z", layers: Sequence[int] | None = None) -> torch.Tensor:
