@@ -306,6 +306,19 @@ def _steps(value: Any, name: str) -> torch.Tensor:
     return steps
 
 
+def monotone_calibration(knots: np.ndarray, readings: np.ndarray) -> np.ndarray:
+    """g's values at ``knots`` [K] (increasing) from mean ``readings`` [K] of an attribute there: fitted
+    increasing by isotonic regression (NaN readings left out, the ends clipped), made strictly increasing by a
+    ramp of 1e-3 of its range (so g inverts in float32) and pinned to g(0) = 0. Both meter calibrations use it
+    (:func:`latentnav.evaluate.calibrate_direction`, :func:`latentnav.testbed.oracle.oracle_direction`)."""
+    from sklearn.isotonic import IsotonicRegression
+
+    ok = np.isfinite(readings)
+    fitted = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(knots[ok], readings[ok]).predict(knots)
+    fitted = fitted + np.linspace(0, 1e-3 * max(np.ptp(fitted), 1e-6), len(knots))
+    return fitted - np.interp(0.0, knots, fitted)
+
+
 def identity_direction(u: torch.Tensor, space: str, model: str = "", method: str = "npy") -> Direction:
     """A raw vector as an uncalibrated direction (t = alpha, normalised to unit length).
 
@@ -544,8 +557,7 @@ def sample_with_t(G, direction: Direction, n: int, t_values: torch.Tensor, seed:
     t_values = torch.as_tensor(t_values, dtype=torch.float32)
     if t_values.shape != (n,):
         raise ValueError(f"expected {n} t values, got shape {list(t_values.shape)}")
-    a = direction.project(z)
-    return z + (direction.alpha_for(t_values) - a)[:, None] * direction.u
+    return direction.move(z, t_values, "absolute")
 
 
 def code_direction(G, code: str) -> Direction:

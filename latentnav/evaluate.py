@@ -22,10 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.stats import spearmanr
-from sklearn.isotonic import IsotonicRegression
 
 from latentnav import distributed, measure
-from latentnav.directions import Direction
+from latentnav.directions import Direction, monotone_calibration
 from latentnav.errors import AttributeNotMeasurableError, LatentnavError, MethodNotApplicableError
 from latentnav.measure import MeterSpec, get_meter
 from latentnav.metrics.control import control_report, leakage, leakage_matrix, mi_control, steerability
@@ -114,10 +113,7 @@ def calibrate_direction(G, direction: Direction, meter: MeterSpec | str, *, n: i
     rho = spearmanr(alphas[ok], mean[ok])[0] if ok.sum() > 2 else 1.0
     sign = -1.0 if np.isfinite(rho) and rho < 0 else 1.0
     knots, values = (-alphas[::-1], mean[::-1]) if sign < 0 else (alphas, mean)  # increasing knots along sign * u
-    ok = np.isfinite(values)
-    fitted = IsotonicRegression(increasing=True).fit(knots[ok], values[ok]).predict(knots)
-    fitted = fitted + np.linspace(0, 1e-3 * max(np.ptp(fitted), 1e-6), grid)  # strictly increasing, so g inverts
-    fitted = fitted - np.interp(0.0, knots, fitted)
+    fitted = monotone_calibration(knots, values)
     meta = {**direction.meta, "calibrated_by": meter.name, "calibration_reach": float(np.ptp(fitted)),
             "calibration_evals": grid * n, "sign_flipped": sign < 0}  # fmt: skip
     return Direction(sign * u, torch.tensor(knots, dtype=torch.float32), torch.tensor(fitted, dtype=torch.float32),

@@ -322,7 +322,7 @@ def sample_images(G, seeds: Sequence[int], *, direction=None, t_of: Callable | N
         if block and (seed is None or len(block) == (chunk or G.batch_size)):
             z = G.sample_latent(block, space)
             if direction is not None:
-                z = z + (direction.alpha_for(t_of(block)) - direction.project(z))[:, None] * direction.u
+                z = direction.move(z, t_of(block), "absolute")
             with torch.no_grad():
                 yield block, G(z.view(-1, *G.latent_shape(space)), space=space)
             block = []

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.isotonic import IsotonicRegression
 
 from latentnav import measure
-from latentnav.directions import Direction
+from latentnav.directions import Direction, monotone_calibration
 from latentnav.metrics.control import Meter
 
 
@@ -38,12 +37,7 @@ def oracle_direction(G, factor: str, meter: Meter, *, n_renders: int = 5000, n_c
         r = meter(G(moved.to(G.device))).cpu().numpy()
         r = r[np.isfinite(r)]  # blank images have nothing to measure (NaN, or -inf in log units)
         readings.append(r.mean() if r.size else np.nan)
-    readings = np.array(readings)
-    ok = np.isfinite(readings)
-    iso = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(alphas[ok], readings[ok])
-    values = iso.predict(alphas)
-    values = values + np.linspace(0, 1e-3 * max(np.ptp(values), 1e-6), grid)  # strictly increasing (float32-resolvable), so g inverts
-    values = values - np.interp(0.0, alphas, values)
+    values = monotone_calibration(alphas, np.array(readings))
     return Direction(u, torch.tensor(alphas, dtype=torch.float32), torch.tensor(values, dtype=torch.float32),
                      model=G.name, transform=f"oracle:{factor}", method="oracle-axis",
                      meta={"axis": k, "sign": sign, "abs_r": axis["abs_r"]})  # fmt: skip
