@@ -28,10 +28,9 @@ from latentnav.directions import Direction, monotone_calibration
 from latentnav.errors import AttributeNotMeasurableError, LatentnavError, MethodNotApplicableError
 from latentnav.measure import MeterSpec, get_meter
 from latentnav.metrics.control import control_report, leakage, leakage_matrix, mi_control, steerability
+from latentnav.seeds import CALIB_SEED, EVAL_SEED  # noqa: F401 - EVAL_SEED: re-exported
 from latentnav.testbed.oracle import TRANSFORM_METERS
 
-CALIB_SEED = 900_000  # latents that calibrate (and pick) directions
-EVAL_SEED = 50_000  # fresh latents that evaluate them (the control benchmark's)
 MI_RESOLUTION = 0.01  # MI bins are at least this fraction of an attribute's std over the latents (and its meter's resolution)
 
 

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from latentnav._version import __version__
+from latentnav.seeds import PICTURE_SEED
 
-#: first seed of the latents every traversal picture of a run shows
-PICTURE_SEED = 10_000
 #: how far a meter-calibrated direction's picture and control check move (meter units; hue in degrees)
 METER_REACH = {"hue": 30.0}
 DEFAULT_METER_REACH = 0.15
@@ -420,8 +419,9 @@ def correct_direction(G, direction, attribute: str, against: Sequence[str], conf
 
     from latentnav.correction.correct import correct
     from latentnav.directions import traverse
-    from latentnav.evaluate import EVAL_SEED, calibrate_direction, in_units_of
+    from latentnav.evaluate import calibrate_direction, in_units_of
     from latentnav.measure import get_meter
+    from latentnav.seeds import EVAL_SEED
 
     meter = get_meter(attribute, G)
     held = [get_meter(name, G) for name in against]

@@ -17,6 +17,7 @@ from latentnav.cli.options import (
     seed_option,
 )
 from latentnav.cli.parse import parse_names, parse_range
+from latentnav.seeds import EVAL_SEED
 
 EVALUATE_HELP = """Measure how well a direction controls its attribute and what else it moves.
 
@@ -73,7 +74,7 @@ Example:
 @click.option("--t", "t_range", default=None, help="LO,HI requested change in the target's units (default -0.15,0.15; hue -30,30).")
 @click.option("--steps", type=click.IntRange(2), default=9, help="Steps between LO and HI.")
 @click.option("-n", type=click.IntRange(2), default=50, help="Fresh latents.")
-@seed_option(50_000, "First seed of the fresh latents.")
+@seed_option(EVAL_SEED, "First seed of the fresh latents.")
 @click.option("--space", default=None, help="Latent space of a .npy direction.")
 @extrapolate_option
 @device_option

@@ -25,10 +25,11 @@ from latentnav.correction.steps import (
 )
 from latentnav.directions import Direction, identity_direction
 from latentnav.errors import BadInputError, LatentnavError
-from latentnav.evaluate import EVAL_SEED, read_latents
+from latentnav.evaluate import read_latents
 from latentnav.measure import MeterSpec, get_meter
 from latentnav.methods.interfacegan import project_orthogonal, train_boundary
 from latentnav.methods.layers import layer_indices
+from latentnav.seeds import EVAL_SEED
 
 
 # ------------------------------------------------------------------------------------------- the job

@@ -31,6 +31,7 @@ from scipy.stats import spearmanr
 from latentnav import distributed, measure
 from latentnav.directions import Direction
 from latentnav.errors import BadInputError
+from latentnav.seeds import CONTROL_SEED
 
 Meter = Callable[[torch.Tensor], torch.Tensor]
 
@@ -299,11 +300,6 @@ def mi_control(t_values, changes: dict[str, np.ndarray], target: str, bins: int 
     total = adjusted[target] + sum(others.values())
     return {"mi_target": adjusted[target], "mi_other": others, "mi_leak_share": sum(others.values()) / total if total > 0 else 0.0,
             "step_entropy_nats": h, "mi_nats": raw}  # fmt: skip
-
-
-#: first seed of the fresh latents of the control check (discovery starts at 0, its grids at 10,000, the
-#: evaluation benchmark at 50,000, meter calibration at 900,000)
-CONTROL_SEED = 70_000
 
 
 #: R^2 below which control is weak
