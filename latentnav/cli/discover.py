@@ -158,10 +158,15 @@ def _batch(model, transform, transforms, classes, config, space, device, force, 
     with common.run_dir(output, force, inputs, "discover") as out:
         G = common.load(model, dev, space)
         w = distributed.world()
-        n_jobs = len(names) * len(class_list or [None])
-        bar = tqdm(total=len(distributed.shard(list(range(n_jobs)), w)), disable=not w.is_main, unit="job", desc="directions")
-        batch = _quietly(lambda: _runs().discover_batch(G, names, class_list, config, space=space, progress=lambda j: bar.update(1)))
-        bar.close()
+        n_jobs = len(distributed.shard(list(range(len(names) * len(class_list or [None]))), w))
+        bars: list = []  # made at the first job, so that a refused batch shows no empty bar
+
+        def tick(job) -> None:
+            bars or bars.append(tqdm(total=n_jobs, disable=not w.is_main, unit="job", desc="directions"))
+            bars[0].update(1)
+
+        batch = _quietly(lambda: _runs().discover_batch(G, names, class_list, config, space=space, progress=tick))
+        [bar.close() for bar in bars]
         out.commit(batch.write)
     if w.is_main:
         click.echo(f"wrote {output.rstrip('/')}/ ({len(batch.jobs)} directions on {w.size} process"
