@@ -43,8 +43,10 @@ UNIT_TOLERANCE = 1e-3
 ALPHA_LIMIT = 4.0
 
 
-class DirectionMismatchError(LatentnavError):
+class DirectionMismatchError(LatentnavError, ValueError):
     """A direction used with a generator or latent space it was not made for."""
+
+    exit_code = 2
 
 
 def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
@@ -281,11 +283,12 @@ class Direction:
     def save(self, path: str | Path) -> Path:
         """Write ``path`` (safetensors) and ``path`` with ``.json`` (sidecar), each atomically."""
         from latentnav.errors import OutputError
-        from latentnav.io import save_safetensors, write_text
+        from latentnav.io import check_writable_parent, save_safetensors, write_text
 
         path = Path(path)
         if path.suffix != ".safetensors":
             raise OutputError(f"a direction file must end in .safetensors, got {path.name}")
+        check_writable_parent(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tensors = {"u": self.u.float(), "knots": self.knots.float(), "values": self.values.float()}
         meta = self.metadata()
@@ -534,8 +537,14 @@ def traverse(G, direction: Direction, z: torch.Tensor, t: Sequence[float] | None
         raise ValueError("give either t (transform units) or alpha (raw steps along u)")
     if t is not None and not direction.calibrated:
         raise ValueError("this direction has no calibration (a plain vector): use alpha= raw steps")
-    z = z.to(G.device).reshape(len(z), -1)
+    steps = list(t if t is not None else alpha)
+    if not steps:
+        raise BadInputError("give at least one step (t or alpha) to traverse")
     shape = G.latent_shape(direction.space)
+    if not isinstance(z, torch.Tensor) or z.ndim < 2 or int(np.prod(z.shape[1:])) != direction.dim:
+        got = list(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+        raise BadInputError(f"expected z of shape [N, {direction.dim}] (or [N, {', '.join(map(str, shape))}]), got {got}")
+    z = G.check_latent(z.reshape(len(z), *shape), direction.space).to(G.device).reshape(len(z), -1)
     rows = []
     with torch.no_grad():
         for value in (t if t is not None else alpha):

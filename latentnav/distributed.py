@@ -139,7 +139,12 @@ def setup(device: str | torch.device = "auto") -> torch.device:
         torch.cuda.set_device(resolved)
     if not _initialised():
         backend = "nccl" if resolved.type == "cuda" else "gloo"
-        torch.distributed.init_process_group(backend=backend, rank=env.rank, world_size=env.size)
+        try:
+            torch.distributed.init_process_group(backend=backend, rank=env.rank, world_size=env.size)
+        except (ValueError, RuntimeError) as err:
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise BadInputError(f"cannot join a torchrun run of {env.size} processes ({first}); start the command "
+                                "with torchrun, or unset WORLD_SIZE, RANK and LOCAL_RANK to run alone") from None  # fmt: skip
     if env.rank != 0:
         _logger.setLevel(logging.WARNING)
     return resolved

@@ -62,13 +62,19 @@ class DirectionFileError(LatentnavError, ValueError):
 class MethodNotApplicableError(LatentnavError, ValueError):
     """A direction-finding method that does not apply to this generator (e.g. SeFa without a first linear layer)."""
 
+    exit_code = 2
+
 
 class AttributeNotMeasurableError(LatentnavError, ValueError):
     """An attribute that cannot be measured on this model's images (e.g. hue on a one-channel model)."""
 
+    exit_code = 2
+
 
 class ScorerError(LatentnavError, ValueError):
     """A user scorer that cannot be loaded, or returned scores of the wrong shape, type or with NaN."""
+
+    exit_code = 2
 
 
 class ConditionVanishedError(LatentnavError, ValueError):

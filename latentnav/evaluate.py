@@ -21,13 +21,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.stats import spearmanr
 
 from latentnav import distributed, measure
 from latentnav.directions import Direction, monotone_calibration
-from latentnav.errors import AttributeNotMeasurableError, LatentnavError, MethodNotApplicableError
+from latentnav.errors import AttributeNotMeasurableError, BadInputError, MethodNotApplicableError
 from latentnav.measure import MeterSpec, get_meter
-from latentnav.metrics.control import control_report, leakage, leakage_matrix, mi_control, steerability
+from latentnav.metrics.control import control_report, leakage, leakage_matrix, mi_control, spearman, steerability
 from latentnav.seeds import CALIB_SEED, EVAL_SEED  # noqa: F401 - EVAL_SEED: re-exported
 from latentnav.testbed.oracle import TRANSFORM_METERS
 
@@ -109,7 +108,10 @@ def calibrate_direction(G, direction: Direction, meter: MeterSpec | str, *, n: i
     with np.errstate(all="ignore"):
         mean = np.nanmean(readings, axis=1)
     ok = np.isfinite(mean)
-    rho = spearmanr(alphas[ok], mean[ok])[0] if ok.sum() > 2 else 1.0
+    if np.ptp(mean[ok]) == 0:
+        raise AttributeNotMeasurableError(f"attribute {meter.name!r} does not change along this direction on {G.name}: "
+                                          "there is nothing to calibrate it by")  # fmt: skip
+    rho = spearman(alphas[ok], mean[ok]) if ok.sum() > 2 else 1.0
     sign = -1.0 if np.isfinite(rho) and rho < 0 else 1.0
     knots, values = (-alphas[::-1], mean[::-1]) if sign < 0 else (alphas, mean)  # increasing knots along sign * u
     fitted = monotone_calibration(knots, values)
@@ -155,7 +157,7 @@ def pick_direction(G, candidates: Sequence[Direction], meter: MeterSpec, others:
         target = change[:, 0]
         req = np.broadcast_to(alphas[:, None], target.shape)
         ok = np.isfinite(target)
-        rho = spearmanr(req[ok], target[ok])[0] if ok.sum() > 2 and np.ptp(target[ok]) > 0 else 0.0
+        rho = spearman(req[ok], target[ok]) if ok.sum() > 2 and np.ptp(target[ok]) > 0 else 0.0
         with np.errstate(all="ignore"):
             effect = np.nanmean(np.abs(change[[0, -1]]), axis=(0, 2)) / np.where(spread > 0, spread, np.nan)
         effect = np.nan_to_num(effect)
@@ -232,7 +234,7 @@ def evaluate_direction(G, direction: Direction, *, target: str | None = None, at
     direction.check_compatible(G)
     if target is None:
         if not direction.transform or direction.transform not in measure.TRANSFORM_ATTRIBUTE:
-            raise LatentnavError("this direction does not say which attribute it changes (no known transform): "
+            raise BadInputError("this direction does not say which attribute it changes (no known transform): "
                                  "give the target attribute (--target pos_x)")  # fmt: skip
         target = direction.transform
     meter = get_meter(target, G)

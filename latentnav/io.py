@@ -89,6 +89,20 @@ def check_suffix(path: Path, allowed: Sequence[str], what: str) -> None:
         raise OutputError(f"cannot write {what} as {path.name!r}: the name must end in {', '.join(allowed)}")
 
 
+def check_not_package(path: Path) -> None:
+    """Raise :class:`OutputError` for an output inside the installed latentnav package (its shipped weights, its code)."""
+    package = Path(__file__).resolve().parent
+    if _inside(path.resolve(), package):
+        raise OutputError(f"refusing to write {path}: it lies inside the installed latentnav package ({package})")
+
+
+def check_not_link(path: Path) -> None:
+    """Raise :class:`OutputError` when ``path`` is a symbolic link (dangling or not): where it points is not
+    what the user named, and replacing it would surprise either way."""
+    if path.is_symlink():
+        raise OutputError(f"{path} is a symbolic link (to {os.readlink(path)}); give the real path, or another name")
+
+
 def protected_dirs() -> list[Path]:
     """Directories no run may replace: the working directory and each of its parents, and the home directory."""
     cwd = Path.cwd().resolve()
@@ -120,8 +134,11 @@ class _TempDir:
 
     def __init__(self, target: Path) -> None:
         self.target = target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{target.name}-", dir=target.parent))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.path = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{target.name}-", dir=target.parent))
+        except OSError as err:
+            raise OutputError(f"cannot write {target}: {err.strerror or err} in {target.parent}") from None
         self._lock = os.open(self.path / _LOCK, os.O_CREAT | os.O_WRONLY, 0o600)
         fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.write(self._lock, f"{os.getpid()}\n".encode())
@@ -211,7 +228,8 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
         data = json.loads((path / MANIFEST).read_text())
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) and isinstance(data.get("files"), list) else None
+    ok = isinstance(data, dict) and data.get("written_by") == "latentnav" and isinstance(data.get("files"), list)
+    return data if ok else None
 
 
 def _listing(path: Path) -> set[str]:
@@ -265,6 +283,8 @@ class RunDir:
 
     def _check(self) -> None:
         path = self.path
+        check_not_link(path)
+        check_not_package(path)
         if path.resolve() in protected_dirs():
             raise OutputError(f"refusing to write a run into {path}: it is the working directory, one of its parents "
                               "or the home directory; choose a new folder")  # fmt: skip
@@ -391,6 +411,8 @@ class OutputFiles:
             if suffixes is not None:
                 check_suffix(path, suffixes, what)
             check_writable_parent(path)
+            check_not_link(path)
+            check_not_package(path)
             if path.is_dir():
                 raise OutputError(f"{path} is a directory; give a file name")
             check_not_input(path, inputs, directory=False)

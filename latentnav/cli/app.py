@@ -15,8 +15,10 @@ import click
 from latentnav._version import __version__
 from latentnav.errors import LatentnavError
 
-#: errors of the machine, not of latentnav, that a user fixes (disk full, read-only, permissions)
-_ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+#: errors of the machine or of a path, not of latentnav, that a user fixes (disk full, read-only, permissions, a
+#: name too long, a path through a file)
+_ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG,
+                       errno.ENOTDIR, errno.ELOOP)  # fmt: skip
 
 
 class _Group(click.Group):
@@ -64,26 +66,44 @@ def warn(message: str) -> None:
     click.echo(f"warning: {message}", err=True)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 120})
+@click.group(cls=_Group, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 120})  # fmt: skip
 @click.version_option(__version__, prog_name="latentnav")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """latentnav: controllable directions in the latent spaces of pretrained generators."""
+    help_without_command(ctx)
+
+
+def help_without_command(ctx: click.Context) -> None:
+    """A group called without a command prints its help and exits 0 (not a usage error)."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+        ctx.exit(0)
 
 
 def entry() -> None:
-    """The ``latentnav`` program: :func:`main`, and exit code 130 after Ctrl-C whatever CPython would do.
+    """The ``latentnav`` program: :func:`main` with every way it can end turned into one line and an exit code.
 
-    A Ctrl-C that lands inside C code run through ``PyRun_*`` (pybind11's exec, in torch) leaves CPython's
-    "unhandled KeyboardInterrupt" flag set even though latentnav handled it, and the interpreter would then end
-    by killing itself with SIGINT instead of exiting 130. Everything the run owns is cleaned up by then.
+    Usage errors found while parsing print one ``error:`` line (exit 2). Ctrl-C exits 130 wherever it lands:
+    one inside C code run through ``PyRun_*`` (pybind11's exec, in torch) leaves CPython's "unhandled
+    KeyboardInterrupt" flag set even though latentnav handled it, and the interpreter would then end by killing
+    itself with SIGINT; so the process leaves at once (everything the run owns is cleaned up by then).
     """
     try:
-        main()
+        code = main(standalone_mode=False)
+    except click.exceptions.Abort:  # Ctrl-C while click parsed
+        click.echo("error: interrupted (Ctrl-C); nothing was written", err=True)
+        code = 130
+    except click.ClickException as err:
+        click.echo(f"error: {' '.join(err.format_message().split())}", err=True)
+        code = err.exit_code
     except SystemExit as done:
-        if done.code == 130:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(130)
-        raise
-
-
+        code = done.code
+    except KeyboardInterrupt:  # after the command had finished
+        code = 130
+    if code == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

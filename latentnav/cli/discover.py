@@ -119,10 +119,41 @@ def _check_combination(method: str, transform, transforms, classes, options: dic
 
             hint = f" (for the attribute it changes: --attribute {TRANSFORM_ATTRIBUTE[transform]})" if transform in TRANSFORM_ATTRIBUTE else ""
             raise click.UsageError(f"--transform belongs to --method trajectory, not {method}{hint}")
+        _check_method_flags(method, options)
+        for flag in ("max_t", "sigma"):
+            if options.get(flag) is not None:
+                raise click.UsageError(f"--{flag.replace('_', '-')} belongs to --method trajectory, not {method}")
         return
-    for flag, key in (("--attribute", "attribute"), ("--scorer", "scorer"), ("--condition", "conditions")):
-        if options.get(key):
-            raise click.UsageError(f"{flag} belongs to --method ganspace, sefa or interfacegan, not trajectory")
+    given = {flag for flag, key in _METHOD_FLAGS.items() if _given(options, key)}
+    if method == "trajectory" and given:
+        raise click.UsageError(f"{', '.join(sorted(given))} belong{'s' if len(given) == 1 else ''} to the other methods "
+                               "(--method ganspace, sefa or interfacegan), not trajectory")  # fmt: skip
+    if method == "trajectory" and options.get("sigma") is not None and options.get("loss") == "mse":
+        raise click.UsageError("--sigma is the width of the Fourier loss's low-pass; --loss mse has none")
+
+
+#: flags of the other methods, and the methods each belongs to
+_METHOD_FLAGS = {"--attribute": "attribute", "--scorer": "scorer", "--condition": "conditions", "--component": "component",
+                 "--components": "n_components", "--samples": "samples", "--ratio": "ratio", "--feature": "feature",
+                 "--layers": "layers"}  # fmt: skip
+_ONLY = {"--scorer": ("interfacegan",), "--condition": ("interfacegan",), "--ratio": ("interfacegan",),
+         "--feature": ("ganspace",), "--component": ("ganspace", "sefa"), "--components": ("ganspace", "sefa"),
+         "--layers": ("ganspace", "sefa"), "--samples": ("ganspace", "interfacegan")}  # fmt: skip
+_DEFAULTS = {"attribute": None, "scorer": None, "conditions": (), "component": 0, "n_components": 10, "samples": 10_000,
+             "ratio": 0.02, "feature": "auto", "layers": None}  # fmt: skip
+
+
+def _given(options: dict, key: str) -> bool:
+    """Whether an option differs from its default (the user set it)."""
+    return key in options and options[key] != _DEFAULTS[key]
+
+
+def _check_method_flags(method: str, options: dict) -> None:
+    """A flag of another built-in method is a usage error, not silently dropped."""
+    wrong = sorted(flag for flag, methods in _ONLY.items() if method in ("ganspace", "sefa", "interfacegan")
+                   and method not in methods and _given(options, _METHOD_FLAGS[flag]))  # fmt: skip
+    if wrong:
+        raise click.UsageError(f"{', '.join(wrong)} do{'es' if len(wrong) == 1 else ''} not apply to --method {method}")
 
 
 def _checked_transform(transform: str | None, config):
@@ -148,7 +179,7 @@ def _batch(model, transform, transforms, classes, config, space, device, force, 
 
     if transform is not None and transforms is not None:
         raise click.UsageError("give --transform or --transforms, not both")
-    names = parse_names(transforms) if transforms is not None else [transform] if transform else []
+    names = list(dict.fromkeys(parse_names(transforms) if transforms is not None else [transform] if transform else []))
     if not names:
         raise click.UsageError("a batch needs --transforms A,B (or --transform with --classes)")
     for name in names:

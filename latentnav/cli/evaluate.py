@@ -73,7 +73,7 @@ Example:
 @click.option("--attributes", default=None, help="Attributes measured for leakage, e.g. pos_x,pos_y,scale or my_scorers:smile (default: all that apply).")
 @click.option("--t", "t_range", default=None, help="LO,HI requested change in the target's units (default -0.15,0.15; hue -30,30).")
 @click.option("--steps", type=click.IntRange(2), default=9, help="Steps between LO and HI.")
-@click.option("-n", type=click.IntRange(2), default=50, help="Fresh latents.")
+@click.option("-n", type=click.IntRange(2, 100_000), default=50, help="Fresh latents.")
 @seed_option(EVAL_SEED, "First seed of the fresh latents.")
 @click.option("--space", default=None, help="Latent space of a .npy direction.")
 @extrapolate_option
@@ -133,6 +133,20 @@ def _checked_direction(path: str | None, space: str | None, target: str | None, 
     return d
 
 
+def _check_target_range(target: str, t_values, extrapolate: bool) -> None:
+    """--t within the range of the transform the target's meter reads, unless --extrapolate."""
+    if t_values is None or extrapolate:
+        return
+    from latentnav.measure import get_meter
+    from latentnav.measure.transforms import TRANSFORMS
+
+    tf = TRANSFORMS.get(get_meter(target).transform or "")
+    reach = float(max(abs(t_values[0]), abs(t_values[-1])))
+    if tf is not None and reach > tf.max_t:
+        raise click.BadParameter(f"t={reach:g} is beyond the range of {tf.name} (|t| <= {tf.max_t:.4g}, {tf.unit}); "
+                                 "--extrapolate allows it", param_hint="--t")  # fmt: skip
+
+
 def _code_direction(G, code: str):
     from latentnav.directions import code_direction
 
@@ -146,15 +160,16 @@ def _code_direction(G, code: str):
 @click.option("--attributes", default=None, help="Attributes measured for leakage: meter names or module:function scorers (default: all that apply).")
 @click.option("--t", "t_range", default=None, help="LO,HI requested change (default -0.15,0.15; hue -30,30).")
 @click.option("--steps", type=click.IntRange(2), default=9, help="Steps between LO and HI.")
-@click.option("-n", type=click.IntRange(2), default=50, help="Fresh latents for the evaluation.")
-@click.option("--candidates", type=click.IntRange(1), default=10, help="GANSpace/SeFa components considered.")
-@click.option("--samples", type=click.IntRange(2), default=10_000, help="GANSpace/InterFaceGAN latents sampled.")
-@click.option("--trajectories", type=click.IntRange(1), default=64, help="Trajectory method: starting latents.")
+@click.option("-n", type=click.IntRange(2, 100_000), default=50, help="Fresh latents for the evaluation.")
+@click.option("--candidates", type=click.IntRange(1, 4096), default=10, help="GANSpace/SeFa components considered.")
+@click.option("--samples", type=click.IntRange(2, 10_000_000), default=10_000, help="GANSpace/InterFaceGAN latents sampled.")
+@click.option("--trajectories", type=click.IntRange(1, 100_000), default=64, help="Trajectory method: starting latents.")
+@extrapolate_option
 @device_option
 @force_option()
 @out_dir_option()
-def compare_cmd(model, target, methods, attributes, t_range, steps, n, candidates, samples, trajectories, device, force,
-                output) -> None:  # fmt: skip
+def compare_cmd(model, target, methods, attributes, t_range, steps, n, candidates, samples, trajectories, extrapolate,
+                device, force, output) -> None:  # fmt: skip
     from latentnav.evaluate import compare, write_comparison
     from latentnav.measure import get_meter
     from latentnav.methods import get_method
@@ -167,6 +182,7 @@ def compare_cmd(model, target, methods, attributes, t_range, steps, n, candidate
         get_method("")
     t_values = _t_values(t_range, steps)
     names = _checked_names(target, parse_names(attributes))
+    _check_target_range(target, t_values, extrapolate)
     inputs, dev = [common.model_input(model)], common.launch(device)
     with common.run_dir(output, force, inputs, "compare") as out:
         G = common.load(model, dev)

@@ -66,14 +66,14 @@ def trajectory_options(fn: Callable) -> Callable:
     from latentnav.methods.trajectory.config import CALIBRATIONS, SCHEDULES, TrajectoryConfig
 
     return config_options(TrajectoryConfig, [
-        ("n_trajectories", "--trajectories", click.IntRange(1), "Number of starting latents."),
+        ("n_trajectories", "--trajectories", click.IntRange(1, 100_000), "Number of starting latents."),
         ("max_t", "--max-t", FloatRange(0, min_open=True), "Largest |t| followed (default: the transform's range)."),
         ("n_steps", "--steps", click.IntRange(1), "Targets per sign between 0 and max-t."),
         ("lr", "--lr", FloatRange(0, min_open=True), "Adam learning rate on z."),
         ("max_iters", "--max-iters", click.IntRange(1), "Iteration cap per target."),
         ("sigma", "--sigma", FloatRange(0, min_open=True), "Low-pass width of the Fourier loss in pixels (default 3 px at 128 px)."),
         ("loss", "--loss", click.Choice(["fourier", "mse"]), "Fit loss."),
-        ("schedule", "--schedule", click.Choice(list(SCHEDULES)), "paper: the reference code's settings (overrides the optimiser flags)."),
+        ("schedule", "--schedule", click.Choice(list(SCHEDULES)), "paper: the reference code's settings (overrides --trajectories, --steps, --lr, --max-iters and --calibration)."),
         ("calibration", "--calibration", click.Choice(list(CALIBRATIONS)),
          "Fit g on the trajectories with the t each fit reached (read back by matching), with the requested t "
          "(paper eq. 6), or on renders along u matched to the transform."),
@@ -85,8 +85,8 @@ def method_options(fn: Callable) -> Callable:
     from latentnav.methods import MethodSettings
 
     fn = config_options(MethodSettings, [
-        ("n_components", "--components", click.IntRange(1), "ganspace/sefa: components computed."),
-        ("samples", "--samples", click.IntRange(2), "ganspace/interfacegan: latents sampled."),
+        ("n_components", "--components", click.IntRange(1, 4096), "ganspace/sefa: components computed."),
+        ("samples", "--samples", click.IntRange(2, 10_000_000), "ganspace/interfacegan: latents sampled."),
         ("ratio", "--ratio", FloatRange(0, 0.5, min_open=True), "interfacegan: top and bottom fraction of the samples used."),
         ("feature", "--feature", str, "ganspace: module of G.net analysed ('latent' = the latent itself)."),
     ])(fn)  # fmt: skip
@@ -109,11 +109,11 @@ def correct_options(fn: Callable) -> Callable:
     from latentnav.correction.config import OPTIMIZERS, REFITS, CorrectConfig
 
     return config_options(CorrectConfig, [
-        ("n_low", "--samples", click.IntRange(1), "Low-density samples synthesized (at most)."),
-        ("n_samples", "--scored", click.IntRange(10), "Latents scored to estimate the joint density."),
+        ("n_low", "--samples", click.IntRange(1, 100_000), "Low-density samples synthesized (at most)."),
+        ("n_samples", "--scored", click.IntRange(30, 1_000_000), "Latents scored to estimate the joint density (at least 30: the projection's boundary uses the top and bottom tenth)."),
         ("offset", "--offset", FloatRange(0, min_open=True),
          "How far each is moved against the correlation, in standard deviations of the attribute."),
-        ("invert_steps", "--invert-steps", click.IntRange(1), "Optimisation steps of the inversion."),
+        ("invert_steps", "--invert-steps", click.IntRange(1, 100_000), "Optimisation steps of the inversion."),
         ("refit", "--refit", click.Choice(list(REFITS)),
          "Re-fit through the meters (moves A, holds B on all samples) or by a balanced logistic regression."),
         ("fit_steps", "--fit-steps", click.IntRange(0), "Optimisation steps of the Adam re-fit."),

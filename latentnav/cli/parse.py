@@ -11,8 +11,10 @@ import click
 if TYPE_CHECKING:
     import torch
 
-#: the largest seed accepted (torch and numpy take 63-bit seeds)
-MAX_SEED = 2**63 - 1
+#: the largest seed accepted (numpy's legacy seeds are 32-bit, and seeds take part in arithmetic)
+MAX_SEED = 2**32 - 1
+#: the largest |value| a range or distribution may name (beyond it, floats stop being steps)
+MAX_MAGNITUDE = 1e6
 
 
 class Seeds(Sequence[int]):
@@ -73,7 +75,7 @@ def parse_seeds(text: str, what: str = "seeds", param_hint: str = "--seeds") -> 
     for part in text.split(","):
         part = part.strip()
         lo, sep, hi = part.partition("-")
-        if not lo.isdigit() or (sep and not hi.isdigit()):
+        if not _ascii_digits(lo) or (sep and not _ascii_digits(hi)):
             shown = f"{text!r}" if text.strip() else "nothing"
             raise click.BadParameter(f"expected {what} as non-negative integers and ranges like {example}, got {shown}",
                                      param_hint=param_hint)  # fmt: skip
@@ -86,15 +88,30 @@ def parse_seeds(text: str, what: str = "seeds", param_hint: str = "--seeds") -> 
     return Seeds(ranges)
 
 
+def _ascii_digits(text: str) -> bool:
+    return bool(text) and all("0" <= c <= "9" for c in text)
+
+
+def _number(text: str) -> float:
+    """A finite float written plainly (``1e-3``, ``-0.2``; not ``0_1``, not ``nan``, within +-:data:`MAX_MAGNITUDE`)."""
+    if "_" in text:
+        raise ValueError(text)
+    value = float(text)
+    if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
+        raise ValueError(text)
+    return value
+
+
 def parse_t_dist(text: str) -> Callable[[Sequence[int]], torch.Tensor]:
     """``uniform:LO,HI`` or ``normal:MEAN,STD`` as a function of the seeds: one draw per seed, from that seed
     alone (so sample k gets the same value whatever else is drawn). ``draw.bounds``: the range the draws
     stay in (a normal's mean +- 3 std)."""
     kind, _, args = text.partition(":")
     try:
-        a, b = (float(v) for v in args.split(","))
+        a, b = (_number(v) for v in args.split(","))
     except ValueError:
-        raise click.BadParameter(f"expected uniform:LO,HI or normal:MEAN,STD, got {text!r}", param_hint="--t-dist") from None
+        raise click.BadParameter(f"expected uniform:LO,HI or normal:MEAN,STD (finite numbers within +-{MAX_MAGNITUDE:g}), "
+                                 f"got {text!r}", param_hint="--t-dist") from None
     ok = math.isfinite(a) and math.isfinite(b) and ((kind == "uniform" and b > a) or (kind == "normal" and b > 0))
     if not ok:
         raise click.BadParameter(f"expected uniform:LO,HI with LO < HI or normal:MEAN,STD with STD > 0, got {text!r}",
@@ -117,11 +134,12 @@ def parse_t_dist(text: str) -> Callable[[Sequence[int]], torch.Tensor]:
 def parse_range(text: str, name: str) -> tuple[float, float]:
     """Parse ``"LO,HI"`` (finite numbers, LO < HI)."""
     try:
-        lo, hi = (float(v) for v in text.split(","))
+        lo, hi = (_number(v) for v in text.split(","))
     except ValueError:
-        raise click.BadParameter(f"expected LO,HI (e.g. -0.2,0.2), got {text!r}", param_hint=name) from None
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise click.BadParameter(f"expected finite LO < HI (e.g. -0.2,0.2), got {text!r}", param_hint=name)
+        raise click.BadParameter(f"expected LO,HI, finite numbers within +-{MAX_MAGNITUDE:g} (e.g. -0.2,0.2), got {text!r}",
+                                 param_hint=name) from None  # fmt: skip
+    if not lo < hi:
+        raise click.BadParameter(f"expected LO < HI (e.g. -0.2,0.2), got {text!r}", param_hint=name)
     return lo, hi
 
 
@@ -143,6 +161,9 @@ class RegistryChoice(click.Choice):
 
 class FloatRange(click.FloatRange):
     """click's ``FloatRange`` that also refuses NaN and infinities (which pass its comparisons)."""
+
+    def __init__(self, min=None, max=MAX_MAGNITUDE, **kwargs) -> None:  # noqa: A002 - click's names
+        super().__init__(min, max, **kwargs)
 
     def convert(self, value, param, ctx):
         if isinstance(value, str) and not math.isfinite(float(value) if _is_float(value) else 0.0):

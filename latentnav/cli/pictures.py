@@ -124,8 +124,11 @@ def traverse_cmd(model, direction_path, seeds, t_range, alpha_range, steps, mode
 
     if t_range is not None and alpha_range is not None:
         raise click.UsageError("give --t or --alpha, not both")
+    if mode == "absolute" and alpha_range is not None:
+        raise click.UsageError("--mode absolute sets the factor to t: give --t, not --alpha (raw steps are relative)")
     seed_list = parse_seeds(seeds)
     common.check_grid(len(seed_list) * steps)
+    io.check_suffix(Path(output), io.IMAGE_SUFFIXES, "the grid")
     if gif:
         io.check_suffix(Path(gif), (".gif",), "the animation")
     inputs = [common.model_input(model), direction_path]

@@ -8,18 +8,20 @@ from pathlib import Path
 
 import click
 
-from latentnav.cli.app import main
-from latentnav.cli.parse import FloatRange
+from latentnav.cli.app import help_without_command, main
+from latentnav.cli.parse import MAX_SEED, FloatRange
 
 FORCE = click.option("--force", is_flag=True, help="Start afresh, replacing an existing model there (and its config, checkpoint, log).")
-THREADS = click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for torch (default: torch's choice).")
+THREADS = click.option("--threads", type=click.IntRange(1, 256), default=None, help="CPU threads for torch (default: torch's choice).")
 CHECKPOINT = click.option("--checkpoint-every", type=click.IntRange(1), default=500, help="Steps between checkpoints.")
 OUTPUT = click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output .safetensors.")
 
 
-@main.group(short_help="Train the generators latentnav ships.")
-def train() -> None:
+@main.group(short_help="Train the generators latentnav ships.", invoke_without_command=True)
+@click.pass_context
+def train(ctx: click.Context) -> None:
     """Train the generators latentnav ships (beta-VAE family, two-code VAE, InfoGAN); each resumes if interrupted."""
+    help_without_command(ctx)
 
 
 def run(command: str, config, module: str, output: str, threads: int | None, force: bool) -> None:
@@ -47,11 +49,11 @@ def run(command: str, config, module: str, output: str, threads: int | None, for
 
 @train.command("bvae", short_help="A beta-VAE on procedural dSprites.")
 @click.option("--beta", type=FloatRange(0), default=4.0, help="KL weight (beta-VAE objective).")
-@click.option("--steps", type=click.IntRange(1), default=30000, help="Optimizer steps.")
-@click.option("--seed", type=click.IntRange(0), default=0, help="Seed of the weights and the data stream.")
-@click.option("--batch-size", type=click.IntRange(1), default=64, help="Images per step.")
+@click.option("--steps", type=click.IntRange(1, 100_000_000), default=30000, help="Optimizer steps.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, help="Seed of the weights and the data stream.")
+@click.option("--batch-size", type=click.IntRange(1, 8192), default=64, help="Images per step.")
 @click.option("--lr", type=FloatRange(0, min_open=True), default=1e-3, help="Adam learning rate.")
-@click.option("--z-dim", type=click.IntRange(1), default=10, help="Number of latents.")
+@click.option("--z-dim", type=click.IntRange(1, 4096), default=10, help="Number of latents.")
 @click.option("--correlate", default=None, help="Couple two factors in the training data, A:B:RHO (e.g. pos_x:pos_y:0.8).")
 @click.option("--capacity", type=FloatRange(0), default=None, help="Capacity objective: target KL in nats (Burgess et al.).")
 @click.option("--capacity-steps", type=click.IntRange(1), default=20000, help="Steps over which the capacity grows.")
@@ -79,15 +81,15 @@ def train_bvae(threads: int | None, force: bool, output: str, **fields) -> None:
 
 @train.command("cmivae", short_help="A two-code VAE with conditional-MI bounds on colour dSprites.")
 @click.option("--specified", default="colour", help="The factor z2 carries (colour, shape, scale, orientation, pos_x, pos_y).")
-@click.option("--z1-dim", type=click.IntRange(1), default=8, help="Coordinates of the complementary code z1.")
-@click.option("--z2-dim", type=click.IntRange(1), default=3, help="Coordinates of the specified code z2.")
+@click.option("--z1-dim", type=click.IntRange(1, 4096), default=8, help="Coordinates of the complementary code z1.")
+@click.option("--z2-dim", type=click.IntRange(1, 4096), default=3, help="Coordinates of the specified code z2.")
 @click.option("--beta", type=FloatRange(0), default=1.0, help="KL weight of both codes.")
 @click.option("--mi-weight", type=FloatRange(0), default=10.0, help="Weight of the conditional-MI lower bounds.")
 @click.option("--mi-warmup", type=click.IntRange(0), default=1000, help="Steps over which the MI weight rises from 0.")
 @click.option("--label-weight", type=FloatRange(0), default=200.0, help="Weight of the specified factor's likelihood from z2.")
-@click.option("--steps", type=click.IntRange(1), default=3000, help="Optimizer steps.")
-@click.option("--seed", type=click.IntRange(0), default=0, help="Seed of the weights and the data stream.")
-@click.option("--batch-size", type=click.IntRange(1), default=64, help="Images per step.")
+@click.option("--steps", type=click.IntRange(1, 100_000_000), default=3000, help="Optimizer steps.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, help="Seed of the weights and the data stream.")
+@click.option("--batch-size", type=click.IntRange(1, 8192), default=64, help="Images per step.")
 @click.option("--lr", type=FloatRange(0, min_open=True), default=1e-3, help="Adam learning rate.")
 @CHECKPOINT
 @THREADS
@@ -108,12 +110,12 @@ def train_cmivae(threads: int | None, force: bool, output: str, **fields) -> Non
 @train.command("infogan", short_help="A style-based InfoGAN on dSprites or colour dSprites.")
 @click.option("--codes", default="cat:3,cont:4", help="Control codes: cat:K (K values) and cont:N (N continuous), comma-separated.")
 @click.option("--data", default="dsprites", help="Training data: dsprites (1 channel) or colour (colour dSprites, 3 channels).")
-@click.option("--noise-dim", type=click.IntRange(1), default=8, help="Incompressible noise coordinates.")
+@click.option("--noise-dim", type=click.IntRange(1, 4096), default=8, help="Incompressible noise coordinates.")
 @click.option("--info-weight", type=FloatRange(0), default=1.0, help="Weight of the codes' NLL under Q (InfoGAN's lambda).")
 @click.option("--resolution", type=click.Choice(["32", "64"]), default="32", help="Image side in pixels.")
-@click.option("--steps", type=click.IntRange(1), default=4000, help="Steps (one D and one G update each).")
-@click.option("--seed", type=click.IntRange(0), default=0, help="Seed of the weights and the data stream.")
-@click.option("--batch-size", type=click.IntRange(1), default=64, help="Real and fake images per step.")
+@click.option("--steps", type=click.IntRange(1, 100_000_000), default=4000, help="Steps (one D and one G update each).")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, help="Seed of the weights and the data stream.")
+@click.option("--batch-size", type=click.IntRange(1, 8192), default=64, help="Real and fake images per step.")
 @click.option("--lr", type=FloatRange(0, min_open=True), default=2e-4, help="Adam learning rate.")
 @CHECKPOINT
 @THREADS

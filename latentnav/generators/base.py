@@ -21,6 +21,8 @@ from torch import nn
 from latentnav.devices import resolve_device
 from latentnav.errors import BadInputError, CheckpointError, LatentnavError, UnknownNameError, WeightsNotFoundError
 
+#: the most latents ``sample_z`` draws in one call (a larger request is a mistake, not a wish for gigabytes)
+MAX_SAMPLES = 10_000_000
 
 class Generator(ABC):
     """A pretrained generator behind one ``G(z)`` contract.
@@ -91,6 +93,9 @@ class Generator(ABC):
         if seeds is None:
             if n is None or n < 0:
                 raise BadInputError(f"sample_z needs n >= 0 or a list of seeds, got n={n}")
+            if n > MAX_SAMPLES:
+                raise BadInputError(f"sample_z draws at most {MAX_SAMPLES:,} latents at once, got n={n:,}; draw them in "
+                                    "chunks (seeds=range(...)), as latentnav sample -o DIR/ does")  # fmt: skip
             seeds = range(seed, seed + n)
         rows = [self._draw_z(torch.Generator().manual_seed(int(s))) for s in seeds]
         if not rows:

@@ -39,6 +39,10 @@ LIMITS = {"noise_dim": (0, MAX_WIDTH), "w_dim": (1, MAX_WIDTH), "img_channels": 
 MAX_SCALES = 10
 
 
+#: the most code coordinates (categorical values plus continuous codes) a spec may ask for
+MAX_CODE_WIDTH = 1024
+
+
 @dataclass(frozen=True)
 class CodeSpec:
     """The control codes: sizes of the categorical codes and the number of continuous ones."""
@@ -66,6 +70,8 @@ class CodeSpec:
                 cont += n
             else:
                 raise BadSpecError(f"bad code spec {part!r}: unknown kind {kind!r}; expected cat:K or cont:N")
+        if sum(cats) + cont > MAX_CODE_WIDTH:
+            raise BadSpecError(f"code spec {text!r} asks for {sum(cats) + cont:,} code coordinates; at most {MAX_CODE_WIDTH}")
         return cls(tuple(cats), cont)
 
     def __str__(self) -> str:

@@ -401,4 +401,16 @@ def load_scorer(spec: str) -> Callable[[torch.Tensor], torch.Tensor]:
         fn = getattr(fn, part)
     if not callable(fn):
         raise ScorerError(f"{spec} is not callable (a scorer maps images [N, C, H, W] to [N] scores)")
-    return fn
+
+    def guarded(images: torch.Tensor):
+        """The scorer, whose own failure is a one-line :class:`ScorerError` naming it (it is the user's code)."""
+        try:
+            return fn(images)
+        except ScorerError:
+            raise
+        except Exception as err:  # noqa: BLE001 - any failure of user code is reported, not a latentnav bug
+            first = str(err).splitlines()[0] if str(err) else ""
+            raise ScorerError(f"scorer {spec} failed on {len(images)} images: {type(err).__name__}: {first}"[:300]) from None
+
+    guarded.__name__ = getattr(fn, "__name__", spec)
+    return guarded

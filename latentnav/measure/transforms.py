@@ -183,7 +183,12 @@ class Transform:
             raise BadInputError(f"{self.name}: expected t as a number or of shape [{images.shape[0]}], got {list(tt.shape)}")
         if self.rgb_only:
             _require_rgb(images, self.name)
-        return self.fn(images, tt)
+        out = self.fn(images, tt)
+        if not (isinstance(out, tuple) and len(out) == 2 and all(isinstance(x, torch.Tensor) for x in out)
+                and out[0].shape == images.shape):  # fmt: skip
+            raise BadInputError(f"transform {self.name!r} must return (images of shape {list(images.shape)}, mask "
+                                f"[N, 1, H, W]), got {type(out).__name__}")  # fmt: skip
+        return out
 
 
 TRANSFORMS: dict[str, Transform] = {

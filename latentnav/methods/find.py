@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from latentnav.directions import Direction
-from latentnav.errors import LatentnavError, UnknownNameError
+from latentnav.errors import BadInputError, UnknownNameError
 from latentnav.methods import METHODS, MethodSettings, get_method
 
 
@@ -76,7 +76,7 @@ def _choose(G, method: str, found, meter, component: int, info: dict) -> Directi
         return calibrate_direction(G, candidates[k], meter)
     if found.ranked:
         if not 0 <= component < len(candidates):
-            raise LatentnavError(f"component {component} does not exist: {method} found {len(candidates)} "
+            raise BadInputError(f"component {component} does not exist: {method} found {len(candidates)} "
                                  f"(0..{len(candidates) - 1})")  # fmt: skip
         info["choice"] = component
         return candidates[component]

@@ -28,7 +28,7 @@ from sklearn.decomposition import IncrementalPCA
 
 from latentnav import distributed
 from latentnav.directions import Direction, identity_direction, restrict_layers
-from latentnav.errors import BadInputError, LatentnavError
+from latentnav.errors import BadInputError
 from latentnav.methods import Candidates
 from latentnav.methods.layers import capture_feature, check_layers, default_feature, num_style_layers
 
@@ -256,7 +256,7 @@ def _incremental(samples, seed, n_samples, n_components, chunk, ref_z) -> tuple[
 def candidates(G, *, space: str = "z", meter=None, scorer=None, scorer_name: str = "scorer", settings) -> Candidates:
     """GANSpace behind the method registry's call (:class:`~latentnav.methods.Method`): every component."""
     if scorer is not None:
-        raise LatentnavError("ganspace is unsupervised: it takes --attribute (to pick a component), not --scorer")
+        raise BadInputError("ganspace is unsupervised: it takes --attribute (to pick a component), not --scorer")
     res = ganspace(G, space, n_samples=settings.samples, n_components=settings.n_components, feature=settings.feature,
                    layers=settings.layers, seed=settings.seed)  # fmt: skip
     info = {"feature": res.feature, "explained_variance_ratio": res.explained_variance_ratio.tolist()}

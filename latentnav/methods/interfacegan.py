@@ -22,7 +22,7 @@ from sklearn.svm import LinearSVC
 
 from latentnav import distributed
 from latentnav.directions import Direction, identity_direction
-from latentnav.errors import BadInputError, ConditionVanishedError, LatentnavError
+from latentnav.errors import BadInputError, ConditionVanishedError
 from latentnav.measure import checked_scores
 from latentnav.methods import Candidates
 
@@ -217,7 +217,7 @@ def candidates(G, *, space: str = "z", meter=None, scorer=None, scorer_name: str
     """InterFaceGAN behind the method registry's call (:class:`~latentnav.methods.Method`): one boundary normal,
     for a meter's attribute or a user scorer's."""
     if (meter is None) == (scorer is None):
-        raise LatentnavError("interfacegan needs the attribute to separate: give --attribute NAME (a meter) "
+        raise BadInputError("interfacegan needs the attribute to separate: give --attribute NAME (a meter) "
                              "or --scorer module:function, one of the two")  # fmt: skip
     fn, name = (meter.fn, meter.name) if meter is not None else (scorer, scorer_name)
     d = interfacegan(G, fn, space=space, n_samples=settings.samples, ratio=settings.ratio, conditions=settings.conditions,

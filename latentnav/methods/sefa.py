@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from latentnav.directions import Direction, identity_direction, restrict_layers
-from latentnav.errors import BadInputError, LatentnavError
+from latentnav.errors import BadInputError
 from latentnav.methods import Candidates
 from latentnav.methods.layers import check_layers, latent_weight, num_style_layers
 
@@ -104,7 +104,7 @@ def sefa(G, space: str = "z", *, layers: Sequence[int] | None = None, n_componen
 def candidates(G, *, space: str = "z", meter=None, scorer=None, scorer_name: str = "scorer", settings) -> Candidates:
     """SeFa behind the method registry's call (:class:`~latentnav.methods.Method`): every component."""
     if scorer is not None:
-        raise LatentnavError("sefa is unsupervised: it takes --attribute (to pick a component), not --scorer")
+        raise BadInputError("sefa is unsupervised: it takes --attribute (to pick a component), not --scorer")
     res = sefa(G, space, layers=settings.layers, n_components=settings.n_components)
     info = {"eigenvalues": res.eigenvalues.tolist(), "weight_shape": list(res.weight_shape)}
     return Candidates(res.directions, "", info, ranked=True)

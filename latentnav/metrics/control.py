@@ -37,11 +37,21 @@ Meter = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Slope and R^2 of the least-squares line y ~ a x + b."""
+    """Slope and R^2 of the least-squares line y ~ a x + b (R^2 0 when y does not change at all: no control)."""
     slope, icpt = np.polyfit(x, y, 1)
     resid = y - (slope * x + icpt)
-    r2 = 1 - (resid**2).sum() / max(((y - y.mean()) ** 2).sum(), 1e-12)
-    return float(slope), float(r2)
+    total = ((y - y.mean()) ** 2).sum()
+    if total <= 1e-12 * max(len(y), 1) * max(float(np.abs(y).max()) ** 2, 1e-12):
+        return float(slope), 0.0
+    return float(slope), float(1 - (resid**2).sum() / total)
+
+
+def spearman(x, y) -> float:
+    """Spearman's rho, NaN (no warning) when either side is constant."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(spearmanr(x, y)[0])
 
 
 def _measure_along(G, direction: Direction, z: torch.Tensor, t_values, mode: str, meters: list[Meter]):
@@ -128,7 +138,7 @@ def control_report(
     values[:, degenerate] = np.nan
     means = np.nanmean(values, axis=1)
     out["absolute_std"] = float(np.nanmean(np.nanstd(values, axis=1)))
-    out["absolute_monotone_rho"] = float(spearmanr(t_values, means)[0])
+    out["absolute_monotone_rho"] = spearman(t_values, means)
     out["blank_fraction"] = (counts_rel[0] + counts_abs[0]) / (counts_rel[1] + counts_abs[1])
     out["blank_start_fraction"] = counts_rel[4] / len(z)
     out["blank_moved_fraction"] = (counts_rel[2] + counts_abs[2]) / max(counts_rel[3] + counts_abs[3], 1)

@@ -93,7 +93,7 @@ def stop_on_interrupt() -> Iterator[SimpleNamespace]:
 def interrupted(output: Path, step: int, total: int) -> TrainingInterrupted:
     """The error a trainer raises after writing its checkpoint at (1-based) ``step`` on Ctrl-C."""
     return TrainingInterrupted(f"interrupted at step {step} of {total}: the model so far is in {output} and the "
-                               f"training state in {checkpoint_path(output).name}; run the same command again to "
+                               f"training state in {checkpoint_path(output)}; run the same command again to "
                                "resume")  # fmt: skip
 
 
@@ -161,32 +161,54 @@ def output_files(output: Path) -> list[Path]:
 def check_output(output: Path, config: Any, resumable: tuple[str, ...], force: bool) -> bool:
     """Check a training output before anything is written; ``True`` when it resumes an interrupted run.
 
-    The name must end in ``.safetensors`` and its folder be writable; a training checkpoint there is resumed
-    only when it was written with the same settings (a refused resume changes no file); without one, an existing
-    model, config or log is replaced only with ``force``, which starts afresh.
+    The name must end in ``.safetensors``, its folder be writable and no other run be writing it; a training
+    checkpoint there is resumed only when it was written with the same settings and has done no more steps than
+    asked (a refused resume changes no file). Without a checkpoint, what a run that stopped before its first
+    checkpoint left (its config and log) is replaced; an existing model is replaced only with ``force``, which
+    starts afresh.
 
     Raises:
-        OutputError, OutputExistsError: the output cannot or may not be written.
-        BadInputError: a checkpoint of another run is there.
+        OutputError, OutputExistsError, OutputBusyError: the output cannot or may not be written.
+        BadInputError: a checkpoint of another run, or of a run further along, is there.
     """
     from latentnav import io
     from latentnav.errors import OutputError, OutputExistsError
 
     io.check_suffix(output, (".safetensors",), "a model")
     io.check_writable_parent(output)
+    io.check_not_package(output)
     ours = output_files(output)
     for path in ours:
+        io.check_not_link(path)
         if path.is_dir():
             raise OutputError(f"{path} is a directory; choose another -o")
+    io.claim(output)  # another live run into the same output: refused now, before anything else is said
     if force:
         return False
-    if load_checkpoint(output, config, resumable) is not None:
+    state = load_checkpoint(output, config, resumable)
+    if state is not None:
+        if int(state["step"]) > config.steps:
+            raise BadInputError(f"{checkpoint_path(output)} has done {int(state['step'])} steps, more than --steps "
+                                f"{config.steps}; ask for at least {int(state['step'])} to resume, or pass --force to "
+                                "start afresh")  # fmt: skip
         return True
-    there = [str(p) for p in ours if p.exists()]
-    if there:
-        raise OutputExistsError(f"{', '.join(there)} exist{'s' if len(there) == 1 else ''} (and no training "
-                                "checkpoint to resume); choose another -o or pass --force to start afresh")  # fmt: skip
+    if output.exists():
+        raise OutputExistsError(f"{output} exists (and no training checkpoint to resume); choose another -o or pass "
+                                "--force to start afresh")  # fmt: skip
+    config_file = ours[1]
+    if config_file.exists() and not _our_config(config_file):
+        raise OutputExistsError(f"{config_file} exists and is not a latentnav training config; choose another -o or "
+                                "pass --force")  # fmt: skip
     return False
+
+
+def _our_config(path: Path) -> bool:
+    """Whether ``path`` is the config a latentnav training run wrote (a run that stopped before its first checkpoint)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and str(data.get("command", "")).startswith("train ")
 
 
 def run_training(command: str, config: Any, train: Callable, output: Path, *, force: bool) -> Path:
@@ -198,7 +220,7 @@ def run_training(command: str, config: Any, train: Callable, output: Path, *, fo
     from latentnav import io
 
     with io.exclusive(output):
-        if force:
+        if force or not checkpoint_path(output).exists():  # a fresh start: no log of an earlier run goes on
             for path in output_files(output)[2:]:
                 path.unlink(missing_ok=True)
         io.write_text(output_files(output)[1], json.dumps({"command": command, **dataclasses.asdict(config)}, indent=2))

@@ -46,6 +46,7 @@ def discover(
         The :class:`~latentnav.directions.Direction` (and the trajectories when asked).
     """
     tf = get_transform(transform)
+    check_channels(G, tf)
     config = config or TrajectoryConfig()
     if overrides:
         from dataclasses import replace
@@ -109,6 +110,12 @@ class Job:
         return self.transform if self.class_index is None else f"class-{self.class_index:04d}-{self.transform}"
 
 
+def check_channels(G: Generator, tf: Transform) -> None:
+    """Refuse, before any work, a transform that needs colour on a generator of grey images."""
+    if tf.rgb_only and G.img_channels != 3:
+        raise BadInputError(f"{tf.name} needs RGB images; {G.name} makes {G.img_channels}-channel ones")
+
+
 def check_jobs(G: Generator, jobs: list[Job]) -> None:
     """Refuse, before any work, unknown transforms and classes the model does not have.
 
@@ -116,7 +123,7 @@ def check_jobs(G: Generator, jobs: list[Job]) -> None:
         UnknownNameError: an unknown transform; ValueError: a class for an unconditional model, or out of range.
     """
     for tf in dict.fromkeys(job.transform for job in jobs):
-        get_transform(tf)
+        check_channels(G, get_transform(tf))
     classes = sorted({job.class_index for job in jobs if job.class_index is not None})
     if classes and not G.num_classes:
         G.bind_class(classes[0])  # raises the model's own "not class-conditional" message
