@@ -466,3 +466,74 @@ def test_discover_prints_a_warning_line_when_control_is_weak(tmp_path, monkeypat
     metrics = json.loads((tmp_path / "z" / "metrics.json").read_text())
     assert metrics["control"]["weak"] is True and metrics["control"]["slope"] < 0.5
     assert "control on 32 fresh latents: R^2" in res.stdout
+
+
+# ------------------------------------------------------------------------------- a second campaign's findings
+@pytest.mark.parametrize("args,msg", [
+    (("sample", "-m", "x" * 300, "-o", "a.png"), "File name too long"),
+    (("sample", "-m", "", "-o", "a.png"), "unknown model ''"),
+    (("traverse", "--direction", "DIR", "--t", "-0.1,0.1", "-o", "out.txt"), "must end in .png"),
+    (("traverse", "--direction", "DIR", "--alpha", "-1,1", "--mode", "absolute", "-o", "a.png"), "give --t, not --alpha"),
+    (("discover", "-t", "shift-x", "--seed", str(2**40), "-o", "r"), "--seed"),
+    (("discover", "-t", "hue", "-o", "r"), "hue needs RGB images"),
+    (("discover", "--transforms", "shift-x,hue", "-o", "r"), "hue needs RGB images"),
+    (("discover", "-t", "shift-x", "--layers", "0-3", "-o", "r"), "--layers belongs to the other methods"),
+    (("discover", "--method", "sefa", "--feature", "latent", "-o", "r"), "--feature does not apply to --method sefa"),
+    (("discover", "-t", "shift-x", "--loss", "mse", "--sigma", "2", "-o", "r"), "--loss mse has none"),
+    (("discover", "-t", "shift-x", "--trajectories", "1000000000", "-o", "r"), "--trajectories"),
+    (("evaluate", "--direction", "DIR", "-n", "1000000000", "-o", "r"), "-n"),
+    (("compare", "--target", "shift-x", "--t", "-5,5", "-o", "r"), "beyond the range of shift-x"),
+    (("traverse", "--direction", "DIR", "--t", "-0.1,0_1", "-o", "a.png"), "--t"),
+    (("sample", "--seeds", "\u0663", "-o", "a.png"), "--seeds"),
+    (("train", "bvae", "--z-dim", "100000000", "-o", "m.safetensors"), "--z-dim"),
+    (("train", "infogan", "--codes", "cat:100000000", "-o", "m.safetensors"), "at most 1024"),
+    (("correct", "--direction", "DIR", "--attribute", "pos_x", "--against", "pos_y", "--scored", "20", "-o", "c.safetensors"), "--scored"),
+])  # fmt: skip
+def test_the_second_campaigns_bad_inputs_are_one_line_before_the_work(tmp_path, monkeypatch, no_loading, direction_file,
+                                                                       args, msg):  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    res = run(*[str(direction_file) if a == "DIR" else a for a in args])
+    one_line_error(res, 2, contains=msg)
+    assert not any(tmp_path.iterdir())
+
+
+def test_outputs_that_are_links_or_inside_the_package_are_refused(tmp_path, no_loading):
+    (tmp_path / "dangling.png").symlink_to(tmp_path / "nowhere.png")
+    one_line_error(run("sample", "-o", tmp_path / "dangling.png"), 2, contains="is a symbolic link")
+    (tmp_path / "dd").symlink_to(tmp_path / "nowhere")
+    one_line_error(run("discover", "-t", "shift-x", "-o", tmp_path / "dd"), 2, contains="is a symbolic link")
+    weights = Path(ln.__file__).parent / "weights" / "bvae-dsprites-b4.safetensors"
+    before = weights.read_bytes()
+    res = run("train", "bvae", "--steps", "2", "--force", "-o", weights)
+    one_line_error(res, 2, contains="inside the installed latentnav package")
+    assert weights.read_bytes() == before and not weights.with_name(weights.name + ".ckpt.pt").exists()
+
+
+def test_a_resume_with_fewer_steps_is_refused_and_a_run_that_never_checkpointed_is_replaced(tmp_path):
+    out = tmp_path / "m.safetensors"
+    assert run(*_train_args(out)).exit_code == 0  # 3 steps
+    before = snapshot(tmp_path)
+    res = run("train", "bvae", "--steps", "2", "--batch-size", "4", "--checkpoint-every", "2", "-o", out)
+    one_line_error(res, 2, contains="has done 3 steps, more than --steps 2")
+    assert snapshot(tmp_path) == before
+    left = tmp_path / "n.safetensors"
+    left.with_name("n.config.json").write_text(json.dumps({"command": "train bvae", "lr": 1e30}))  # a run that diverged
+    res = run(*_train_args(left))
+    assert res.exit_code == 0, res.output
+    assert json.loads(left.with_name("n.config.json").read_text())["lr"] == 1e-3
+
+
+def test_a_scorer_that_fails_is_one_line(tmp_path, monkeypatch, direction_file):
+    (tmp_path / "my_scorers.py").write_text("def raises(images):\n    raise RuntimeError('my model is not loaded')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    res = run("evaluate", "--direction", direction_file, "--target", "my_scorers:raises", "-n", "2", "-o", "ev")
+    one_line_error(res, 2, contains="scorer my_scorers:raises failed on")
+    assert "my model is not loaded" in res.stderr and not (tmp_path / "ev").exists()
+
+
+def test_no_change_at_all_is_no_control():
+    from latentnav.metrics.control import steerability
+
+    s = steerability([-0.1, 0.0, 0.1], np.zeros((3, 5)))
+    assert s["r2"] == 0.0 and s["slope"] == 0.0

@@ -40,7 +40,8 @@ class _Group(click.Group):
         except OSError as err:
             if err.errno not in _ENVIRONMENT_ERRNOS:
                 raise
-            _fail(f"{err.strerror}: {err.filename}" if err.filename else str(err), 1)
+            bad_path = err.errno in (errno.ENAMETOOLONG, errno.ENOTDIR, errno.ELOOP)  # the path typed is the problem
+            _fail(f"{err.strerror}: {err.filename}" if err.filename else str(err), 2 if bad_path else 1)
         finally:
             if "latentnav.distributed" in sys.modules:  # only commands that ran data-parallel imported it
                 sys.modules["latentnav.distributed"].teardown()

@@ -25,7 +25,7 @@ def model_input(model: str) -> Path | None:
     if model in registry:
         return None
     path = Path(model).expanduser()
-    if not path.exists():
+    if not model.strip() or not path.exists():
         from latentnav.errors import UnknownNameError
 
         raise UnknownNameError("model", model, list(registry), " (or give the path of a checkpoint file or directory)")
@@ -97,3 +97,21 @@ def load(model: str, dev, space: str = "z"):
 
         raise UnknownNameError("latent space", space, G.latent_spaces, f" (of {G.name})")
     return G
+
+
+def check_transforms_fit(model: str, names) -> None:
+    """Refuse colour-only transforms on a registry model of grey images before it is loaded (the registry knows
+    its channels; a model given by path is checked once loaded)."""
+    from latentnav.generators.registry import default_registry
+    from latentnav.measure.transforms import get_transform
+
+    registry = default_registry()
+    if model not in registry:
+        return
+    spec = registry[model]
+    for name in names:
+        tf = get_transform(name)
+        if tf.rgb_only and spec.img_channels != 3:
+            from latentnav.errors import BadInputError
+
+            raise BadInputError(f"{tf.name} needs RGB images; {spec.name} makes {spec.img_channels}-channel ones")

@@ -73,6 +73,7 @@ def discover(model, transform, method, transforms, classes, space, seed, device,
         return _batch(model, transform, transforms, classes, config, space, device, force, output)
     tf = _checked_transform(transform, config)
     inputs = [common.model_input(model)]
+    common.check_transforms_fit(model, [tf.name])
     dev = common.launch(device)
     with common.run_dir(output, force, inputs, "discover") as out:
         G = common.load(model, dev, space)
@@ -185,7 +186,9 @@ def _batch(model, transform, transforms, classes, config, space, device, force, 
     for name in names:
         get_transform(name)
     class_list = None if classes is None else list(_checked_classes(classes))
-    inputs, dev = [common.model_input(model)], common.launch(device)
+    inputs = [common.model_input(model)]
+    common.check_transforms_fit(model, names)
+    dev = common.launch(device)
     with common.run_dir(output, force, inputs, "discover") as out:
         G = common.load(model, dev, space)
         w = distributed.world()
