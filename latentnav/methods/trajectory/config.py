@@ -38,8 +38,8 @@ class TrajectoryConfig:
             sqrt(d) for a standard normal z) by projecting after each update; spaces without a prior
             (StyleGAN2's W, W+) are never projected.
         seed: first seed of z0.
-        calibration: how g is fitted once u is known: ``"trajectories"`` (default) fits g on the
-            trajectory rows (paper eq. 6) with the requested t; ``"achieved"`` fits it on the same rows with
+        calibration: how g is fitted once u is known: ``"trajectories"`` fits g on the
+            trajectory rows (paper eq. 6) with the requested t; ``"achieved"`` (the default) fits it on the same rows with
             the t each fit actually reached, re-read by matching ``G(z_t)`` against ``T_t(G(z0))`` over a
             grid of t (the same loss; no labels), so fits that fell short, where the generator saturates,
             do not steepen g; ``"matched"`` renders ``G(z0 + delta u)`` for a few starts and
