@@ -8,9 +8,10 @@ from toys import BlobGenerator, PlantedGenerator
 from latentnav import measure
 from latentnav.directions import load_direction
 from latentnav.errors import BadInputError, ConditionVanishedError, MethodNotApplicableError, ScorerError
+from latentnav.generators.stylegan2 import style_layers as stylegan2_style_layers
 from latentnav.methods.ganspace import ganspace
 from latentnav.methods.interfacegan import interfacegan, project_orthogonal, train_boundary
-from latentnav.methods.layers import latent_weight, stylegan2_style_layers
+from latentnav.methods.layers import latent_weight
 from latentnav.methods.sefa import factorize, sefa
 from latentnav.methods.trajectory.config import TrajectoryConfig
 from latentnav.methods.trajectory.discover import discover
@@ -116,8 +117,8 @@ def test_project_orthogonal_refuses_a_vanishing_result_and_bad_shapes():
 # ---------------------------------------------------------------------------------------- bad input
 def test_sefa_on_a_generator_without_a_first_linear_layer_is_explained():
     with pytest.raises(MethodNotApplicableError, match=r"SeFa needs the weight that first acts on the latent, "
-                                                       r"and toy-blob \(BlobGenerator\) exposes none; latentnav "
-                                                       r"knows it for BetaVAEGenerator"):  # fmt: skip
+                                                       r"and toy-blob \(BlobGenerator\) exposes none; a generator "
+                                                       r"gives it with a latent_weight\(space, layers\) method"):  # fmt: skip
         sefa(BlobGenerator())
 
 

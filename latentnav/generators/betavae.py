@@ -79,6 +79,15 @@ class BetaVAEGenerator(Generator):
     def _synthesize(self, latent: torch.Tensor, space: str) -> torch.Tensor:
         return torch.sigmoid(self.net.decode(latent)) * 2 - 1
 
+    # ------------------------------------------------------------- where the latent meets the network (SeFa, GANSpace)
+    def latent_weight(self, space: str, layers=None) -> torch.Tensor:
+        """The weight that first acts on a latent of ``space``, [out, D] (SeFa factorises it)."""
+        return self.net.decoder_fc[0].weight  # the decoder's first linear layer
+
+    def default_feature(self, space: str) -> str | None:
+        """GANSpace's default feature: a module path in :attr:`net` (``None``: the latent itself)."""
+        return "decoder_fc"  # the output of the FC stack
+
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """Posterior mean of images.
 

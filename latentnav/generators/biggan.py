@@ -505,6 +505,15 @@ class BigGANGenerator(Generator):
     def _synthesize(self, latent: torch.Tensor, space: str) -> torch.Tensor:
         return self._forward(latent, self.class_vector.expand(latent.shape[0], -1), self.truncation)
 
+    # ------------------------------------------------------------- where the latent meets the network (SeFa, GANSpace)
+    def latent_weight(self, space: str, layers=None) -> torch.Tensor:
+        """The weight that first acts on a latent of ``space``, [out, D] (SeFa factorises it)."""
+        return self.net.generator.gen_z.weight[:, : self.z_dim]  # cond = [z, embed(class)]; only z's columns
+
+    def default_feature(self, space: str) -> str | None:
+        """GANSpace's default feature: a module path in :attr:`net` (``None``: the latent itself)."""
+        return "generator.gen_z"
+
     def _forward(self, z: torch.Tensor, y: torch.Tensor, truncation: float) -> torch.Tensor:
         return self.net(z.to(self.dtype), y.to(self.dtype), truncation).float()
 

@@ -70,6 +70,15 @@ class DCGANGenerator(Generator):
     def _synthesize(self, latent: torch.Tensor, space: str) -> torch.Tensor:
         return self.net(latent)
 
+    # ------------------------------------------------------------- where the latent meets the network (SeFa, GANSpace)
+    def latent_weight(self, space: str, layers=None) -> torch.Tensor:
+        """The weight that first acts on a latent of ``space``, [out, D] (SeFa factorises it)."""
+        return self.net.main[0].weight.flatten(1).T  # ConvTranspose2d(z_dim, C, 4): [z_dim, C, 4, 4], linear in z
+
+    def default_feature(self, space: str) -> str | None:
+        """GANSpace's default feature: a module path in :attr:`net` (``None``: the latent itself)."""
+        return "main.2"  # after batch norm and ReLU
+
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """The generator's tensors from a torch file (``weights_only=True``) or safetensors, keys ``main.*``.

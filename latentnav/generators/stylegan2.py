@@ -498,6 +498,22 @@ def random_init_(net: StyleGAN2, seed: int = 0) -> StyleGAN2:
 
 
 # --------------------------------------------------------------------------------------------- adapter
+def style_layers(net) -> list[nn.Module]:
+    """The module that reads each W+ layer k of a StyleGAN2 synthesis network (SeFa's layer k).
+
+    Layer k is the convolution that takes ``ws[k]``; the last layer (``num_ws - 1``) is the final ToRGB.
+    The ToRGBs of the other blocks share their w with the next block's first convolution and are left
+    out, as in SeFa.
+    """
+    synthesis = net.synthesis
+    out: list[nn.Module] = []
+    for res in synthesis.block_resolutions:
+        block = getattr(synthesis, f"b{res}")
+        out += [block.conv1] if block.in_channels == 0 else [block.conv0, block.conv1]
+    out.append(getattr(synthesis, f"b{synthesis.block_resolutions[-1]}").torgb)
+    return out
+
+
 class StyleGAN2Generator(Generator):
     """A :class:`StyleGAN2` behind the Generator contract, with latent spaces z, w and w+.
 
@@ -583,6 +599,19 @@ class StyleGAN2Generator(Generator):
         if mode not in NOISE_MODES:
             raise BadInputError(f"unknown noise_mode {mode!r}; known: {', '.join(NOISE_MODES)}")
         return self.net.synthesis(ws, noise_mode=mode, generator=self._noise)
+
+    # ------------------------------------------------------------- where the latent meets the network (SeFa, GANSpace)
+    def latent_weight(self, space: str, layers=None) -> torch.Tensor:
+        """The weight that first acts on a latent of ``space``, [out, D]: the first mapping layer's for z (the
+        normalised z's columns), the style affines of ``layers`` (all by default) for w and w+."""
+        if space == "z":
+            return self.net.mapping.fc0.weight[:, : self.z_dim]
+        modules = style_layers(self.net)
+        return torch.cat([modules[k].affine.weight for k in (range(len(modules)) if layers is None else layers)])
+
+    def default_feature(self, space: str) -> str | None:
+        """GANSpace's default feature: the last mapping layer (w before broadcast) for z, the latent w itself otherwise."""
+        return f"mapping.fc{self.net.mapping.num_layers - 1}" if space == "z" else None
 
     def _synthesize(self, latent: torch.Tensor, space: str) -> torch.Tensor:
         if space == "z":

@@ -1,9 +1,8 @@
 """Where each generator family's latent meets its network: the weights SeFa factorises, the features GANSpace reads.
 
-Families are looked up by the adapter's class (``module:Class`` along its MRO), so nothing is imported
-that the generator at hand does not already use, and there is no chain of model names. A generator of
-another family takes part by implementing :class:`SupportsLatentWeight` (for SeFa) and by holding its
-network in ``G.net`` (for GANSpace on a named feature).
+Each family says it itself, as capabilities (Protocols): :class:`SupportsLatentWeight` (``latent_weight(space,
+layers)``, for SeFa) and :class:`SupportsFeatures` (``default_feature(space)``, for GANSpace, with its network in
+``G.net``). A new family takes part by implementing them (docs/add-a-model.md); there is no table of classes here.
 
 The latent-facing weight ``A`` is returned as [out, D]: one row per output unit, D = the latent's width.
 
@@ -14,11 +13,13 @@ The latent-facing weight ``A`` is returned as [out, D]: one row per output unit,
 | DCGAN | z | ``main.0`` (the 4x4 transposed convolution, a linear map of z) | ``main.2`` (after batch norm + ReLU) |
 | StyleGAN2 | z | ``mapping.fc0`` (on the normalised z) | ``mapping.fc{last}`` (w before broadcast) |
 | StyleGAN2 | w, w+ | the style affines of the chosen layers' convolutions (the last layer: the final ToRGB) | the latent w itself |
+
+(what the shipped families' ``latent_weight`` and ``default_feature`` return)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -35,67 +36,13 @@ class SupportsLatentWeight(Protocol):
         ...
 
 
-# ------------------------------------------------------------------------------------------ families
-def _betavae_weight(G, space: str, layers) -> torch.Tensor:
-    return G.net.decoder_fc[0].weight
+@runtime_checkable
+class SupportsFeatures(Protocol):
+    """A generator that names GANSpace's default feature: a module path in ``G.net``, or ``None`` for the latent."""
 
-
-def _biggan_weight(G, space: str, layers) -> torch.Tensor:
-    return G.net.generator.gen_z.weight[:, : G.z_dim]  # cond = [z, embed(class)]; only z's columns
-
-
-def _dcgan_weight(G, space: str, layers) -> torch.Tensor:
-    w = G.net.main[0].weight  # ConvTranspose2d(z_dim, C, 4): [z_dim, C, 4, 4], linear in z
-    return w.flatten(1).T
-
-
-def stylegan2_style_layers(net) -> list[torch.nn.Module]:
-    """The module that reads each W+ layer k of a StyleGAN2 synthesis network (SeFa's layer k).
-
-    Layer k is the convolution that takes ``ws[k]``; the last layer (``num_ws - 1``) is the final ToRGB.
-    The ToRGBs of the other blocks share their w with the next block's first convolution and are left
-    out, as in SeFa.
-    """
-    synthesis = net.synthesis
-    out: list[torch.nn.Module] = []
-    for res in synthesis.block_resolutions:
-        block = getattr(synthesis, f"b{res}")
-        out += [block.conv1] if block.in_channels == 0 else [block.conv0, block.conv1]
-    out.append(getattr(synthesis, f"b{synthesis.block_resolutions[-1]}").torgb)
-    return out
-
-
-def _stylegan2_weight(G, space: str, layers) -> torch.Tensor:
-    if space == "z":
-        return G.net.mapping.fc0.weight[:, : G.z_dim]
-    modules = stylegan2_style_layers(G.net)
-    chosen = range(len(modules)) if layers is None else layers
-    return torch.cat([modules[k].affine.weight for k in chosen])
-
-
-#: adapter class (``module:Class``) -> (latent weight, {space: default GANSpace feature, None = the latent})
-_FAMILIES: dict[str, tuple[Callable, Callable[[object, str], str | None]]] = {
-    "latentnav.generators.betavae:BetaVAEGenerator": (_betavae_weight, lambda G, space: "decoder_fc"),
-    "latentnav.generators.biggan:BigGANGenerator": (_biggan_weight, lambda G, space: "generator.gen_z"),
-    "latentnav.generators.dcgan:DCGANGenerator": (_dcgan_weight, lambda G, space: "main.2"),
-    "latentnav.generators.stylegan2:StyleGAN2Generator": (
-        _stylegan2_weight,
-        lambda G, space: f"mapping.fc{G.net.mapping.num_layers - 1}" if space == "z" else None,
-    ),
-}
-
-
-def _family(G):
-    for cls in type(G).__mro__:
-        entry = _FAMILIES.get(f"{cls.__module__}:{cls.__qualname__}")
-        if entry is not None:
-            return entry
-    return None
-
-
-def known_families() -> list[str]:
-    """Adapter classes whose latent-facing layers latentnav knows."""
-    return sorted(key.split(":")[1] for key in _FAMILIES)
+    def default_feature(self, space: str) -> str | None:
+        """The feature GANSpace analyses by default in ``space``."""
+        ...
 
 
 def num_style_layers(G) -> int | None:
@@ -143,17 +90,12 @@ def latent_weight(G, space: str = "z", layers: Sequence[int] | None = None) -> t
     """
     G._check_space(space)
     layers = check_layers(G, space, layers) if space in ("w", "w+") else layers
-    if isinstance(G, SupportsLatentWeight):
-        weight = G.latent_weight(space, layers)
-    else:
-        family = _family(G)
-        if family is None:
-            raise MethodNotApplicableError(
-                f"SeFa needs the weight that first acts on the latent, and {G.name} ({type(G).__name__}) exposes "
-                f"none; latentnav knows it for {', '.join(known_families())}, and any generator can give it with a "
-                f"latent_weight(space, layers) method"
-            )
-        weight = family[0](G, space, layers)
+    if not isinstance(G, SupportsLatentWeight):
+        raise MethodNotApplicableError(
+            f"SeFa needs the weight that first acts on the latent, and {G.name} ({type(G).__name__}) exposes none; "
+            "a generator gives it with a latent_weight(space, layers) method (docs/add-a-model.md)"
+        )
+    weight = G.latent_weight(space, layers)
     weight = torch.as_tensor(weight).detach().float().cpu()
     width = G.latent_shape(space)[-1]
     if weight.ndim != 2 or weight.shape[1] != width:
@@ -164,10 +106,7 @@ def latent_weight(G, space: str = "z", layers: Sequence[int] | None = None) -> t
 
 def default_feature(G, space: str = "z") -> str | None:
     """GANSpace's default feature for ``G`` in ``space``: a module path in ``G.net``, or ``None`` for the latent."""
-    family = _family(G)
-    if family is not None:
-        return family[1](G, space)
-    return None
+    return G.default_feature(space) if isinstance(G, SupportsFeatures) else None
 
 
 class _Stop(Exception):
