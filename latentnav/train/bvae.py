@@ -23,14 +23,11 @@ same data as an uninterrupted one.
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from latentnav.errors import BadInputError
 from latentnav.generators import betavae
@@ -173,34 +170,22 @@ def train(config: BVAEConfig, output: str | Path, *, progress: bool = True) -> P
     net = betavae.BurgessVAE(z_dim=config.z_dim)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     start = common.resume(output, config, RESUMABLE_CHANGES, {"model": net, "optimizer": opt})
-    bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress, desc="train bvae")
-    t0, window = time.time(), []
-    with common.stop_on_interrupt() as stop:
-        for step in bar:
-            gen = step_generator(config, step)
-            terms = vae_pass(net, batch_for_step(config, step, gen), gen)
-            loss, tc = loss_of(config, terms, step)
-            common.stop_if_not_finite(output, step + 1, {"loss": loss.item()})
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            window.append((terms["recon"].item(), terms["kl"].item(), tc.item()))
-            if (step + 1) % 100 == 0:
-                r, k, t = (sum(w[i] for w in window) / len(window) for i in range(3))
-                info = logged_code_information(net)
-                bar.set_postfix(recon=f"{r:.1f}", kl=f"{k:.2f}", tc=f"{t:.2f}", info=f"{info:.1f}")
-                with common.log_path(output).open("a") as f:
-                    f.write(json.dumps({"step": step + 1, "recon": r, "kl": k, "tc": t, "code_info": info,
-                                        "time": time.time() - t0}) + "\n")  # fmt: skip
-                window = []
-            if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
-                _save(net, opt, config, step + 1, output)
-            if stop.requested:
-                _save(net, opt, config, step + 1, output)
-                raise common.interrupted(output, step + 1, config.steps)
-    if start >= config.steps:
-        _save(net, opt, config, config.steps, output)
-    return output
+
+    def step(s: int) -> dict[str, float]:
+        gen = step_generator(config, s)
+        terms = vae_pass(net, batch_for_step(config, s, gen), gen)
+        loss, tc = loss_of(config, terms, s)
+        common.stop_if_not_finite(output, s + 1, {"loss": loss.item()})
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"recon": terms["recon"].item(), "kl": terms["kl"].item(), "tc": tc.item()}
+
+    return common.training_loop(
+        output, config, start, step, lambda s: _save(net, opt, config, s, output), desc="train bvae", progress=progress,
+        extra=lambda: {"code_info": logged_code_information(net)},
+        postfix=lambda m: {"recon": f"{m['recon']:.1f}", "kl": f"{m['kl']:.2f}", "tc": f"{m['tc']:.2f}",
+                           "info": f"{m['code_info']:.1f}"})  # fmt: skip
 
 
 def _save(net: betavae.BurgessVAE, opt: torch.optim.Optimizer, config: BVAEConfig, step: int, output: Path) -> None:

@@ -20,15 +20,12 @@ The batch of step ``s`` (images and all noise) depends only on ``(seed, s)``; tr
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from latentnav.errors import BadInputError, UnknownNameError
 from latentnav.generators import cmivae
@@ -159,31 +156,19 @@ def train(config: CMIVAEConfig, output: str | Path, *, progress: bool = True) ->
     model = cmivae.CMIVAE(config.z1_dim, config.z2_dim, 3, config.label_classes)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     start = common.resume(output, config, RESUMABLE_CHANGES, {"model": model, "optimizer": opt})
-    bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress, desc="train cmivae")
-    t0, window = time.time(), []
-    with common.stop_on_interrupt() as stop:
-        for step in bar:
-            terms = step_terms(model, config, step)
-            common.stop_if_not_finite(output, step + 1, {"loss": terms["loss"].item()})
-            opt.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            opt.step()
-            window.append({k: v.item() for k, v in terms.items()})
-            if (step + 1) % 100 == 0:
-                avg = {k: sum(w[k] for w in window) / len(window) for k in window[0]}
-                bar.set_postfix(recon=f"{avg['recon']:.1f}", fit=f"{avg['label_fit']:.2f}",
-                                i1=f"{avg['mi_z1_given_z2']:.2f}", i2=f"{avg['mi_z2_given_z1']:.2f}")  # fmt: skip
-                with common.log_path(output).open("a") as f:
-                    f.write(json.dumps({"step": step + 1, **avg, "time": time.time() - t0}) + "\n")
-                window = []
-            if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
-                _save(model, opt, config, step + 1, output)
-            if stop.requested:
-                _save(model, opt, config, step + 1, output)
-                raise common.interrupted(output, step + 1, config.steps)
-    if start >= config.steps:
-        _save(model, opt, config, config.steps, output)
-    return output
+
+    def step(s: int) -> dict[str, float]:
+        terms = step_terms(model, config, s)
+        common.stop_if_not_finite(output, s + 1, {"loss": terms["loss"].item()})
+        opt.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        opt.step()
+        return {k: v.item() for k, v in terms.items()}
+
+    return common.training_loop(
+        output, config, start, step, lambda s: _save(model, opt, config, s, output), desc="train cmivae",
+        progress=progress, postfix=lambda m: {"recon": f"{m['recon']:.1f}", "fit": f"{m['label_fit']:.2f}",
+                                              "i1": f"{m['mi_z1_given_z2']:.2f}", "i2": f"{m['mi_z2_given_z1']:.2f}"})  # fmt: skip
 
 
 def _save(model: cmivae.CMIVAE, opt: torch.optim.Optimizer, config: CMIVAEConfig, step: int, output: Path) -> None:

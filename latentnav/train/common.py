@@ -14,6 +14,7 @@ import json
 import math
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import SimpleNamespace
@@ -225,3 +226,42 @@ def run_training(command: str, config: Any, train: Callable, output: Path, *, fo
                 path.unlink(missing_ok=True)
         io.write_text(output_files(output)[1], json.dumps({"command": command, **dataclasses.asdict(config)}, indent=2))
         return train(config, output)
+
+
+def training_loop(output: Path, config: Any, start: int, step: Callable[[int], Mapping[str, float]],
+                  save: Callable[[int], None], *, desc: str, progress: bool = True,
+                  postfix: Callable[[dict], dict] | None = None, extra: Callable[[], dict] | None = None) -> Path:  # fmt: skip
+    """The one loop every trainer runs, from step ``start`` to ``config.steps``.
+
+    ``step(s)`` does step ``s`` (0-based: forward, the NaN stop, backward, the optimizer) and returns its figures;
+    every 100 steps their means (plus ``extra()``, e.g. the code information) go to ``<output>.log.jsonl`` and the
+    progress bar (``postfix(means)`` formats it); ``save(s)`` writes the model and the checkpoint after (1-based)
+    step ``s``, every ``config.checkpoint_every`` steps and at the end. Ctrl-C finishes the current step, saves and
+    raises :func:`interrupted`. A run that was already done saves once more (the same weights).
+
+    Returns:
+        ``output``.
+    """
+    from tqdm.auto import tqdm
+
+    bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress, desc=desc)
+    t0, window = time.time(), []
+    with stop_on_interrupt() as stop:
+        for s in bar:
+            window.append(dict(step(s)))
+            if (s + 1) % 100 == 0:
+                means = {k: sum(w[k] for w in window) / len(window) for k in window[0]}
+                means.update(extra() if extra is not None else {})
+                if postfix is not None:
+                    bar.set_postfix(postfix(means))
+                with log_path(output).open("a") as f:
+                    f.write(json.dumps({"step": s + 1, **means, "time": time.time() - t0}) + "\n")
+                window = []
+            if (s + 1) % config.checkpoint_every == 0 or s + 1 == config.steps:
+                save(s + 1)
+            if stop.requested:
+                save(s + 1)
+                raise interrupted(output, s + 1, config.steps)
+    if start >= config.steps:
+        save(config.steps)
+    return output

@@ -14,16 +14,13 @@ The batch of step ``s`` (real images, noise, codes) depends only on ``(seed, s)`
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from latentnav.errors import BadInputError, UnknownNameError
 from latentnav.generators import infogan
@@ -179,25 +176,10 @@ def train(config: InfoGANConfig, output: str | Path, *, progress: bool = True) -
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=config.lr, betas=(0.5, 0.999))
     start = common.resume(output, config, RESUMABLE_CHANGES, {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d})
-    bar = tqdm(range(start, config.steps), initial=start, total=config.steps, disable=not progress, desc="train infogan")
-    t0, window = time.time(), []
-    with common.stop_on_interrupt() as stop:
-        for step in bar:
-            window.append(train_step(G, D, opt_g, opt_d, config, step, output))
-            if (step + 1) % 100 == 0:
-                avg = {k: sum(w[k] for w in window) / len(window) for k in window[0]}
-                bar.set_postfix(d=f"{avg['loss_d']:.2f}", g=f"{avg['loss_g']:.2f}", mi=f"{avg['mi_bound']:.2f}")
-                with common.log_path(output).open("a") as f:
-                    f.write(json.dumps({"step": step + 1, **avg, "time": time.time() - t0}) + "\n")
-                window = []
-            if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
-                _save(G, D, opt_g, opt_d, config, step + 1, output)
-            if stop.requested:
-                _save(G, D, opt_g, opt_d, config, step + 1, output)
-                raise common.interrupted(output, step + 1, config.steps)
-    if start >= config.steps:
-        _save(G, D, opt_g, opt_d, config, config.steps, output)
-    return output
+    return common.training_loop(
+        output, config, start, lambda s: train_step(G, D, opt_g, opt_d, config, s, output),
+        lambda s: _save(G, D, opt_g, opt_d, config, s, output), desc="train infogan", progress=progress,
+        postfix=lambda m: {"d": f"{m['loss_d']:.2f}", "g": f"{m['loss_g']:.2f}", "mi": f"{m['mi_bound']:.2f}"})
 
 
 def _save(G, D, opt_g, opt_d, config: InfoGANConfig, step: int, output: Path) -> None:
