@@ -59,7 +59,7 @@ def test_direction_for_another_model_is_refused_on_the_cli(tmp_path):
     out = tmp_path / "d"
     assert run("discover", "--transform", "shift-x", *QUICK, "-o", out).exit_code == 0
     res = run("traverse", "--model", "bvae-dsprites-b1", "--direction", out / "direction.safetensors", "-o", tmp_path / "g.png")
-    assert res.exit_code == 1 and "made for model 'bvae-dsprites', not 'bvae-dsprites-b1'" in res.stderr
+    assert res.exit_code == 2 and "made for model 'bvae-dsprites', not 'bvae-dsprites-b1'" in res.stderr
 
 
 def test_sample_shapes_the_factor_distribution(tmp_path, bvae):

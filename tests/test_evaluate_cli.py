@@ -96,7 +96,7 @@ def test_a_user_scorer_drives_interfacegan_and_bad_scorers_are_one_line_errors(t
     assert m["leakage"]["my_scorers:right"]["slope"] == pytest.approx(1) and abs(m["leakage"]["pos_y"]["slope"]) < 0.1
     res = run("evaluate", "--direction", "ok/direction.safetensors", "--target", "no_such_module:f", "-n", "4",
               "--device", "cpu", "-o", "ev_bad")  # fmt: skip
-    assert res.exit_code == 1 and "cannot import scorer module 'no_such_module'" in res.stderr
+    assert res.exit_code == 2 and "cannot import scorer module 'no_such_module'" in res.stderr
     assert res.stderr.count("\n") == 1 and not (tmp_path / "ev_bad").exists()
     expect = {
         "my_scorers:wide": "my_scorers:wide returned scores of shape [500, 3]; expected [500] (one score per image)",
@@ -108,7 +108,7 @@ def test_a_user_scorer_drives_interfacegan_and_bad_scorers_are_one_line_errors(t
     }
     for spec, message in expect.items():
         res = run("discover", "--method", "interfacegan", "--scorer", spec, "--samples", "1000", "--device", "cpu", "-o", "bad")
-        assert res.exit_code == 1 and message in res.stderr and res.stderr.count("\n") == 1, (spec, res.output)
+        assert res.exit_code == 2 and message in res.stderr and res.stderr.count("\n") == 1, (spec, res.output)
     assert not (tmp_path / "bad").exists()
 
 
@@ -117,15 +117,15 @@ def test_attributes_that_cannot_be_measured_are_explained(tmp_path, bvae):
     assert run("discover", "--method", "sefa", "--components", "2", "--device", "cpu", "-o", d).exit_code == 0
     res = run("evaluate", "--direction", d / "direction.safetensors", "--target", "pos_x", "--attributes", "pos_x,hue",
               "--device", "cpu", "-o", tmp_path / "e")  # fmt: skip
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert res.stderr == ("error: attribute 'hue' cannot be measured on bvae-dsprites: it needs 3-channel images and "
                           "bvae-dsprites makes 1-channel ones\n")  # fmt: skip
     res = run("discover", "--method", "interfacegan", "--attribute", "hue", "--device", "cpu", "-o", tmp_path / "h")
-    assert res.exit_code == 1 and "attribute 'hue' cannot be measured on bvae-dsprites" in res.stderr
+    assert res.exit_code == 2 and "attribute 'hue' cannot be measured on bvae-dsprites" in res.stderr
     res = run("evaluate", "--direction", d / "direction.safetensors", "--target", "smile", "--device", "cpu", "-o", tmp_path / "s")
     assert res.exit_code == 2 and "unknown attribute 'smile'; known: area, brightness, hue, log_scale, pos_x" in res.stderr
     res = run("evaluate", "--direction", d / "direction.safetensors", "--device", "cpu", "-o", tmp_path / "t")
-    assert res.exit_code == 1 and "give the target attribute (--target pos_x)" in res.stderr
+    assert res.exit_code == 2 and "give the target attribute (--target pos_x)" in res.stderr
     with pytest.raises(AttributeNotMeasurableError, match="needs 3-channel images"):
         get_meter("hue", bvae)
     assert not any(p.name in ("e", "h", "s", "t") for p in tmp_path.iterdir())
@@ -133,15 +133,15 @@ def test_attributes_that_cannot_be_measured_are_explained(tmp_path, bvae):
 
 def test_methods_that_do_not_apply_are_explained(tmp_path):
     res = run("discover", "--method", "sefa", "--layers", "0-3", "--device", "cpu", "-o", tmp_path / "a")
-    assert res.exit_code == 1 and "layers apply to the w/w+ spaces of a layered generator (StyleGAN2)" in res.stderr
+    assert res.exit_code == 2 and "layers apply to the w/w+ spaces of a layered generator (StyleGAN2)" in res.stderr
     res = run("discover", "--method", "sefa", "--layers", "a-b", "-o", tmp_path / "a")
     assert res.exit_code == 2 and "expected layers as non-negative integers and ranges like 0-3,8, got 'a-b'" in res.stderr
     res = run("discover", "--method", "sefa", "--transform", "zoom", "-o", tmp_path / "b")
     assert res.exit_code == 2 and "--transform belongs to --method trajectory, not sefa (for the attribute it changes: --attribute scale)" in res.stderr
     res = run("discover", "--method", "interfacegan", "--device", "cpu", "-o", tmp_path / "c")
-    assert res.exit_code == 1 and "interfacegan needs the attribute to separate" in res.stderr
+    assert res.exit_code == 2 and "interfacegan needs the attribute to separate" in res.stderr
     res = run("discover", "--method", "sefa", "--scorer", "x:y", "--device", "cpu", "-o", tmp_path / "c")
-    assert res.exit_code == 1 and "cannot import scorer module 'x'" in res.stderr
+    assert res.exit_code == 2 and "--scorer does not apply to --method sefa" in res.stderr
     res = run("discover", "--method", "trajectory", "-o", tmp_path / "d")
     assert res.exit_code == 2 and "--method trajectory needs --transform" in res.stderr
     res = run("compare", "--target", "pos_x", "--methods", "sefa,pca", "-o", tmp_path / "e")

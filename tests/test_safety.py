@@ -524,11 +524,11 @@ def test_a_resume_with_fewer_steps_is_refused_and_a_run_that_never_checkpointed_
 
 
 def test_a_scorer_that_fails_is_one_line(tmp_path, monkeypatch, direction_file):
-    (tmp_path / "my_scorers.py").write_text("def raises(images):\n    raise RuntimeError('my model is not loaded')\n")
+    (tmp_path / "failing_scorers.py").write_text("def raises(images):\n    raise RuntimeError('my model is not loaded')\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
-    res = run("evaluate", "--direction", direction_file, "--target", "my_scorers:raises", "-n", "2", "-o", "ev")
-    one_line_error(res, 2, contains="scorer my_scorers:raises failed on")
+    res = run("evaluate", "--direction", direction_file, "--target", "failing_scorers:raises", "-n", "2", "-o", "ev")
+    one_line_error(res, 2, contains="scorer failing_scorers:raises failed on")
     assert "my model is not loaded" in res.stderr and not (tmp_path / "ev").exists()
 
 
