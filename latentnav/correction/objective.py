@@ -12,6 +12,7 @@ import torch
 
 from latentnav.evaluate import read_latents
 from latentnav.measure import MeterSpec
+from latentnav.metrics.control import origin_slope, origin_slope_interval
 
 
 def held_weights(base: torch.Tensor) -> torch.Tensor:
@@ -67,16 +68,11 @@ def direction_effect(G, u: torch.Tensor, meter_a: MeterSpec, meters_b: Sequence[
                         for r in rows])  # [T, N, K], circular meters wrapped  # fmt: skip
     steps = np.broadcast_to(np.asarray(alphas, dtype=np.float64)[:, None], changes.shape[:2])
     da = changes[..., 0]
-    ok = np.isfinite(da)
-    on_target = float((steps[ok] * da[ok]).sum() / (steps[ok] ** 2).sum())
+    on_target = origin_slope(steps, da)
     leak, interval = {}, {}
-    draws = np.random.default_rng(0).integers(0, da.shape[1], size=(1000, da.shape[1]))  # latents resampled
     for k, m in enumerate(meters_b, start=1):
-        db = changes[..., k]
-        good = ok & np.isfinite(db)
-        cross, square = np.where(good, da * db, 0.0).sum(0), np.where(good, da**2, 0.0).sum(0)  # per latent
-        leak[m.name] = abs(float(cross.sum() / max(square.sum(), 1e-24)))
-        boot = np.abs(cross[draws].sum(1) / np.maximum(square[draws].sum(1), 1e-24))
-        interval[m.name] = [float(np.percentile(boot, 5)), float(np.percentile(boot, 95))]
+        db = np.where(np.isfinite(da), changes[..., k], np.nan)
+        leak[m.name] = abs(origin_slope(da, db))
+        interval[m.name] = origin_slope_interval(da, db)
     return {"on_target": on_target, "leakage": leak, "leakage_max": max(leak.values()) if leak else 0.0,
             "leakage_interval": interval}  # fmt: skip

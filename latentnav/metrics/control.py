@@ -22,7 +22,8 @@ R^2 can look fine when the images do not do what was asked).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,6 +35,28 @@ from latentnav.errors import BadInputError
 from latentnav.seeds import CONTROL_SEED
 
 Meter = Callable[[torch.Tensor], torch.Tensor]
+
+
+def origin_slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope through the origin of ``y`` on ``x`` over the pairs where both are finite (NaN if none).
+
+    The one formula behind every "B per unit of A" figure (leakage rows, the corrector's reports); the
+    corrector's differentiable re-fit writes the same sums in torch (``correction/objective.refit_terms``).
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    return float((x[ok] * y[ok]).sum() / max((x[ok] ** 2).sum(), 1e-24)) if ok.any() else float("nan")
+
+
+def origin_slope_interval(x: np.ndarray, y: np.ndarray, *, n_boot: int = 1000, seed: int = 0) -> list[float]:
+    """5th and 95th percentiles of ``|origin_slope|`` over ``n_boot`` resamples of the columns of ``x``, ``y`` [T, N]
+    (the latents: a few whose image jumps can carry the whole figure)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    cross, square = np.where(ok, x * y, 0.0).sum(0), np.where(ok, x**2, 0.0).sum(0)  # per latent
+    draws = np.random.default_rng(seed).integers(0, x.shape[1], size=(n_boot, x.shape[1]))
+    boot = np.abs(cross[draws].sum(1) / np.maximum(square[draws].sum(1), 1e-24))
+    return [float(np.percentile(boot, 5)), float(np.percentile(boot, 95))]
 
 
 def _linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -211,7 +234,7 @@ def leakage(changes: dict[str, np.ndarray], target: str, scales: dict[str, float
         ok = np.isfinite(x) & np.isfinite(y)
         denom_abs = max(np.abs(x[ok]).mean() if ok.any() else 0.0, 1e-12)
         ratio = float(np.abs(y[ok]).mean() / denom_abs) if ok.any() else float("nan")
-        slope = float((x[ok] * y[ok]).sum() / max((x[ok] ** 2).sum(), 1e-24)) if ok.any() else float("nan")
+        slope = origin_slope(x, y)
         row = {"ratio": ratio, "slope": slope}
         if scales is not None:
             k = scales[target] / scales[name] if scales.get(name) else float("nan")
