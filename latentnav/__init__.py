@@ -29,6 +29,7 @@ _EXPORTS = {
     "CorrectConfig": "latentnav.correction.config",
     "Direction": "latentnav.directions",
     "load_direction": "latentnav.directions",
+    "export_npy": "latentnav.directions",
     "traverse": "latentnav.directions",
     "TrajectoryConfig": "latentnav.methods.trajectory.optimizer",
     "TRANSFORMS": "latentnav.measure.transforms",

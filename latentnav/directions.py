@@ -347,31 +347,48 @@ def identity_direction(u: torch.Tensor, space: str, model: str = "", method: str
     return Direction(u / norm, knots, knots.clone(), space=space, model=model, method=method, calibrated=False)
 
 
-def load_direction(path: str | Path, *, space: str | None = None, model: str = "") -> Direction:
-    """Read a direction: latentnav's safetensors, or a plain ``.npy`` vector (give ``space``).
+def load_direction(path: str | Path, *, space: str | None = None, model: str = "", component: int | None = None) -> Direction:
+    """Read a direction: latentnav's safetensors, or one made elsewhere (give ``space``).
 
-    Everything is checked before it is used (see :meth:`Direction.validate`): a latentnav file must hold
-    the metadata :data:`REQUIRED_METADATA` and the tensors ``u``, ``knots`` and ``values``, with ``u`` of unit
-    length; a ``.npy`` file must hold one array of real numbers (no pickles), which is flattened and
-    normalised.
+    Formats (by extension):
+
+    - ``.safetensors``: a latentnav direction file (its metadata says everything);
+    - ``.npy``: one plain vector, flattened and normalised;
+    - ``.npz``: GANSpace's components (``lat_comp`` [K, ...]: direction ``component`` is ``lat_comp[component]``;
+      its ``lat_stdev``, ``act_stdev`` and ``var_ratio`` entries are kept in ``meta`` as ``stdev``, ``act_stdev``
+      and ``var_ratio``);
+    - ``.pt``: rosinality's closed-form factorization (a dict with ``eigvec`` [D, K]: direction ``component`` is
+      column ``eigvec[:, component]``), read with ``torch.load(..., weights_only=True)`` only.
+
+    The last three do not record their latent space (``space`` says it) nor a calibration: they become raw,
+    uncalibrated directions (see :func:`identity_direction`). Everything is checked before it is used (see
+    :meth:`Direction.validate`): a latentnav file must hold the metadata :data:`REQUIRED_METADATA` and the
+    tensors ``u``, ``knots`` and ``values``, with ``u`` of unit length; nothing is ever unpickled.
+
+    Args:
+        path: the file.
+        space: the latent space of a ``.npy``, ``.npz`` or ``.pt`` file (required for them); for a latentnav
+            file, checked against the file's.
+        model: the generator a foreign file was made for (``""``: not checked when used).
+        component: which direction of an ``.npz`` or ``.pt`` file (default 0); refused for single-direction files.
 
     Raises:
-        DirectionFileError: no such file; an empty, truncated, corrupted or foreign file; missing metadata or
-            tensors; contents that :meth:`Direction.validate` refuses (one line naming the file).
-        BadInputError: a ``.npy`` without ``space``.
+        DirectionFileError: no such file; an empty, truncated, corrupted or foreign file; missing metadata,
+            tensors or keys; a ``.pt`` that needs full unpickling; contents that :meth:`Direction.validate`
+            refuses (one line naming the file).
+        BadInputError: a foreign file without ``space``; ``component`` out of range, or given for a file that
+            holds one direction.
         DirectionMismatchError: ``space`` differs from the file's.
     """
     path = require_file(path, what="direction file", missing=DirectionFileError, bad=DirectionFileError)
-    if path.suffix == ".npy":
-        if space is None:
-            raise BadInputError(f"{path.name} is a plain vector: say which latent space it lives in (space=/--space)")
-        try:
-            return identity_direction(torch.from_numpy(_read_npy(path)), space, model)
-        except BadInputError as err:
-            raise DirectionFileError(f"{path}: {err}") from None
+    if path.suffix in _FOREIGN:
+        return _load_foreign(path, space, model, component)
     if path.suffix != ".safetensors":
-        raise DirectionFileError(f"{path}: unknown direction format {path.suffix!r}: expected .safetensors (latentnav) "
-                                 f"or .npy")  # fmt: skip
+        raise DirectionFileError(f"{path}: unknown direction format {path.suffix!r}: expected .safetensors (latentnav), "
+                                 f".npy (a vector), .npz (GANSpace) or .pt (closed-form factorization)")  # fmt: skip
+    if component is not None:
+        raise BadInputError(f"{path.name} holds one direction; a component is chosen only in GANSpace .npz and "
+                            f"closed-form .pt files")  # fmt: skip
     meta, layout = read_safetensors_layout(path, DirectionFileError)
     if meta.get("format") != FORMAT:
         raise DirectionFileError(f"{path}: not a latentnav direction file (format {meta.get('format')!r})")
@@ -588,3 +605,179 @@ def code_direction(G, code: str) -> Direction:
     u[int(code[1:])] = 1.0
     return Direction(u, torch.tensor([-3.0, 3.0]), torch.tensor([-3.0, 3.0]), model=G.name, method="code-axis",
                      calibrated=False, meta={"code": code})  # fmt: skip
+
+
+# ------------------------------------------------------------------------ directions made by other tools
+#: Extensions of direction files other tools write: what each holds, for messages.
+_FOREIGN = {".npy": "a plain vector", ".npz": "a GANSpace component file", ".pt": "a closed-form factorization file"}
+#: The most values a whole GANSpace or closed-form file may hold (256 MiB of float32): far above K x D for any
+#: latent space latentnav knows, low enough that a doctored header cannot make latentnav allocate gigabytes.
+MAX_FOREIGN_VALUES = 1 << 26
+
+
+def _load_foreign(path: Path, space: str | None, model: str, component: int | None) -> Direction:
+    """A ``.npy``, GANSpace ``.npz`` or closed-form ``.pt`` file as an uncalibrated direction (see :func:`load_direction`)."""
+    if space is None:
+        raise BadInputError(f"{path.name} is {_FOREIGN[path.suffix]}: say which latent space it lives in (space=/--space)")
+    if path.suffix == ".npy":
+        if component is not None:
+            raise BadInputError(f"{path.name} holds one direction; a component is chosen only in GANSpace .npz and "
+                                f"closed-form .pt files")  # fmt: skip
+        vector, meta, method = _read_npy(path), {}, "npy"
+    elif path.suffix == ".npz":
+        vector, meta, method = *_ganspace_component(path, _component(component)), "ganspace-npz"
+    else:
+        vector, meta, method = *_closed_form_component(path, _component(component)), "closed-form-pt"
+    try:
+        d = identity_direction(torch.from_numpy(vector), space, model, method)
+    except BadInputError as err:
+        raise DirectionFileError(f"{path}: {err}") from None
+    d.meta.update(meta)
+    return d
+
+
+def _component(component: int | None) -> int:
+    """The component index asked for (default 0), checked to be a non-negative integer."""
+    if component is None:
+        return 0
+    if isinstance(component, bool) or not isinstance(component, (int, np.integer)) or component < 0:
+        raise BadInputError(f"component must be an integer >= 0, got {component!r}"[:200])
+    return int(component)
+
+
+def _check_index(path: Path, k: int, count: int) -> None:
+    """One line when component ``k`` is not among the ``count`` a file holds."""
+    if k >= count:
+        raise BadInputError(f"component {k} is out of range: {path.name} holds {count} component"
+                            f"{'s' if count != 1 else ''} (0 to {count - 1})")  # fmt: skip
+
+
+def _ganspace_component(path: Path, k: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """Component ``k`` of a GANSpace ``.npz``: ``lat_comp[k]`` flattened, and what the file says of it.
+
+    GANSpace (Härkönen et al. 2020, ``decomposition.py``) saves ``lat_comp`` [K, *latent shape] (unit rows),
+    ``lat_mean``, ``lat_stdev`` [K] (the spread of ``<z, u>`` along each component: a natural unit of alpha),
+    ``act_comp``, ``act_mean``, ``act_stdev`` [K], ``var_ratio`` [K] and ``random_stdevs``. Only ``lat_comp`` is
+    required; the per-component figures present are kept as ``stdev``, ``act_stdev`` and ``var_ratio``.
+    """
+    with open(path, "rb") as f:
+        if f.read(4) != _ZIP_MAGIC:
+            raise DirectionFileError(f"{path}: not an .npz archive (no zip header); GANSpace saves its components "
+                                     f"with numpy.savez")  # fmt: skip
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except Exception as err:  # noqa: BLE001 - zipfile reports a damaged archive as BadZipFile, struct.error, OSError, ...
+        raise DirectionFileError(f"{path}: not a readable .npz archive ({first_line(err)})") from None
+    with archive:
+        if "lat_comp" not in archive.files:
+            keys = ", ".join(sorted(archive.files)) or "none"
+            raise DirectionFileError(f"{path}: not a GANSpace component file: no lat_comp among its arrays ({keys})"[:300])
+        comp = _npz_array(path, archive, "lat_comp")
+        if comp.ndim < 2 or 0 in comp.shape:
+            raise DirectionFileError(f"{path}: lat_comp has shape {list(comp.shape)}; expected [components, latent ...]")
+        _check_index(path, k, comp.shape[0])
+        meta: dict[str, Any] = {"source": "ganspace", "file": path.name, "component": k, "components": comp.shape[0]}
+        for key, name in (("lat_stdev", "stdev"), ("act_stdev", "act_stdev"), ("var_ratio", "var_ratio")):
+            if key in archive.files:
+                values = _npz_array(path, archive, key).reshape(-1)
+                if values.size == comp.shape[0] and np.isfinite(values[k]):
+                    meta[name] = float(values[k])
+        return np.array(comp[k], dtype=np.float32).reshape(-1), meta
+
+
+def _npz_array(path: Path, archive, key: str) -> np.ndarray:
+    """``archive[key]``, after its header says it holds at most :data:`MAX_FOREIGN_VALUES` real numbers."""
+    from numpy.lib import format as npy_format
+
+    try:
+        with archive.zip.open(f"{key}.npy") as f:
+            version = npy_format.read_magic(f)
+            read_header = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+            shape, _, dtype = read_header(f)
+        size = math.prod(shape)
+        if dtype.kind not in "fiu":
+            kind = _NPY_KINDS.get(dtype.kind, f"{dtype} values")
+            raise DirectionFileError(f"{path}: {key} holds {kind} (dtype {dtype}); expected real numbers")
+        if size > MAX_FOREIGN_VALUES:
+            raise DirectionFileError(f"{path}: {key} has shape {list(shape)}, more than {MAX_FOREIGN_VALUES} values")
+        return archive[key]
+    except DirectionFileError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a damaged member: BadZipFile, ValueError, EOFError, zlib.error, ...
+        raise DirectionFileError(f"{path}: {key} is not a readable array (truncated or corrupted: {first_line(err)})") from None
+
+
+def _closed_form_component(path: Path, k: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """Column ``k`` of the ``eigvec`` [D, K] in rosinality's ``closed_form_factorization.py`` output.
+
+    That script saves ``{"ckpt": <checkpoint path>, "eigvec": V}`` with ``torch.save``, V from ``torch.svd`` of
+    the stacked style-modulation weights, so its columns are directions in W (its ``apply_factor.py`` moves along
+    ``eigvec[:, index]``). Read with ``weights_only=True``: a file holding anything but tensors, strings, numbers
+    and containers is refused, never unpickled.
+    """
+    saved = _read_torch_safely(path)
+    if not isinstance(saved, dict) or "eigvec" not in saved:
+        what = f"a dict with keys {', '.join(map(str, saved))}" if isinstance(saved, dict) else type(saved).__name__
+        raise DirectionFileError(f"{path}: not a closed-form factorization file: expected a dict with 'eigvec' [D, K], "
+                                 f"got {what}"[:300])  # fmt: skip
+    eigvec = saved["eigvec"]
+    if not isinstance(eigvec, torch.Tensor) or eigvec.ndim != 2 or 0 in eigvec.shape or not eigvec.is_floating_point():
+        shape = list(eigvec.shape) if isinstance(eigvec, torch.Tensor) else type(eigvec).__name__
+        raise DirectionFileError(f"{path}: eigvec is {shape}; expected a [D, K] tensor of real numbers (one direction "
+                                 f"per column)")  # fmt: skip
+    _check_index(path, k, eigvec.shape[1])
+    meta: dict[str, Any] = {"source": "closed-form", "file": path.name, "component": k, "components": eigvec.shape[1]}
+    if isinstance(saved.get("ckpt"), str):
+        meta["ckpt"] = saved["ckpt"][:500]
+    return eigvec[:, k].detach().to(torch.float32).numpy().copy(), meta
+
+
+def _read_torch_safely(path: Path) -> Any:
+    """``torch.load(path, weights_only=True)`` with one-line errors; a file that needs full unpickling is refused.
+
+    Written here rather than with :func:`latentnav.generators.base.read_torch_file` because its errors are
+    :class:`CheckpointError` about model files, and a direction file is refused with :class:`DirectionFileError`.
+    """
+    import pickle
+    import warnings
+
+    if path.stat().st_size > 4 * MAX_FOREIGN_VALUES + (1 << 20):
+        raise DirectionFileError(f"{path}: {path.stat().st_size:,} bytes, far more than a closed-form factorization file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols before it refuses a plain pickle
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = [ln.strip() for ln in str(err).splitlines() if "Unsupported global" in ln]
+        reason = f" ({found[0].split(' was not')[0].removeprefix('WeightsUnpickler error: ')})" if found else ""
+        raise DirectionFileError(f"{path}: refused: it holds Python objects that only full unpickling would build"
+                                 f"{reason}, and latentnav never unpickles; a closed-form factorization file is a "
+                                 f"dict of tensors and strings"[:400]) from None  # fmt: skip
+    except Exception as err:  # noqa: BLE001 - torch.load reports a damaged file as EOFError, RuntimeError, KeyError, ...
+        raise DirectionFileError(f"{path}: not a readable torch file (truncated or corrupted, or another format: "
+                                 f"{first_line(err).split('. ')[0]})"[:400]) from None  # fmt: skip
+
+
+def export_npy(direction: Direction, path: str | Path, *, force: bool = False, inputs: Sequence[str | Path] = ()) -> Path:
+    """Write ``direction.u`` as a plain ``.npy`` vector (float32, [D]) for other tools, whole or not at all.
+
+    A ``.npy`` holds u only: the latent space, model and calibration g stay in latentnav's own file (a layered W+
+    direction is written flat, [num_ws * w_dim], layer after layer). ``load_direction(path, space=...)`` reads it back.
+
+    Args:
+        direction: the direction to export.
+        path: the output file (must end in ``.npy``).
+        force: replace an existing file (never one of ``inputs``).
+        inputs: files this export reads (never overwritten, even with ``force``).
+
+    Raises:
+        OutputError: a path that does not end in ``.npy``, an existing file without ``force`` (``OutputExistsError``),
+            one of ``inputs``, or a parent latentnav cannot write into.
+    """
+    from latentnav.io import OutputFiles
+
+    path = Path(path)
+    vector = direction.u.detach().to("cpu", torch.float32).numpy()
+    with OutputFiles([path], force=force, inputs=inputs, suffixes=(".npy",), what="an exported vector") as out:
+        out.commit(lambda paths: np.save(paths[0], vector, allow_pickle=False))
+    return path

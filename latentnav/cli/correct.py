@@ -8,7 +8,16 @@ import click
 
 from latentnav.cli import common
 from latentnav.cli.app import main
-from latentnav.cli.options import correct_options, device_option, force_option, model_option, seed_option, take
+from latentnav.cli.options import (
+    DIRECTION_HELP,
+    correct_options,
+    device_option,
+    direction_file_options,
+    force_option,
+    model_option,
+    seed_option,
+    take,
+)
 from latentnav.cli.parse import parse_layers
 
 CORRECT_HELP = """Remove what a direction drags along (SC2GAN-style): synthesize rare combinations, invert, re-fit.
@@ -36,7 +45,7 @@ Example:
 @main.command("correct", help=CORRECT_HELP, short_help="Remove what a direction drags along (SC2GAN-style).")
 @model_option()
 @click.option("--direction", "direction_path", type=click.Path(dir_okay=False), required=True,
-              help="The direction to correct (.safetensors, or .npy with --space).")
+              help="The direction to correct. " + DIRECTION_HELP)
 @click.option("--attribute", required=True,
               help="The attribute the direction should change: a meter name (e.g. pos_x) or your scorer module:function.")
 @click.option("--against", multiple=True, required=True,
@@ -46,12 +55,12 @@ Example:
               help="StyleGAN2 W+ directions: synthesize by taking these layers (e.g. 0-3) from samples that carry the "
                    "wanted attribute (SC2GAN's layer mixing) instead of the linear move.")  # fmt: skip
 @click.option("--eval-n", type=click.IntRange(2, 100_000), default=50, help="Fresh latents (seeds from 50,000) the report measures base, projection and corrected on.")
-@click.option("--space", default=None, help="Latent space of a .npy direction.")
+@direction_file_options
 @seed_option(0, "First seed of the scored latents.")
 @device_option
 @force_option("Replace existing output files (never the input direction).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Corrected direction (.safetensors).")
-def correct_cmd(model, direction_path, attribute, against, layers, eval_n, space, seed, device, force, output,
+def correct_cmd(model, direction_path, attribute, against, layers, eval_n, space, component, seed, device, force, output,
                 **options) -> None:  # fmt: skip
     from latentnav import io, runs
     from latentnav.correction.config import CorrectConfig
@@ -64,7 +73,7 @@ def correct_cmd(model, direction_path, attribute, against, layers, eval_n, space
         get_meter(name)  # unknown names and scorer modules, before any loading
     config = take(options, CorrectConfig, layers=parse_layers(layers), seed=seed)
     inputs = [common.model_input(model), direction_path, Path(direction_path).with_suffix(".json")]
-    d = load_direction(direction_path, space=space)
+    d = load_direction(direction_path, space=space, component=component)
     dev = common.launch(device)
     with common.output_files(_outputs(out), force, inputs, what="the corrected direction") as files:
         G = common.load(model, dev)

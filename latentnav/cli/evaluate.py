@@ -9,7 +9,9 @@ import click
 from latentnav.cli import common
 from latentnav.cli.app import main, warn
 from latentnav.cli.options import (
+    DIRECTION_HELP,
     device_option,
+    direction_file_options,
     extrapolate_option,
     force_option,
     model_option,
@@ -31,6 +33,7 @@ Example:
   latentnav evaluate --direction runs/shift-x/direction.safetensors -o runs/shift-x-eval
   latentnav evaluate --direction runs/sefa/direction.safetensors --target scale -o runs/sefa-eval
   latentnav evaluate --direction boundary.npy --space z --target pos_x --attributes pos_x,pos_y -o runs/npy-eval
+  latentnav evaluate --direction factor.pt --space w --component 1 --target pos_x -o runs/sefa-pt-eval
   latentnav evaluate --model infogan-dsprites --code cont0 --target pos_x -o runs/code-eval
 """
 
@@ -67,7 +70,7 @@ Example:
 @main.command("evaluate", help=EVALUATE_HELP, short_help="Measure a direction's control and leakage on fresh latents.")
 @model_option()
 @click.option("--direction", "direction_path", type=click.Path(dir_okay=False), default=None,
-              help="A direction file (.safetensors, or .npy with --space).")
+              help=DIRECTION_HELP)
 @click.option("--code", default=None, help="Instead of a file: one of the model's own codes, z<k> (latent axis k) or an InfoGAN code (cont0).")
 @click.option("--target", default=None, help="Attribute it should change: a meter name or your scorer module:function (default: the one its transform changes).")
 @click.option("--attributes", default=None, help="Attributes measured for leakage, e.g. pos_x,pos_y,scale or my_scorers:smile (default: all that apply).")
@@ -75,13 +78,13 @@ Example:
 @click.option("--steps", type=click.IntRange(2), default=9, help="Steps between LO and HI.")
 @click.option("-n", type=click.IntRange(2, 100_000), default=50, help="Fresh latents.")
 @seed_option(EVAL_SEED, "First seed of the fresh latents.")
-@click.option("--space", default=None, help="Latent space of a .npy direction.")
+@direction_file_options
 @extrapolate_option
 @device_option
 @force_option()
 @out_dir_option()
-def evaluate_cmd(model, direction_path, code, target, attributes, t_range, steps, n, seed, space, extrapolate, device,
-                 force, output) -> None:  # fmt: skip
+def evaluate_cmd(model, direction_path, code, target, attributes, t_range, steps, n, seed, space, component, extrapolate,
+                 device, force, output) -> None:  # fmt: skip
     from latentnav.evaluate import evaluate_direction, write_evaluation
 
     if (direction_path is None) == (code is None):
@@ -89,7 +92,7 @@ def evaluate_cmd(model, direction_path, code, target, attributes, t_range, steps
     t_values = _t_values(t_range, steps)
     names = _checked_names(target, parse_names(attributes))
     inputs = [common.model_input(model), direction_path]
-    d = _checked_direction(direction_path, space, target, t_values, extrapolate)
+    d = _checked_direction(direction_path, (space, component), target, t_values, extrapolate)
     dev = common.launch(device)
     with common.run_dir(output, force, inputs, "evaluate") as out:
         G = common.load(model, dev)
@@ -118,15 +121,17 @@ def _checked_names(target: str | None, names: list[str] | None) -> list[str] | N
     return names
 
 
-def _checked_direction(path: str | None, space: str | None, target: str | None, t_values, extrapolate: bool):
-    """The direction file, and --t within its transform's range when --t is in its units."""
+def _checked_direction(path: str | None, where: tuple[str | None, int | None], target: str | None, t_values,
+                       extrapolate: bool):
+    """The direction file (``where`` = its --space and --component), and --t within its transform's range when --t
+    is in its units."""
     if path is None:
         return None
     from latentnav.directions import load_direction
     from latentnav.evaluate import in_units_of
     from latentnav.measure import get_meter
 
-    d = load_direction(path, space=space)
+    d = load_direction(path, space=where[0], component=where[1])
     same = d.calibrated and (target is None or in_units_of(d, get_meter(target)))
     if t_values is not None and same:
         d.check_steps(t=(float(t_values[0]), float(t_values[-1])), extrapolate=extrapolate)

@@ -37,6 +37,19 @@ def out_dir_option(help: str = "Output directory (written whole at the end; see 
     return click.option("-o", "--output", type=click.Path(file_okay=False), required=True, help=help)
 
 
+#: what --direction accepts, for every command that reads a direction file
+DIRECTION_HELP = ("A direction file: .safetensors (latentnav), or with --space a .npy vector, a GANSpace .npz or a "
+                  "closed-form factorization .pt (pick one with --component).")
+
+
+def direction_file_options(fn: Callable) -> Callable:
+    """``--space`` and ``--component``: what a direction file made by another tool does not say itself."""
+    fn = click.option("--component", type=click.IntRange(0), default=None,
+                      help="GANSpace .npz or closed-form .pt: which component to use (default 0).")(fn)
+    return click.option("--space", default=None,
+                        help="Latent space of a .npy, .npz or .pt direction (z, w, w+: they do not record it).")(fn)
+
+
 def seed_option(default: int, help: str):
     """``--seed`` (a non-negative integer)."""
     return click.option("--seed", type=click.IntRange(0, MAX_SEED), default=default, help=help)
