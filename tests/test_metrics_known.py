@@ -240,3 +240,40 @@ def test_colour_dsprites_data_paints_each_factor_vector_in_its_colour():
     images = data.observations(f)
     assert images.shape == (40, 3, 32, 32) and np.array_equal(palette_index(images).numpy(), f[:, 5])
     assert np.array_equal(images.amax(1, keepdim=True) > 0, dl.DSpritesData(resolution=32).observations(f[:, :5]) > 0)
+
+
+def test_the_code_cache_encodes_each_combination_once_and_returns_the_same_codes():
+    data = dl.IdentityData(factor_sizes=(3, 6, 8))  # 144 combinations
+    calls = []
+
+    def rep(x):  # deterministic, and nonlinear so rows cannot be confused
+        calls.append(len(x))
+        return np.stack([x[:, 0] * 2 + x[:, 1] ** 2, np.sin(x[:, 2]) + x[:, 0]], axis=1)
+
+    cache = dl.CodeCache(data, rep, chunk=50)
+    factors = data.sample_factors(5000, np.random.default_rng(0))
+    direct = dl.represent(data, rep, factors)
+    calls.clear()
+    np.testing.assert_array_equal(cache.lookup(factors), direct)
+    assert cache.encoded == len(np.unique(factors, axis=0)) == 144 and sum(calls) == 144 and max(calls) <= 50
+    np.testing.assert_array_equal(dl.represent(data, cache, factors[:7]), direct[:7])  # from the table
+    assert cache.encoded == 144 and sum(calls) == 144
+    big = dl.CodeCache(dl.IdentityData(), rep)  # 10^10 combinations: not tabulated, each call encodes its draws
+    assert not big.tabulate and big.lookup(np.zeros((3, 10), dtype=int)).shape == (3, 2) and big.encoded == 3
+
+
+def test_dci_fits_each_factor_in_its_own_process_with_the_same_values():
+    data = dl.IdentityData(factor_sizes=(4, 7, 5))
+    rng = np.random.default_rng(3)
+    f_train, f_test = data.sample_factors(2000, rng), data.sample_factors(500, rng)
+    code = lambda f: f + rng.normal(scale=0.3, size=f.shape)  # noqa: E731
+    r_train, r_test = code(f_train), code(f_test)
+    one = dl.dci_from_codes(r_train, f_train, r_test, f_test, 100, n_jobs=1)
+    two = dl.dci_from_codes(r_train, f_train, r_test, f_test, 100, n_jobs=2)
+    assert one == two and one["disentanglement"] > 0.8 and one["completeness"] > 0.8
+    forest = dl.dci_from_codes(r_train, f_train, r_test, f_test, 100, estimator="forest")
+    assert forest["disentanglement"] > 0.5 and abs(forest["informativeness_test"] - one["informativeness_test"]) < 0.05
+    mixed = r_train @ np.ones((3, 3)), r_test @ np.ones((3, 3))  # every code the same mixture: no disentanglement
+    assert dl.dci_from_codes(mixed[0], f_train, mixed[1], f_test, 20, estimator="forest")["completeness"] < 0.2
+    with pytest.raises(ValueError, match="unknown DCI estimator 'xgb'; known: forest, gbt"):
+        dl.dci_from_codes(r_train, f_train, r_test, f_test, estimator="xgb")

@@ -206,10 +206,15 @@ def compare_cmd(model, target, methods, attributes, t_range, steps, n, candidate
 @click.option("--preset", type=click.Choice(["default", "fast"]), default="default",
               help="default: disentanglement_lib's sample counts; fast: about 10x fewer.")
 @seed_option(0, "Seed of the metrics' samples.")
+@click.option("--dci-estimator", type=click.Choice(["gbt", "forest"]), default="gbt", show_default=True,
+              help="DCI's importance estimator: gbt = disentanglement_lib's gradient-boosted trees (the reference); "
+                   "forest = a random forest, tens of times faster (values differ: docs/evaluate.md).")  # fmt: skip
+@click.option("--jobs", type=click.IntRange(1, 256), default=None,
+              help="Processes for DCI's per-factor classifiers [default: the CPU cores].")
 @device_option
 @force_option("Replace an existing JSON output.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Also write the figures as JSON here.")
-def evaluate_model_cmd(model, preset, seed, device, force, output) -> None:
+def evaluate_model_cmd(model, preset, seed, dci_estimator, jobs, device, force, output) -> None:
     import contextlib
 
     from latentnav import io
@@ -222,8 +227,10 @@ def evaluate_model_cmd(model, preset, seed, device, force, output) -> None:
            if output is not None else contextlib.nullcontext())  # fmt: skip
     with out:
         G = common.load(model, dev)
-        result = evaluate_model(G, preset=preset, seed=seed, progress=lambda name: click.echo(f"{name} ...", err=True))
+        result = evaluate_model(G, preset=preset, seed=seed, dci_estimator=dci_estimator, n_jobs=jobs,
+                                progress=lambda message: click.echo(message, err=True))  # fmt: skip
         if output is not None:
-            record = {"model": G.name, "preset": preset, "seed": seed, "latentnav_version": __version__, **result}
+            record = {"model": G.name, "preset": preset, "seed": seed, "dci_estimator": dci_estimator,
+                      "latentnav_version": __version__, **result}  # fmt: skip
             out.commit(lambda paths: paths[0].write_text(json.dumps(record, indent=2, default=float)))
     click.echo(metrics_markdown({model: result}), nl=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -53,6 +54,7 @@ def discover(
 
         config = replace(config, **overrides)
     traj = run_trajectories(G, tf, config, space=space, progress=progress)
+    clock = time.perf_counter()
     k = traj.kept
     meta = {
         "unit": tf.unit, "config": config_dict(config), "seed": config.seed,
@@ -62,6 +64,7 @@ def discover(
     direction = fit_direction(traj.z0[k], traj.zt[k], traj.t[k], n_knots=n_knots, space=space, model=G.name,
                               transform=tf.name, method="trajectory", meta=meta)  # fmt: skip
     direction.meta["calibration"] = config.resolved().calibration
+    stages = {"trajectories": round(traj.wall_time, 3)}
     if direction.meta["calibration"] == "matched":
         a0, at, t, evals = matched_calibration(G, tf, direction.u, traj, config, space=space, progress=progress)
         direction.knots, direction.values, r2 = fit_calibration(a0, at, t, n_knots)
@@ -72,8 +75,12 @@ def discover(
         direction.knots, direction.values, r2 = fit_calibration(traj.z0[k] @ direction.u, traj.zt[k] @ direction.u, t, n_knots)
         direction.meta.update(calibration_r2=r2, generator_evals=traj.generator_evals + evals,
                               achieved_over_requested=float((t * traj.t[k]).sum() / (traj.t[k] ** 2).sum()))  # fmt: skip
+    stages["calibration"] = round(time.perf_counter() - clock, 3)
     if check_control:
+        clock = time.perf_counter()
         _check_control(G, direction, tf, config)
+        stages["control_check"] = round(time.perf_counter() - clock, 3)
+    direction.meta["stage_seconds"] = stages
     return (direction, traj) if return_trajectories else direction
 
 
