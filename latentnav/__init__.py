@@ -26,6 +26,8 @@ _EXPORTS = {
     "discover": "latentnav.runs",
     "Discovery": "latentnav.runs",
     "correct": "latentnav.correction.correct",
+    "correct_direction": "latentnav.runs",
+    "CorrectionRun": "latentnav.runs",
     "CorrectConfig": "latentnav.correction.config",
     "Direction": "latentnav.directions",
     "load_direction": "latentnav.directions",
@@ -43,7 +45,8 @@ _EXPORTS = {
     "project_orthogonal": "latentnav.methods.interfacegan",
     "calibrate_direction": "latentnav.evaluate",
     "evaluate_direction": "latentnav.evaluate",
-    "compare": "latentnav.evaluate",
+    "compare": "latentnav.runs",
+    "Comparison": "latentnav.runs",
     "evaluate_model": "latentnav.metrics.disentanglement",
 }
 

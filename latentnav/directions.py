@@ -297,6 +297,12 @@ class Direction:
         write_text(path.with_suffix(".json"), json.dumps(sidecar, indent=2, default=str))
         return path
 
+    def _repr_html_(self) -> str:
+        """A notebook's summary: what it moves, its calibration, its figures (:func:`latentnav.display.direction_html`)."""
+        from latentnav.display import direction_html
+
+        return direction_html(self)
+
 
 def _steps(value: Any, name: str) -> torch.Tensor:
     """Steps as a flat float64 tensor; a one-line :class:`BadInputError` when they are not finite numbers."""

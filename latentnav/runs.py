@@ -114,16 +114,9 @@ class Discovery:
         from latentnav import viz
         from latentnav.directions import traverse
 
-        G, d = self.generator, self.direction
-        seeds = G.sample_latent(range(PICTURE_SEED, PICTURE_SEED + 6), d.space)
-        if self.max_t is not None:
-            steps = np.linspace(-self.max_t, self.max_t, 9).tolist()
-            images = traverse(G, d, seeds, t=steps)
-            labels = [f"t {t:+.3g}" for t in steps]
-        else:
-            steps = np.linspace(-3, 3, 9).tolist()
-            images = traverse(G, d, seeds, alpha=steps)
-            labels = [f"alpha {a:+.3g}" for a in steps]
+        G = self.generator
+        seeds = G.sample_latent(range(PICTURE_SEED, PICTURE_SEED + 6), self.direction.space)
+        images, labels = self._traversal(seeds)
         viz.save_image(viz.traversal_grid(images, labels=labels), folder / "traverse.png")
         viz.save_gif(images, folder / "traverse.gif")
         if self.candidates:
@@ -134,6 +127,33 @@ class Discovery:
                 rows.append(traverse(G, c, seeds[:1], alpha=np.linspace(-3, 3, 9).tolist())[:, 0])
             grid = viz.traversal_grid(torch.stack(rows, dim=1), labels=[f"alpha {a:+.3g}" for a in np.linspace(-3, 3, 9)])
             viz.save_image(grid, folder / "components.png")
+
+    def _traversal(self, z):
+        """The pictures' traversal of latents ``z``: ``(images [9, N, C, H, W], column labels)``, over +-max_t in
+        transform units, or raw steps of +-3 along u when the direction has no units."""
+        import numpy as np
+
+        from latentnav.directions import traverse
+
+        if self.max_t is not None:
+            steps = np.linspace(-self.max_t, self.max_t, 9).tolist()
+            return traverse(self.generator, self.direction, z, t=steps), [f"t {t:+.3g}" for t in steps]
+        steps = np.linspace(-3, 3, 9).tolist()
+        return traverse(self.generator, self.direction, z, alpha=steps), [f"alpha {a:+.3g}" for a in steps]
+
+    def picture(self, rows: int = 4):
+        """The labelled traversal grid of the first ``rows`` picture latents (seeds from 10,000), as a PIL image."""
+        from latentnav import viz
+
+        seeds = list(range(PICTURE_SEED, PICTURE_SEED + rows))
+        images, labels = self._traversal(self.generator.sample_latent(seeds, self.direction.space))
+        return viz.traversal_grid(images, labels=labels, row_labels=[f"seed {s}" for s in seeds])
+
+    def _repr_html_(self) -> str:
+        """A notebook's summary: the figures, the warning and the labelled grid (:func:`latentnav.display.discovery_html`)."""
+        from latentnav.display import discovery_html
+
+        return discovery_html(self, self.picture())
 
     def save(self, path: str | Path, *, force: bool = False) -> Path:
         """Write the run into the directory ``path`` (whole or not at all; see :class:`latentnav.io.RunDir`)."""
@@ -410,6 +430,27 @@ class CorrectionRun:
                          "20 it fits the noise of the scored latents; --fit-iterations sets the limit)")  # fmt: skip
         return lines
 
+    def picture(self, per_direction: int = 2):
+        """The labelled before/after grid: the first ``per_direction`` latents moved along the base direction, the
+        projection and the corrected direction (rows), over the report's t (columns), as a PIL image."""
+        import torch
+
+        from latentnav import viz
+        from latentnav.seeds import EVAL_SEED
+
+        n = self.grids.shape[1] // 3
+        keep = min(per_direction, n)
+        index = [k * n + j for k in range(3) for j in range(keep)]
+        rows = [f"{name} {EVAL_SEED + j}" for name in ("base", "projection", "corrected") for j in range(keep)]
+        labels = [f"t {v:+.3g}" for v in self.result.report.get("grid_t", [])]
+        return viz.traversal_grid(self.grids[:, torch.as_tensor(index)], labels=labels, row_labels=rows)
+
+    def _repr_html_(self) -> str:
+        """A notebook's summary: before / after figures and grids (:func:`latentnav.display.correction_html`)."""
+        from latentnav.display import correction_html
+
+        return correction_html(self, self.picture())
+
 
 def correct_direction(G, direction, attribute: str, against: Sequence[str], config=None, *, eval_n: int = 50,
                       progress: bool = True) -> CorrectionRun:  # fmt: skip
@@ -434,3 +475,52 @@ def correct_direction(G, direction, attribute: str, against: Sequence[str], conf
     result.report["grid_t"] = t
     grids = torch.cat([traverse(G, v, z, t=t, mode="relative") for v in (base, projected, corrected)], dim=1)
     return CorrectionRun(result, corrected, projected, base, grids, attribute, list(against))
+
+
+# ---------------------------------------------------------------------------------------------- comparison
+class Comparison(list):
+    """What :func:`compare` returns: the list of :class:`~latentnav.evaluate.MethodRun` (one per method, in order),
+    which also keeps the generator and the target so that a notebook shows it as one table and one picture.
+
+    Attributes:
+        generator: the generator compared on (not saved).
+        target: the attribute compared (a meter name).
+    """
+
+    def __init__(self, runs: Sequence, generator, target: str) -> None:
+        super().__init__(runs)
+        self.generator = generator
+        self.target = target
+
+    def picture(self, steps: int = 7):
+        """One latent (seed 10,000) moved along each method's calibrated direction over the evaluation's t (rows:
+        methods, columns: t), as a labelled PIL image; ``None`` when no method applied."""
+        import numpy as np
+        import torch
+
+        from latentnav import viz
+        from latentnav.directions import traverse
+
+        done = [r for r in self if r.evaluation is not None]
+        if not done:
+            return None
+        t = done[0].evaluation.t_values
+        t = np.linspace(float(t.min()), float(t.max()), steps).tolist()
+        z = self.generator.sample_latent([PICTURE_SEED], done[0].direction.space)
+        images = torch.cat([traverse(self.generator, r.direction, z, t=t) for r in done], dim=1)
+        return viz.traversal_grid(images, labels=[f"t {v:+.3g}" for v in t], row_labels=[r.method for r in done])
+
+    def _repr_html_(self) -> str:
+        """A notebook's summary: every method on one scale (:func:`latentnav.display.comparison_html`)."""
+        from latentnav.display import comparison_html
+
+        return comparison_html(self, self.target, self.picture())
+
+
+def compare(G, target: str, **kwargs) -> Comparison:
+    """:func:`latentnav.evaluate.compare` (every registered method on ``G`` for ``target``, evaluated on the same
+    fresh latents; keyword arguments as there), returned as a :class:`Comparison` a notebook displays."""
+    from latentnav.evaluate import compare as compare_methods
+    from latentnav.measure import get_meter
+
+    return Comparison(compare_methods(G, target, **kwargs), G, get_meter(target, G).name)
