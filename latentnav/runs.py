@@ -407,8 +407,7 @@ class CorrectionRun:
             d.save(path)  # writes its .json sidecar beside it
             path.with_suffix(".json").replace(sidecar)
         paths[2].write_text(json.dumps(self.result.report, indent=2, default=float))
-        t = self.result.report.get("grid_t", [])
-        viz.save_image(viz.traversal_grid(self.grids, labels=[f"t {v:+.3g}" for v in t]), paths[3])
+        viz.save_image(viz.traversal_grid(self.grids, labels=self._t_labels()), paths[3])
 
     def summary(self) -> list[str]:
         """What ``latentnav correct`` prints: the leakage before and after, the share kept, the re-fit's stop."""
@@ -442,8 +441,11 @@ class CorrectionRun:
         keep = min(per_direction, n)
         index = [k * n + j for k in range(3) for j in range(keep)]
         rows = [f"{name} {EVAL_SEED + j}" for name in ("base", "projection", "corrected") for j in range(keep)]
-        labels = [f"t {v:+.3g}" for v in self.result.report.get("grid_t", [])]
-        return viz.traversal_grid(self.grids[:, torch.as_tensor(index)], labels=labels, row_labels=rows)
+        return viz.traversal_grid(self.grids[:, torch.as_tensor(index)], labels=self._t_labels(), row_labels=rows)
+
+    def _t_labels(self) -> list[str]:
+        """The grids' column captions (``t -0.15`` .. ``t +0.15``; the float noise of linspace's middle step read as 0)."""
+        return [f"t {round(v, 6) + 0.0:+.3g}" for v in self.result.report.get("grid_t", [])]
 
     def _repr_html_(self) -> str:
         """A notebook's summary: before / after figures and grids (:func:`latentnav.display.correction_html`)."""

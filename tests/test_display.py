@@ -86,7 +86,7 @@ def test_a_correction_shows_before_and_after_and_three_rows_of_grids_per_latent(
     report = {"eval": {"n": 50, "seed": 50000, "base": {"leakage_max": 0.379, "on_target": 0.114},
                        "projection": {"leakage_max": 0.141, "on_target": 0.087},
                        "corrected": {"leakage_max": 0.016, "on_target": 0.075}},
-              "low_density_made": 500, "low_density_kept": 408, "grid_t": [-0.15, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15]}  # fmt: skip
+              "low_density_made": 500, "low_density_kept": 408, "grid_t": [-0.15, -0.1, -0.05, 3.73e-09, 0.05, 0.1, 0.15]}  # fmt: skip
     grids = torch.rand(7, 18, 1, 32, 32) * 2 - 1
     run = CorrectionRun(SimpleNamespace(report=report), d, d, d, grids, "pos_x", ["pos_y"])
     page = run._repr_html_()
@@ -95,6 +95,7 @@ def test_a_correction_shows_before_and_after_and_three_rows_of_grids_per_latent(
         assert figure in page
     (picture,) = pngs(page)
     assert picture.size == grid_size(columns=7, rows=6, resolution=32)  # base, projection, corrected x 2 latents
+    assert run._t_labels()[2:5] == ["t -0.05", "t +0", "t +0.05"]  # linspace's float noise is not a caption
 
 
 def test_a_comparison_is_the_list_of_runs_and_shows_every_method_on_one_scale():
