@@ -25,7 +25,7 @@ DEFAULT_METER_REACH = 0.15
 
 #: the keys of a trajectory discovery's ``metrics.json`` taken from its direction's meta (docs/outputs.md)
 TRAJECTORY_METRICS = ("fit_r2", "calibration_r2", "achieved_over_requested", "generator_evals", "trajectory_seconds",
-                      "mean_final_loss", "fits", "fits_kept", "control")  # fmt: skip
+                      "mean_final_loss", "fits", "fits_kept", "control", "stage_seconds")  # fmt: skip
 
 
 def _processes() -> int:
@@ -98,11 +98,14 @@ class Discovery:
         import numpy as np
 
         folder = Path(folder)
+        clock = time.perf_counter()
         self.direction.save(folder / "direction.safetensors")
         if self.trajectories is not None:
             np.savez(folder / "trajectories.npz", **self.trajectories.to_numpy())
         (folder / "config.json").write_text(json.dumps(self.config, indent=2))
         self._pictures(folder)
+        if "stage_seconds" in self.metrics:
+            self.metrics["stage_seconds"] = {**self.metrics["stage_seconds"], "outputs": round(time.perf_counter() - clock, 3)}
         self.metrics["wall_seconds"] = round(time.perf_counter() - self.started, 3)
         (folder / "metrics.json").write_text(json.dumps(self.metrics, indent=2, default=float))
 

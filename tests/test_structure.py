@@ -141,7 +141,7 @@ def test_a_notebook_run_saves_the_same_files_as_the_command(tmp_path):
     a, b = tmp_path / "notebook", tmp_path / "cli"
     names = sorted(p.name for p in a.iterdir())
     assert names == sorted(p.name for p in b.iterdir()) and "trajectories.npz" in names and "traverse.gif" in names
-    timing = {"wall_seconds", "trajectory_seconds"}
+    timing = {"wall_seconds", "trajectory_seconds", "stage_seconds"}
     ma, mb = (json.loads((d / "metrics.json").read_text()) for d in (a, b))
     assert {k: v for k, v in ma.items() if k not in timing} == {k: v for k, v in mb.items() if k not in timing}
     assert json.loads((a / "config.json").read_text()) == json.loads((b / "config.json").read_text())
@@ -150,6 +150,7 @@ def test_a_notebook_run_saves_the_same_files_as_the_command(tmp_path):
     da, db = (json.loads((d / "direction.json").read_text()) for d in (a, b))
     for d in (da, db):
         d["meta"].pop("trajectory_seconds")
+        assert set(d["meta"].pop("stage_seconds")) == {"trajectories", "calibration", "control_check"}
     assert da == db
     ta, tb = load_file(str(a / "direction.safetensors")), load_file(str(b / "direction.safetensors"))
     assert all(torch.equal(ta[k], tb[k]) for k in ("u", "knots", "values"))

@@ -353,7 +353,7 @@ def dci_from_codes(r_train, f_train, r_test, f_test, n_estimators: int = 100, se
 
     K = f_train.shape[1]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    small = len(r_train) * n_estimators < 200_000  # starting processes would cost more than it saves
+    small = len(r_train) * n_estimators < 20_000  # starting processes would cost more than it saves
     jobs = 1 if small else max(1, min(K, n_jobs or cores))
     order = sorted(range(K), key=lambda k: -len(np.unique(f_train[:, k])))  # the most classes (the longest fit) first
     done = Parallel(n_jobs=jobs)(delayed(_dci_factor)(r_train, f_train[:, k], r_test, f_test[:, k], n_estimators, seed,

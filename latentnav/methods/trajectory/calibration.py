@@ -42,10 +42,15 @@ def _read_t(x: torch.Tensor, x0: torch.Tensor, tf: Transform, loss_fn, t_grid: t
     With ``near`` [N] (the requested t), only candidates on its side, from -0.5 to 1.5 times it, count: a
     large transform the other way can leave almost nothing valid to compare, and so a spurious minimum.
     """
-    err = measure.transform_errors(x0, x, tf, t_grid, loss_fn).cpu()
-    if near is not None:
-        ratio = t_grid[None, :] / near.cpu()[:, None]
-        err = err.masked_fill((ratio < -0.5) | (ratio > 1.5), math.inf)
+    if near is None:
+        return measure.grid_minimum(t_grid, measure.transform_errors(x0, x, tf, t_grid, loss_fn).cpu())
+    ratio = t_grid[None, :] / near.cpu()[:, None]
+    ruled_out = (ratio < -0.5) | (ratio > 1.5)
+    err = torch.full(ruled_out.shape, math.inf)
+    for j in torch.nonzero(~ruled_out.all(dim=0)).flatten().tolist():  # each candidate, on the images that may take it
+        rows = torch.nonzero(~ruled_out[:, j]).flatten()
+        at = rows.to(x.device)
+        err[rows, j] = measure.transform_errors(x0[at], x[at], tf, t_grid[j : j + 1], loss_fn)[:, 0].cpu().float()
     return measure.grid_minimum(t_grid, err)
 
 
@@ -105,13 +110,17 @@ def _read_achieved(G, tf, loss_fn, t_grid, z0, row_start, zt, near, space, bar) 
         return torch.empty(0)
     starts = torch.cat([G(z0[i : i + batch].to(G.device).view(-1, *shape), space=space)
                         for i in range(0, len(z0), batch)])  # fmt: skip
+    order = torch.argsort(near, stable=True)  # batches of similar requested t compare against fewer candidates
+    zt, near, row_start = zt[order], near[order], np.asarray(row_start)[order.numpy()]
     rows = []
     for b0 in range(0, len(zt), batch):
         x = G(zt[b0 : b0 + batch].to(G.device).view(-1, *shape), space=space)
         x0 = starts[torch.as_tensor(row_start[b0 : b0 + batch], device=starts.device)]
         rows.append(_read_t(x, x0, tf, loss_fn, t_grid, near=near[b0 : b0 + batch]))
         bar.update(len(x))
-    return torch.cat(rows)
+    t = torch.empty(len(order))
+    t[order] = torch.cat(rows)
+    return t
 
 
 def matched_calibration(
