@@ -265,18 +265,34 @@ def fit_direction(z0: torch.Tensor, zt: torch.Tensor, t: torch.Tensor, *, n_knot
     return Direction(u, knots, values, meta=meta, **info)
 
 
+def _adam(param: torch.Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+    """Adam on one tensor, the arithmetic of ``torch.optim.Adam``'s single-tensor step in its order, written out:
+    constructing a torch optimiser imports ``torch._dynamo`` (about 2 s of a 10 s job). Returns ``step(grad)``."""
+    m, v, k = torch.zeros_like(param), torch.zeros_like(param), 0
+
+    @torch.no_grad()
+    def step(grad: torch.Tensor) -> None:
+        nonlocal k
+        k += 1
+        m.lerp_(grad, 1 - betas[0])
+        v.mul_(betas[1]).addcmul_(grad, grad, value=1 - betas[1])
+        denom = (v.sqrt() / (1 - betas[1] ** k) ** 0.5).add_(eps)
+        param.addcdiv_(m, denom, value=-lr / (1 - betas[0] ** k))
+
+    return step
+
+
 def _refine(z0, zt, t, u, knots, values, iters, n_knots, smooth):
     """Gradient steps on u (kept unit length) against the piecewise-linear g, then g re-fitted by NNLS."""
     z0, zt, t = z0.float().cpu(), zt.float().cpu(), t.float().cpu()
     w = u.clone().requires_grad_(True)
-    opt = torch.optim.Adam([w], lr=1e-3)
+    step = _adam(w, lr=1e-3)
     for _ in range(iters):
         unit = w / w.norm()
         pred = _interp(zt @ unit, knots, values) - _interp(z0 @ unit, knots, values)
         loss = ((pred - t) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        (grad,) = torch.autograd.grad(loss, w)
+        step(grad)
     u = (w / w.norm()).detach()
     knots, values, r2 = fit_calibration(z0 @ u, zt @ u, t, n_knots, smooth)
     return u, knots, values, r2
