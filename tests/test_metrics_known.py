@@ -265,11 +265,11 @@ def test_the_code_cache_encodes_each_combination_once_and_returns_the_same_codes
 def test_dci_fits_each_factor_in_its_own_process_with_the_same_values():
     data = dl.IdentityData(factor_sizes=(4, 7, 5))
     rng = np.random.default_rng(3)
-    f_train, f_test = data.sample_factors(2000, rng), data.sample_factors(500, rng)
+    f_train, f_test = data.sample_factors(1000, rng), data.sample_factors(500, rng)
     code = lambda f: f + rng.normal(scale=0.3, size=f.shape)  # noqa: E731
     r_train, r_test = code(f_train), code(f_test)
-    one = dl.dci_from_codes(r_train, f_train, r_test, f_test, 100, n_jobs=1)
-    two = dl.dci_from_codes(r_train, f_train, r_test, f_test, 100, n_jobs=2)
+    one = dl.dci_from_codes(r_train, f_train, r_test, f_test, 40, n_jobs=1)
+    two = dl.dci_from_codes(r_train, f_train, r_test, f_test, 40, n_jobs=2)
     assert one == two and one["disentanglement"] > 0.8 and one["completeness"] > 0.8
     forest = dl.dci_from_codes(r_train, f_train, r_test, f_test, 100, estimator="forest")
     assert forest["disentanglement"] > 0.5 and abs(forest["informativeness_test"] - one["informativeness_test"]) < 0.05
