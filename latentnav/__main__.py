@@ -5,6 +5,9 @@ import os
 
 def run() -> None:
     """Import the command line and run it; a Ctrl-C during the import exits 130 like one during the run."""
+    from latentnav import interrupt
+
+    interrupt.install()
     try:
         from latentnav.cli import entry
     except KeyboardInterrupt:

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from latentnav import interrupt
 from latentnav._version import __version__
 from latentnav.errors import OutputBusyError, OutputError, OutputExistsError
 
@@ -328,6 +329,7 @@ class RunDir:
         if not self.active:
             return None
         result = write(self.tmp) if write is not None else None
+        interrupt.check()  # a Ctrl-C swallowed on its way up never lets the run publish
         tmp = self._tmp
         tmp.unlock()
         files = sorted(_listing(tmp.path))
@@ -442,6 +444,7 @@ class OutputFiles:
             return None
         tmp_paths = [self._tmp.path / f"{k}-{p.name}" for k, p in enumerate(self.paths)]
         result = write(tmp_paths)
+        interrupt.check()  # a Ctrl-C swallowed on its way up never lets the run publish
         missing = [str(p) for p, t in zip(self.paths, tmp_paths) if not t.is_file()]
         if missing:
             raise RuntimeError(f"the writer did not write {', '.join(missing)}")

@@ -169,6 +169,23 @@ def test_ctrl_c_exits_130_and_leaves_no_output(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+def test_a_ctrl_c_that_was_swallowed_on_its_way_up_still_stops_the_run_before_it_publishes(tmp_path, monkeypatch,
+                                                                                          direction_file):  # fmt: skip
+    from latentnav import interrupt
+
+    monkeypatch.setattr(interrupt, "_fired", False)  # restored to False after the test
+    try:  # what torch's C++ can do to a KeyboardInterrupt raised while it runs Python: catch it and carry on
+        interrupt._handler(signal.SIGINT, None)
+    except KeyboardInterrupt:
+        pass
+    assert interrupt.interrupted()
+    res = run("evaluate", "--direction", direction_file, "-n", 2, "--device", "cpu", "-o", tmp_path / "eval")
+    one_line_error(res, 130, contains="interrupted (Ctrl-C)")
+    res = run("traverse", "--direction", direction_file, "--device", "cpu", "-o", tmp_path / "grid.png")
+    one_line_error(res, 130, contains="interrupted (Ctrl-C)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 def test_force_replaces_only_an_earlier_latentnav_run(tmp_path, user_dir, direction_file):
     before = snapshot(user_dir)
     res = run("evaluate", "--direction", direction_file, "-n", 2, "--device", "cpu", "--force", "-o", user_dir)

@@ -91,6 +91,9 @@ def entry() -> None:
     KeyboardInterrupt" flag set even though latentnav handled it, and the interpreter would then end by killing
     itself with SIGINT; so the process leaves at once (everything the run owns is cleaned up by then).
     """
+    from latentnav import interrupt
+
+    interrupt.install()
     try:
         code = main(standalone_mode=False)
     except click.exceptions.Abort:  # Ctrl-C while click parsed
@@ -102,6 +105,9 @@ def entry() -> None:
     except SystemExit as done:
         code = done.code
     except KeyboardInterrupt:  # after the command had finished
+        code = 130
+    if interrupt.interrupted() and code in (0, None):  # a Ctrl-C swallowed where no output was left to refuse
+        click.echo("error: interrupted (Ctrl-C)", err=True)
         code = 130
     if code == 130:
         sys.stdout.flush()
