@@ -203,6 +203,11 @@ TABLES = (
           "Peak memory and wall time of `latentnav sample` for 1,000 to 100,000 images and the largest grid.",
           "`python benchmarks/sample_memory.py --update-docs`, which writes `benchmarks/results/sample_memory.json`",
           ("sample_memory.json",), None, "sample-memory-table"),
+    Table("Where users wait", "benchmarks.md#where-users-wait",
+          "Wall time, CPU time and peak memory of the main job, `evaluate-model` (fast, default, forest DCI) and "
+          "`compare`, split by the stages each command records, with the figures they produced.",
+          "`python benchmarks/speed.py --update-docs`, which writes `benchmarks/results/speed.json`",
+          ("speed.json",), None, "speed-table"),
     # ------------------------------------------------------------------------- figures quoted in the text
     Table("The Adam re-fit's seed spread", "",
           "The trajectory direction on `bvae-dsprites-corr` re-fitted (Adam) from the same latents with three fit seeds "
