@@ -85,7 +85,7 @@ class Slider:
             value = float(text)
         except ValueError:
             raise RequestError(f"{self.name}: {self.unit} must be a number, got {text[:40]!r}") from None
-        slack = 1e-9 * (self.hi - self.lo)  # the page sends the ends as JavaScript prints them
+        slack = 1e-6 * (self.hi - self.lo)  # the ends as typed (0.57) or as float32 holds them (0.5699999928)
         if not math.isfinite(value) or not self.lo - slack <= value <= self.hi + slack:
             raise RequestError(f"{self.name}: {self.unit}={text[:40]} is out of its range [{self.lo:.6g}, {self.hi:.6g}]")  # fmt: skip
         return value

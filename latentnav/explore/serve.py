@@ -20,12 +20,14 @@ import uvicorn
 
 from latentnav.errors import BadInputError
 
+#: connections that wait while the model loads
+BACKLOG = 128
 #: how long in-flight requests may finish after Ctrl-C before the server closes them
 GRACEFUL_SECONDS = 2
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` (port 0: a free one), not yet listening.
+    """A socket listening on ``host:port`` (port 0: a free one); connections wait in its backlog until served.
 
     Raises:
         BadInputError: a host that is not an address of this machine, or a port already in use (one line).
@@ -39,6 +41,7 @@ def bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)
+        sock.listen(BACKLOG)
     except OSError as err:
         sock.close()
         raise BadInputError(f"cannot listen on {host}:{port}: {err.strerror or err}; pick another --port (or 0 "
@@ -60,7 +63,7 @@ def url(sock: socket.socket) -> str:
 def serve(app, sock: socket.socket) -> str:
     """Serve ``app`` on ``sock`` until Ctrl-C or SIGTERM (a second Ctrl-C stops at once); return which one.
 
-    The first image is rendered before the socket listens, so the first slider move does not wait for torch.
+    The first image is rendered before serving, so the first slider move does not wait for torch to warm up.
     """
     explorer = getattr(app.state, "explorer", None)
     if explorer is not None:
