@@ -37,7 +37,10 @@ EXTRA_MISSING = "latentnav explore needs the explore extra: pip install 'latentn
                    "authentication, to the network.")  # fmt: skip
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, help="Port to listen on (0: a free one).")
 @device_option
-def explore(model, directions, space, component, host, port, device) -> None:  # fmt: skip
+@click.option("--threads", type=click.IntRange(1, 256), default=1,
+              help="CPU threads for torch: one image at a time answers fastest with one on a busy machine; more for a "
+                   "large model.")  # fmt: skip
+def explore(model, directions, space, component, host, port, device, threads) -> None:  # fmt: skip
     _require_extra()
     from latentnav.directions import load_direction
     from latentnav.explore import explorer, serve
@@ -47,6 +50,7 @@ def explore(model, directions, space, component, host, port, device) -> None:  #
     latent_space = explorer.latent_space(loaded)
     dev = common.device(device)
     sock = serve.bind(host, port)
+    _set_threads(threads)
     with sock:
         if serve.is_public(sock):
             warn(f"listening on {host}, beyond this machine: the page has no authentication; anyone who can reach "
@@ -65,6 +69,12 @@ def _app(model: str, dev, space: str, directions: dict, sock):
 
     G = common.load(model, dev, space)
     return make_app(G, directions, public=serve.is_public(sock))
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 def _require_extra() -> None:
