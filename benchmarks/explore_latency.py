@@ -17,6 +17,7 @@ image (the page's own ``data-request`` marker). ``--screenshot`` saves the page 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import subprocess
@@ -113,14 +114,14 @@ def browser_latencies(address: str, name: str, values: list[float], screenshot: 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1000, "height": 640})
+            page = browser.new_page(viewport={"width": 1000, "height": 400})
             page.goto(address)
             page.wait_for_selector(f'#image[data-request="seed=0&mode=relative&{name}=0"]')
             times = page.evaluate(BROWSER_SWEEP, [name, values])
             if screenshot is not None:
                 _pose(page, name)
                 screenshot.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(screenshot))
+                page.screenshot(path=str(screenshot), full_page=True)
                 print(f"wrote {screenshot}")
         finally:
             browser.close()
@@ -190,6 +191,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "explore_latency.json")
     add_update_flag(parser, DOC)
     args = parser.parse_args()
+    load_before = [round(x, 2) for x in os.getloadavg()]  # other jobs on the machine (1, 5, 15 minutes)
     torch.set_num_threads(2)  # the quick discoveries
     results = {"torch": torch.__version__, "python": platform.python_version(), "cpus": _cpus(), "threads": args.threads,
                "command": " ".join(["python", "benchmarks/explore_latency.py", *sys.argv[1:]]), "models": {}}  # fmt: skip
@@ -199,6 +201,7 @@ def main() -> None:
             browser = args.browser or shot is not None
             results["models"][model] = row = measure(model, Path(tmp), args.n, args.threads, browser, shot)
             print(model, row)
+    results["load_average"] = {"before": load_before, "after": [round(x, 2) for x in os.getloadavg()]}
     write_json(args.json, results)
     print(table(results))
     if args.update_docs:
@@ -206,8 +209,6 @@ def main() -> None:
 
 
 def _cpus() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 

@@ -203,6 +203,14 @@ TABLES = (
           "Peak memory and wall time of `latentnav sample` for 1,000 to 100,000 images and the largest grid.",
           "`python benchmarks/sample_memory.py --update-docs`, which writes `benchmarks/results/sample_memory.json`",
           ("sample_memory.json",), None, "sample-memory-table"),
+    Table("Explorer latency", "benchmarks.md#explorer-latency",
+          "From a slider's new value to the new image in `latentnav explore` (default `--threads 1`): p50 / p90 of 200 "
+          "requests on `bvae-dsprites` and `dcgan-digiface`, to the decoded PNG over HTTP and to the image shown in "
+          "chromium, beside one bare forward.",
+          "`python benchmarks/explore_latency.py --browser --update-docs`, which writes "
+          "`benchmarks/results/explore_latency.json`",
+          ("explore_latency.json",), lambda: script("explore_latency").table(load("explore_latency.json")),
+          "explore-latency-table"),
     Table("Where users wait", "benchmarks.md#where-users-wait",
           "Wall time, CPU time and peak memory of the main job, `evaluate-model` (fast, default, forest DCI) and "
           "`compare`, split by the stages each command records, with the figures they produced.",

@@ -39,7 +39,8 @@ SPREADS = 3.0
 #: meta entries the figures leave out: shown by :func:`latentnav.display.direction_rows`, or bookkeeping
 _NOT_FIGURES = ("unit", "fit_r2", "control", "leakage_before", "leakage_after", "generator_evals", "stage_seconds")
 #: labels of meta entries whose key alone reads badly
-_LABELS = {"calibration": "g fitted with", "calibration_r2": "calibration R^2", "calibration_pairs": "calibration pairs"}  # fmt: skip
+_LABELS = {"calibration": "g fitted with", "calibration_r2": "calibration R^2", "calibration_pairs": "calibration pairs",
+           "seed": "made with seed"}  # fmt: skip
 
 
 class RequestError(BadInputError):
