@@ -6,6 +6,7 @@ means over the valid pixels (mask sum times channels).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -46,12 +47,24 @@ def gaussian_transfer(height: int, width: int, sigma: float, device=None, dtype=
     return torch.exp(-2 * math.pi**2 * sigma**2 * (fy[:, None] ** 2 + fx[None, :] ** 2))
 
 
+@functools.lru_cache(maxsize=32)
+def _energy_weights(height: int, width: int, sigma: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Weights on an ``rfft2`` spectrum [height, width//2+1] (``width`` even) whose weighted ``|X|^2`` sum is the
+    spatial energy of the Gaussian-filtered signal (Parseval): the squared transfer function, columns that stand
+    for two of the full spectrum counted twice, divided by the number of samples."""
+    with torch.inference_mode(False):  # a plain tensor even when first asked for under inference mode
+        columns = torch.full((width // 2 + 1,), 2.0, dtype=dtype, device=device)
+        columns[0] = columns[-1] = 1.0  # the zero and Nyquist columns have no mirror image
+        return gaussian_transfer(height, width, sigma, device, dtype) ** 2 * columns / (height * width)
+
+
 def fourier_texture_loss(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None, sigma: float | None = None) -> torch.Tensor:
     """Plumerault et al. (2020): ``|| F{I1 - I2} . F{g_sigma} ||^2``, a Gaussian low-pass of the difference.
 
     The masked difference is zero-padded to twice its size before ``rfft2``, so the filtering equals a
     linear convolution with a Gaussian of ``sigma`` pixels and a zero boundary (no wrap-around). The
-    energy is taken in the spatial domain after ``irfft2`` and divided by the number of valid pixels.
+    energy of the filtered difference is summed in the frequency domain (Parseval: the same value as in the
+    spatial domain, without an inverse transform) and divided by the number of valid pixels.
 
     Args:
         a, b: [N, C, H, W] images.
@@ -67,6 +80,6 @@ def fourier_texture_loss(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | 
         raise BadInputError(f"sigma must be > 0 pixels, got {sigma}")
     h, w = a.shape[-2:]
     diff = (a - b) * mask
-    spec = torch.fft.rfft2(diff, s=(2 * h, 2 * w))
-    blurred = torch.fft.irfft2(spec * gaussian_transfer(2 * h, 2 * w, sigma, a.device, a.dtype), s=(2 * h, 2 * w))
-    return (blurred**2).sum(dim=(1, 2, 3)) / _valid_count(mask, a.shape[1])
+    spec = torch.view_as_real(torch.fft.rfft2(diff, s=(2 * h, 2 * w)))
+    energy = (spec.square().sum(-1) * _energy_weights(2 * h, 2 * w, float(sigma), a.device, a.dtype)).sum(dim=(1, 2, 3))
+    return energy / _valid_count(mask, a.shape[1])
