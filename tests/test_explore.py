@@ -194,6 +194,8 @@ def test_the_command_refuses_bad_usage_before_the_model_loads(loads, tmp_path):
            ("--port", str(busy.getsockname()[1])): f"cannot listen on 127.0.0.1:{busy.getsockname()[1]}"}  # fmt: skip
     shift().save(tmp_path / "z.safetensors")
     shift(space="w").save(tmp_path / "w.safetensors")
+    shift(model="dcgan-digiface").save(tmp_path / "faces.safetensors")
+    bad[("--direction", str(tmp_path / "faces.safetensors"))] = "direction faces was made for model 'dcgan-digiface'"
     both = ("--direction", str(tmp_path / "z.safetensors"), "--direction", str(tmp_path / "w.safetensors"))
     bad[both] = "spaces (w, z)"
     with busy:
@@ -279,10 +281,19 @@ def test_the_page_in_a_real_browser(bvae, tmp_path):
             page.wait_for_selector("#error:not([hidden])")
             assert "seed must be an integer" in page.inner_text("#error")
             shot = page.screenshot(path=tmp_path / "explore.png", full_page=True)
+            page.route("**/api/info", _served_publicly)  # as make_app(..., public=True) answers
+            page.reload()
+            page.wait_for_selector("#banner:not([hidden])")
+            assert "has no authentication" in page.inner_text("#banner")
         finally:
             browser.close()
     assert shot[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / "explore.png").stat().st_size == len(shot) > 5000
     assert Image.open(tmp_path / "explore.png").size[0] >= 1100
+
+
+def _served_publicly(route) -> None:
+    response = route.fetch()
+    route.fulfill(response=response, json={**response.json(), "public": True})
 
 
 def _move_the_slider(page, bvae, z, start) -> None:

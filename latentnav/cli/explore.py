@@ -47,6 +47,8 @@ def explore(model, directions, space, component, host, port, device, threads) ->
 
     common.model_input(model)
     loaded = [load_direction(path, space=space, component=component) for path in directions]
+    named = dict(zip(explorer.direction_names(directions), loaded))
+    explorer.check_made_for(named, model)
     latent_space = explorer.latent_space(loaded)
     dev = common.device(device)
     sock = serve.bind(host, port)
@@ -55,7 +57,7 @@ def explore(model, directions, space, component, host, port, device, threads) ->
         if serve.is_public(sock):
             warn(f"listening on {host}, beyond this machine: the page has no authentication; anyone who can reach "
                  f"{serve.url(sock)} can use it")  # fmt: skip
-        app = _app(model, dev, latent_space, dict(zip(explorer.direction_names(directions), loaded)), sock)
+        app = _app(model, dev, latent_space, named, sock)
         click.echo(f"latentnav explore: {serve.url(sock)} ({model}, {len(loaded)} direction"
                    f"{'s' if len(loaded) != 1 else ''}; Ctrl-C stops it)")  # fmt: skip
         stopped = serve.serve(app, sock)

@@ -152,6 +152,26 @@ def latent_space(directions: Iterable[Direction]) -> str:
     return spaces[0] if spaces else "z"
 
 
+def check_made_for(directions: Mapping[str, Direction], model: str) -> None:
+    """Refuse a direction made for another model before ``model`` (a registry name or alias) is loaded; a model
+    given by path is checked once loaded (:meth:`~latentnav.directions.Direction.check_compatible`).
+
+    Raises:
+        DirectionMismatchError: one line naming the direction and both models.
+    """
+    from latentnav.directions import DirectionMismatchError
+    from latentnav.generators.registry import default_registry
+
+    registry = default_registry()
+    if model not in registry:
+        return
+    name = registry[model].name
+    for label, d in directions.items():
+        if d.model and d.model != name:
+            raise DirectionMismatchError(f"direction {label} was made for model {d.model!r}, not {name!r}; give "
+                                         f"--model {d.model}")  # fmt: skip
+
+
 def png_bytes(images: torch.Tensor) -> bytes:
     """The first image of [N, C, H, W] in [-1, 1] as PNG bytes (through :func:`latentnav.viz.to_uint8`)."""
     from PIL import Image
