@@ -411,7 +411,7 @@ def test_correct_takes_user_scorers_as_module_function(tmp_path, x_vector, monke
                                             "    return centroid_y(images).tolist()\n")  # fmt: skip
     monkeypatch.syspath_prepend(str(tmp_path))
     out = tmp_path / "out" / "x.safetensors"
-    small = ["--scored", 400, "--samples", 80, "--invert-steps", 20, "--fit-steps", 40]
+    small = ["--scored", 400, "--samples", 80, "--invert-steps", 20, "--fit-steps", 40, "--fit-iterations", 3]
     res = run("correct", "--model", "bvae-dsprites-corr", "--direction", x_vector, "--attribute", "pos_x",
               "--against", "correct_scorers:height", *small, "-o", out)  # fmt: skip
     assert res.exit_code == 0, res.output
