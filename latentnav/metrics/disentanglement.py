@@ -393,7 +393,7 @@ PRESETS: dict[str, dict[str, dict[str, int]]] = {
         "tc": {"num_train": 10_000, "num_sampled": 5_000},
     },
     "fast": {
-        "beta_vae": {"num_train": 1_000, "num_eval": 500},
+        "beta_vae": {"num_train": 500, "num_eval": 250},
         "factor_vae": {"num_train": 1_000, "num_eval": 500, "num_variance_estimate": 2_000},
         "mig": {"num_train": 2_000},
         "sap": {"num_train": 2_000, "num_test": 1_000},
