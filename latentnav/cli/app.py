@@ -83,6 +83,41 @@ def help_without_command(ctx: click.Context) -> None:
         ctx.exit(0)
 
 
+def share_the_cores(samples: int = 5, pause: float = 0.01, loadavg: str = "/proc/loadavg") -> int | None:
+    """Run on the cores other processes leave free: ``OMP_NUM_THREADS`` = the cores minus the other runnable tasks.
+
+    torch's threads meet at a barrier after each operation, so a second thread that must share its core with
+    another busy process makes every operation wait for it: on 2 cores beside one busy process, the main job
+    took 3.4x its idle time with 2 threads and 1.2x with 1 (docs/benchmarks.md). The count of runnable tasks
+    is the median of a few readings of ``/proc/loadavg`` (this process is one of them). Nothing changes where
+    ``OMP_NUM_THREADS`` is already set, torch is already imported, or ``/proc/loadavg`` cannot be read.
+
+    Returns:
+        The threads chosen, or ``None`` when left to torch (all the cores).
+    """
+    import statistics
+    import time
+
+    if "OMP_NUM_THREADS" in os.environ or "torch" in sys.modules:
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        readings = []
+        for k in range(samples):
+            with open(loadavg) as f:
+                readings.append(int(f.read().split()[3].split("/")[0]))
+            if k + 1 < samples:
+                time.sleep(pause)
+    except (OSError, ValueError, IndexError):
+        return None
+    free = cores - (statistics.median_low(readings) - 1)
+    if free >= cores:
+        return None
+    threads = max(1, free)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    return threads
+
+
 def entry() -> None:
     """The ``latentnav`` program: :func:`main` with every way it can end turned into one line and an exit code.
 
@@ -94,6 +129,7 @@ def entry() -> None:
     from latentnav import interrupt
 
     interrupt.install()
+    share_the_cores()
     try:
         code = main(standalone_mode=False)
     except click.exceptions.Abort:  # Ctrl-C while click parsed
