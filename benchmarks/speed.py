@@ -1,6 +1,6 @@
 """Where users wait: wall time, split by stage, of the main job, ``evaluate-model``, ``compare`` and the test suite.
 
-    python benchmarks/speed.py [--only main-job,evaluate-model-fast,evaluate-model,evaluate-model-forest,compare,tests]
+    python benchmarks/speed.py [--only main-job,main-job-shared,evaluate-model-fast,evaluate-model,evaluate-model-forest,compare,tests]
         [--repeat 3] [--update-docs]
 
 Each case runs as its own process (the command a user types), timed from outside (wall, CPU seconds of
@@ -12,6 +12,8 @@ records itself:
   control check on 32 fresh latents, outputs) and ``wall_seconds``; start-up (Python, imports, the
   registry, loading the model) is the rest of the process's wall time. Also its control figures, so a
   faster run can be checked against the same R^2 and slope. ``--repeat`` runs it several times (median).
+- ``main-job-shared``: the same beside a process that keeps one core busy (``latentnav`` takes the cores the
+  other processes leave free, ``cli.app.share_the_cores``).
 - ``evaluate-model-fast``, ``evaluate-model`` (the default preset: disentanglement_lib's counts) and
   ``evaluate-model-forest`` (the default preset with ``--dci-estimator forest``) on ``bvae-dsprites-b4``:
   each metric's seconds (from the JSON it writes), the combinations rendered and encoded, and the values.
@@ -39,7 +41,7 @@ from readme_table import DOCS, ROOT, add_update_flag, update_doc, write_json
 
 DOC = DOCS / "benchmarks.md"
 RESULTS = ROOT / "benchmarks" / "results" / "speed.json"
-CASES = ("main-job", "evaluate-model-fast", "evaluate-model", "evaluate-model-forest", "compare", "tests")
+CASES = ("main-job", "main-job-shared", "evaluate-model-fast", "evaluate-model", "evaluate-model-forest", "compare", "tests")
 
 #: runs the command given as JSON in argv[1]; prints its exit code, wall seconds, CPU seconds and peak RSS (MiB)
 PROBE = """
@@ -80,6 +82,21 @@ def main_job(work: Path, repeat: int) -> dict:
     walls = [r["wall"] for r in runs]
     median = runs[walls.index(statistics.median_low(walls))]
     return {**median, "walls": walls}
+
+
+#: a neighbour that keeps one core busy (pure Python, one thread) until it is killed
+BUSY = "while True:\n    pass\n"
+
+
+def main_job_shared(work: Path, repeat: int) -> dict:
+    """The main job beside another process that keeps one core busy (``latentnav`` then runs on the free one)."""
+    neighbour = subprocess.Popen([sys.executable, "-c", BUSY])
+    try:
+        time.sleep(1.0)
+        return main_job(work, repeat)
+    finally:
+        neighbour.kill()
+        neighbour.wait()
 
 
 def evaluate_model(work: Path, preset: str, estimator: str = "gbt") -> dict:
@@ -135,7 +152,8 @@ def main() -> None:
         raise SystemExit(f"unknown case {unknown[0]!r}; known: {', '.join(CASES)}")
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     work = Path(tempfile.mkdtemp(prefix="speed-"))
-    run = {"main-job": lambda: main_job(work, args.repeat), "evaluate-model-fast": lambda: evaluate_model(work, "fast"),
+    run = {"main-job": lambda: main_job(work, args.repeat), "main-job-shared": lambda: main_job_shared(work, args.repeat),
+           "evaluate-model-fast": lambda: evaluate_model(work, "fast"),
            "evaluate-model": lambda: evaluate_model(work, "default"),
            "evaluate-model-forest": lambda: evaluate_model(work, "default", "forest"),
            "compare": lambda: compare(work), "tests": lambda: tests(work)}  # fmt: skip
