@@ -8,7 +8,7 @@ BetaVAE, FactorVAE, MIG, SAP (classifier and R^2), DCI and total correlation of 
 from renders of the dSprites grid at its resolution (``model_codes``: a VAE's encoder means, an
 InfoGAN's Q read-out; RGB models on colour dSprites, with colour a sixth factor), with
 disentanglement_lib's sample counts (``--preset default``, about 6 minutes per model on 2 idle CPU cores;
-``--preset fast`` about 10x fewer samples). Each model's result is written to the JSON as soon as it is
+``--preset fast`` 5-20x fewer samples, under a minute per model). Each model's result is written to the JSON as soon as it is
 done; ``--update-docs`` (or its old name ``--update-readme``) replaces the table between the
 ``disentanglement-table`` markers of docs/testbed.md
 (``--from-json`` remakes the table from the JSON alone).
