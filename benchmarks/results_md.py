@@ -76,7 +76,7 @@ TABLES = (
           ("control.json",), lambda: script("control").table(load("control.json")), "control-table"),
     Table("Disentanglement of the shipped testbed models", "testbed.md#disentanglement-of-the-shipped-testbed-models",
           "BetaVAE, FactorVAE, MIG, SAP, DCI and total correlation of each model's codes (encoder means or InfoGAN's Q "
-          "read-out) on renders of the dSprites grid, `--preset fast` (about 10x fewer samples than "
+          "read-out) on renders of the dSprites grid, `--preset fast` (5-20x fewer samples than "
           "disentanglement_lib's), seed 0.",
           "`python benchmarks/disentanglement_table.py --preset fast --update-docs` (the three beta-VAEs), then the "
           "same with `--merge` and `--models tcvae-dsprites`, `--models infogan-dsprites,cmivae-colour` and "
