@@ -83,23 +83,15 @@ def help_without_command(ctx: click.Context) -> None:
         ctx.exit(0)
 
 
-def share_the_cores(samples: int = 5, pause: float = 0.01, loadavg: str = "/proc/loadavg") -> int | None:
-    """Run on the cores other processes leave free: ``OMP_NUM_THREADS`` = the cores minus the other runnable tasks.
+def free_cores(samples: int = 5, pause: float = 0.01, loadavg: str = "/proc/loadavg") -> tuple[int, int] | None:
+    """``(free, cores)``: this process's cores, and how many of them the other runnable tasks leave free (at least 1).
 
-    torch's threads meet at a barrier after each operation, so a second thread that must share its core with
-    another busy process makes every operation wait for it: on 2 cores beside one busy process, the main job
-    took 3.4x its idle time with 2 threads and 1.2x with 1 (docs/benchmarks.md). The count of runnable tasks
-    is the median of a few readings of ``/proc/loadavg`` (this process is one of them). Nothing changes where
-    ``OMP_NUM_THREADS`` is already set, torch is already imported, or ``/proc/loadavg`` cannot be read.
-
-    Returns:
-        The threads chosen, or ``None`` when left to torch (all the cores).
+    The count of runnable tasks is the median of a few readings of ``/proc/loadavg`` (the calling process is one
+    of them). ``None`` where it cannot be read (not Linux).
     """
     import statistics
     import time
 
-    if "OMP_NUM_THREADS" in os.environ or "torch" in sys.modules:
-        return None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     try:
         readings = []
@@ -110,12 +102,27 @@ def share_the_cores(samples: int = 5, pause: float = 0.01, loadavg: str = "/proc
                 time.sleep(pause)
     except (OSError, ValueError, IndexError):
         return None
-    free = cores - (statistics.median_low(readings) - 1)
-    if free >= cores:
+    return max(1, min(cores, cores - (statistics.median_low(readings) - 1))), cores
+
+
+def share_the_cores(samples: int = 5, pause: float = 0.01, loadavg: str = "/proc/loadavg") -> int | None:
+    """Run on the cores other processes leave free: ``OMP_NUM_THREADS`` = :func:`free_cores`, when fewer than all.
+
+    torch's threads meet at a barrier after each operation, so a second thread that must share its core with
+    another busy process makes every operation wait for it: on 2 cores beside one busy process, the main job
+    took 1.6-3.1x longer with 2 threads than with 1 (docs/benchmarks.md). Nothing changes where
+    ``OMP_NUM_THREADS`` is already set, torch is already imported, or ``/proc/loadavg`` cannot be read.
+
+    Returns:
+        The threads chosen, or ``None`` when left to torch (all the cores).
+    """
+    if "OMP_NUM_THREADS" in os.environ or "torch" in sys.modules:
         return None
-    threads = max(1, free)
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    return threads
+    found = free_cores(samples, pause, loadavg)
+    if found is None or found[0] >= found[1]:
+        return None
+    os.environ["OMP_NUM_THREADS"] = str(found[0])
+    return found[0]
 
 
 def entry() -> None:
