@@ -68,11 +68,11 @@ def latentnav(*args: str) -> list[str]:
     return [sys.executable, "-m", "latentnav", *args]
 
 
-def main_job(work: Path, repeat: int) -> dict:
+def main_job(work: Path, repeat: int, name: str = "main") -> dict:
     """The main job ``repeat`` times: each run's wall split by stage; the median run is reported."""
     runs = []
     for k in range(repeat):
-        out = work / f"main-{k}"
+        out = work / f"{name}-{k}"
         r = timed(latentnav("discover", "--model", "bvae-dsprites", "--transform", "shift-x", "--device", "cpu", "-o", str(out)))
         m = json.loads((out / "metrics.json").read_text())
         stages = {"start-up (imports, registry, loading)": r["wall"] - m["wall_seconds"], **m["stage_seconds"]}
@@ -93,7 +93,7 @@ def main_job_shared(work: Path, repeat: int) -> dict:
     neighbour = subprocess.Popen([sys.executable, "-c", BUSY])
     try:
         time.sleep(1.0)
-        return main_job(work, repeat)
+        return main_job(work, repeat, "shared")
     finally:
         neighbour.kill()
         neighbour.wait()
