@@ -156,4 +156,7 @@ def entry() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(130)
+    import gc
+
+    gc.freeze()  # the interpreter's last collections skip what is left (torch's modules): 0.5 s less to exit
     sys.exit(code if isinstance(code, int) else 0)

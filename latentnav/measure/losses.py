@@ -49,13 +49,15 @@ def gaussian_transfer(height: int, width: int, sigma: float, device=None, dtype=
 
 @functools.lru_cache(maxsize=32)
 def _energy_weights(height: int, width: int, sigma: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """Weights on an ``rfft2`` spectrum [height, width//2+1] (``width`` even) whose weighted ``|X|^2`` sum is the
-    spatial energy of the Gaussian-filtered signal (Parseval): the squared transfer function, columns that stand
-    for two of the full spectrum counted twice, divided by the number of samples."""
+    """Weights [height, width//2+1, 1] on an ``rfft2`` spectrum seen as (real, imaginary) pairs (``width`` even)
+    whose weighted sum of squares is the spatial energy of the Gaussian-filtered signal (Parseval): the squared
+    transfer function, columns that stand for two of the full spectrum counted twice, divided by the number of
+    samples."""
     with torch.inference_mode(False):  # a plain tensor even when first asked for under inference mode
         columns = torch.full((width // 2 + 1,), 2.0, dtype=dtype, device=device)
         columns[0] = columns[-1] = 1.0  # the zero and Nyquist columns have no mirror image
-        return gaussian_transfer(height, width, sigma, device, dtype) ** 2 * columns / (height * width)
+        weights = gaussian_transfer(height, width, sigma, device, dtype) ** 2 * columns / (height * width)
+        return weights[..., None]  # against the real and imaginary parts alike
 
 
 def fourier_texture_loss(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None, sigma: float | None = None) -> torch.Tensor:
@@ -81,5 +83,5 @@ def fourier_texture_loss(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | 
     h, w = a.shape[-2:]
     diff = (a - b) * mask
     spec = torch.view_as_real(torch.fft.rfft2(diff, s=(2 * h, 2 * w)))
-    energy = (spec.square().sum(-1) * _energy_weights(2 * h, 2 * w, float(sigma), a.device, a.dtype)).sum(dim=(1, 2, 3))
+    energy = (spec.square() * _energy_weights(2 * h, 2 * w, float(sigma), a.device, a.dtype)).sum(dim=(1, 2, 3, 4))
     return energy / _valid_count(mask, a.shape[1])

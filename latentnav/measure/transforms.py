@@ -38,11 +38,20 @@ def _per_image(t: torch.Tensor | float, images: torch.Tensor) -> torch.Tensor:
 
 
 def _warp(images: torch.Tensor, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sample ``images`` at ``theta @ [x, y, 1]`` (normalised output coordinates) with a validity mask."""
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    out = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    ones = torch.ones_like(images[:, :1])
+    """Sample ``images`` at ``theta @ [x, y, 1]`` (normalised output coordinates) with a validity mask.
+
+    Where every image has the same ``theta`` (one t for the whole batch, as in a read-back's candidates) and no
+    gradient flows to it, the sampling grid and the mask are made once and shared: the same values, without
+    the per-image grid that otherwise costs as much as the sampling itself."""
+    n = images.shape[0]
+    shared = n > 1 and not theta.requires_grad and bool((theta == theta[:1]).all())
+    size = [1 if shared else n, *images.shape[1:]]
+    grid = F.affine_grid(theta[:1] if shared else theta, size, align_corners=False)
+    ones = torch.ones_like(images[: size[0], :1])
     mask = F.grid_sample(ones, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    if shared:
+        grid, mask = grid.expand(n, *grid.shape[1:]), mask.expand(n, *mask.shape[1:])
+    out = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return out, (mask > 0.999).to(images.dtype)
 
 
