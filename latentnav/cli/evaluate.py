@@ -57,8 +57,8 @@ Codes are a VAE's encoder means (the two-code VAE: z1 and z2 together) or an Inf
 renders of the dSprites grid at the model's resolution (colour dSprites, with colour as a factor, for
 RGB models); the definitions and default sample counts are disentanglement_lib's (see docs/evaluate.md,
 "Metrics: what each number means"). The default preset takes about 6 minutes per model on a 2-core CPU
-(DCI's gradient-boosted trees about 3 of them; --dci-estimator forest about 10 s); --preset fast about
-a minute. Each metric's time is printed as it finishes.
+(DCI's gradient-boosted trees about 3 of them; --dci-estimator forest about 10 s); --preset fast under
+a minute (50 s for bvae-dsprites-b4). Each metric's time is printed as it finishes.
 
 \b
 Example:
@@ -205,7 +205,7 @@ def compare_cmd(model, target, methods, attributes, t_range, steps, n, candidate
 @main.command("evaluate-model", help=EVALUATE_MODEL_HELP, short_help="Disentanglement metrics of a testbed model.")
 @model_option(help="A testbed model that reads its codes back from images: the VAEs (encoder), the InfoGANs (Q).")
 @click.option("--preset", type=click.Choice(["default", "fast"]), default="default",
-              help="default: disentanglement_lib's sample counts; fast: about 10x fewer.")
+              help="default: disentanglement_lib's sample counts; fast: 5-20x fewer, under a minute.")
 @seed_option(0, "Seed of the metrics' samples.")
 @click.option("--dci-estimator", type=click.Choice(["gbt", "forest"]), default="gbt", show_default=True,
               help="DCI's importance estimator: gbt = disentanglement_lib's gradient-boosted trees (the reference); "
