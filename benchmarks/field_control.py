@@ -2,6 +2,7 @@
 
     python benchmarks/field_control.py [--runs bvae-dsprites-b1:shift-x+shift-y+zoom-object,...] [--n 100]
                                        [--json benchmarks/results/field_control.json] [--update-docs]
+                                       [--from-json benchmarks/results/field_control.json]
 
 For each model and transform: discover the straight direction (trajectory method, default settings, seed 0) and
 keep its trajectories; fit two direction fields v(z) ~ dz/dt to the finite-difference tangents of consecutive
@@ -19,12 +20,14 @@ themselves to each requested t (what a field that generalised perfectly from the
 it falls short of a target, the target is beyond what the trajectory method can do on this model).
 
 Cost: ``fit s`` is the field's fit; ``step / forward`` the wall time of one relative move of the n latents over
-one generator forward of them (measured on whatever else the machine runs).
+one generator forward of them (measured on whatever else the machine runs). ``--update-docs`` rewrites the
+``field-table`` block of docs/discover.md; ``--from-json`` remakes it from the JSON alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from pathlib import Path
@@ -211,8 +214,14 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100, help="fresh latents per measurement")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    parser.add_argument("--from-json", type=Path, default=None, help="print (and with --update-docs write) the table of this JSON")
     add_update_flag(parser, DOC, "direction-field table")
     args = parser.parse_args()
+    if args.from_json:
+        print(table(json.loads(args.from_json.read_text())))
+        if args.update_docs:
+            update_doc("field-table", table(json.loads(args.from_json.read_text())), DOC)
+        return
     torch.set_num_threads(args.threads)
     results: dict = {}
     print(HEADER, flush=True)

@@ -74,6 +74,12 @@ TABLES = (
           "`python benchmarks/control.py --models bvae-dsprites,bvae-dsprites-b1 --transforms shift-x,shift-y,zoom,zoom-object "
           "--threads 1 --json benchmarks/results/control.json --update-docs`",
           ("control.json",), lambda: script("control").table(load("control.json")), "control-table"),
+    Table("Direction fields against the straight direction", "discover.md#direction-fields",
+          "Linear and kernel fields fitted to the trajectories' tangents (dz/dt), integrated by RK4, beside the straight "
+          "direction, the model's best single axis and the ceiling (trajectories optimised from the fresh latents "
+          "themselves), on 100 fresh latents moved by 7 requested t in [-0.15, 0.15]; the targets of issue 27.",
+          "`python benchmarks/field_control.py --json benchmarks/results/field_control.json --update-docs`",
+          ("field_control.json",), lambda: script("field_control").table(load("field_control.json")), "field-table"),
     Table("Disentanglement of the shipped testbed models", "testbed.md#disentanglement-of-the-shipped-testbed-models",
           "BetaVAE, FactorVAE, MIG, SAP, DCI and total correlation of each model's codes (encoder means or InfoGAN's Q "
           "read-out) on renders of the dSprites grid, `--preset fast` (5-20x fewer samples than "
