@@ -48,7 +48,8 @@ from latentnav.metrics.control import control_report
 from latentnav.testbed.oracle import TRANSFORM_METERS, oracle_direction
 
 DOC = DOCS / "discover.md"  # the guide whose marked table --update-docs rewrites
-RUNS = "bvae-dsprites-b1:shift-x+shift-y+zoom-object,bvae-dsprites:shift-x+shift-y+zoom-object,infogan-dsprites:brightness,dcgan-digiface:brightness"
+RUNS = ("bvae-dsprites-b1:shift-x+shift-y+zoom-object,bvae-dsprites:shift-x+shift-y+zoom-object,"
+        "infogan-dsprites:brightness,dcgan-digiface:brightness")
 EVAL_SEED, T_MAX, N_T, RK4_STEPS = 50_000, 0.15, 7, 4
 FACTOR_OF = {"shift-x": "pos_x", "shift-y": "pos_y", "zoom": "scale", "zoom-object": "scale"}
 #: the issue's targets: transform -> (R^2 at least, leakage at most) on bvae-dsprites-b1
@@ -77,7 +78,8 @@ def tangents(traj: Trajectories) -> tuple[torch.Tensor, torch.Tensor]:
 def linear_field(points: torch.Tensor, slopes: torch.Tensor, ridge: float = 1e-3):
     """v(z) = A [z; 1] by ridge least squares (``ridge`` per point on the diagonal). Returns ``v``."""
     x = torch.cat([points, torch.ones(len(points), 1)], 1).double()
-    a = torch.linalg.solve(x.T @ x + ridge * len(x) * torch.eye(x.shape[1], dtype=x.dtype), x.T @ slopes.double()).float()
+    normal = x.T @ x + ridge * len(x) * torch.eye(x.shape[1], dtype=x.dtype)
+    a = torch.linalg.solve(normal, x.T @ slopes.double()).float()
     return lambda z: torch.cat([z, torch.ones(len(z), 1, dtype=z.dtype)], 1) @ a
 
 
@@ -176,6 +178,7 @@ def step_over_forward(G, field: FieldMove, z: torch.Tensor, repeats: int = 3) ->
 
 
 # ------------------------------------------------------------------------------------------------ the table
+ROWS = ("straight", "linear", "kernel", "oracle", "ceiling")
 HEADER = "| model | transform | direction | R^2 | slope | leakage | spread | blank | fit s | step / forward | target |"
 
 
@@ -191,7 +194,8 @@ def _target(model: str, transform: str, who: str, r: dict) -> str:
 
 def row(model: str, transform: str, who: str, r: dict) -> str:
     leak = f"{r['leakage']:.3f}" if "leakage" in r else "-"
-    fit = f"{r['fit_s']:.2f}" if "fit_s" in r else (f"{r['discovery_s']:.1f} (discovery)" if "discovery_s" in r else "-")
+    fit = f"{r['discovery_s']:.1f} (discovery)" if "discovery_s" in r else "-"
+    fit = f"{r['fit_s']:.2f}" if "fit_s" in r else fit
     step = f"{r['step_over_forward']:.2f}" if "step_over_forward" in r else "-"
     label = f"oracle (axis {r['axis']})" if who == "oracle" else who
     cells = [f"{r['relative_r2']:.3f}", f"{r['relative_slope']:.3f}", leak, f"{r['relative_spread']:.3f}",
@@ -204,7 +208,7 @@ def table(record: dict) -> str:
     lines = [HEADER, "|---" * (HEADER.count("|") - 1) + "|"]
     for model, transforms in record["results"].items():
         for tf, res in transforms.items():
-            lines += [row(model, tf, who, res[who]) for who in ("straight", "linear", "kernel", "oracle", "ceiling") if who in res]
+            lines += [row(model, tf, who, res[who]) for who in ROWS if who in res]
     return "\n".join(lines)
 
 
@@ -214,7 +218,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100, help="fresh latents per measurement")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
-    parser.add_argument("--from-json", type=Path, default=None, help="print (and with --update-docs write) the table of this JSON")
+    parser.add_argument("--from-json", type=Path, default=None,
+                        help="print (and with --update-docs write) the table of this JSON")  # fmt: skip
     add_update_flag(parser, DOC, "direction-field table")
     args = parser.parse_args()
     if args.from_json:
