@@ -75,7 +75,7 @@ class BetaVAEGenerator(Generator):
                          device=device, batch_size=batch_size)  # fmt: skip
         self.net = net.to(self.device).eval().requires_grad_(False)
         if self.device.type == "cpu":  # oneDNN's transposed convolutions run about 1.3-2x faster on NHWC weights here,
-            self.net.to(memory_format=torch.channels_last)  # the same images; codes equal to float rounding (benchmarks.md)
+            self.net.to(memory_format=torch.channels_last)  # same images; codes equal to float rounding
         self.metadata = metadata or {}
 
     def _synthesize(self, latent: torch.Tensor, space: str) -> torch.Tensor:
