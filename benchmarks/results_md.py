@@ -222,6 +222,12 @@ TABLES = (
           "`compare`, split by the stages each command records, with the figures they produced.",
           "`python benchmarks/speed.py --update-docs`, which writes `benchmarks/results/speed.json`",
           ("speed.json",), None, "speed-table"),
+    Table("evaluate-model's values from seed to seed", "benchmarks.md#where-users-wait",
+          "Each metric of `latentnav evaluate-model --preset fast` on `bvae-dsprites-b4` for seeds 0-4: the spread a "
+          "change of preset is judged against.",
+          "`python benchmarks/preset_spread.py --seeds 0-4 --update-docs`, which writes "
+          "`benchmarks/results/preset_spread.json`",
+          ("preset_spread.json",), lambda: script("preset_spread").table(load("preset_spread.json")), "preset-spread"),
     # ------------------------------------------------------------------------- figures quoted in the text
     Table("The Adam re-fit's seed spread", "",
           "The trajectory direction on `bvae-dsprites-corr` re-fitted (Adam) from the same latents with three fit seeds "
