@@ -413,23 +413,40 @@ class CorrectionRun:
         viz.save_image(viz.traversal_grid(self.grids, labels=self._t_labels()), paths[3])
 
     def summary(self) -> list[str]:
-        """What ``latentnav correct`` prints: the leakage before and after, the share kept, the re-fit's stop."""
+        """What ``latentnav correct`` prints: the leakage before and after (with its bootstrap interval), how well
+        each direction does what it is asked in the attribute's units, every other attribute's change per unit of
+        it, the cost (latent distance, lost images, latents beyond the prior), the re-fit's stop and the stages'
+        times."""
         report = self.result.report
         ev = report["eval"]
-        lines = [f"leakage into {', '.join(self.against)}: base {ev['base']['leakage_max']:.3f}, projection "
-                 f"{ev['projection']['leakage_max']:.3f}, corrected {ev['corrected']['leakage_max']:.3f}; "
+        names = ("base", "projection", "corrected")
+
+        def leak(k: str) -> str:
+            lo, hi = max(ev[k]["leakage_interval"].values(), key=lambda iv: iv[1])
+            return f"{ev[k]['leakage_max']:.3f} ({lo:.3f}-{hi:.3f})"
+
+        lines = [f"leakage into {', '.join(self.against)} per unit {self.attribute}: base {leak('base')}, projection "
+                 f"{leak('projection')}, corrected {leak('corrected')} (5-95% bootstrap, {ev['n']} fresh latents); "
                  f"{report['low_density_kept']} of {report['low_density_made']} low-density samples kept"]  # fmt: skip
-        if ev["base"]["on_target"] > 0:  # the base moves the attribute (else there is no share to state)
-            share = {k: ev[k]["on_target"] / ev["base"]["on_target"] for k in ("projection", "corrected")}
-            cfg = report.get("config", {})
-            asked = (f" (--keep asks for at least {cfg['fit_keep']:.0%} on the fitted latents)"
-                     if cfg.get("refit") == "meters" and "fit_keep" in cfg else "")  # fmt: skip
-            lines.append(f"{self.attribute} change per unit step, against the base direction's: projection "
-                         f"{share['projection']:.0%}, corrected {share['corrected']:.0%}{asked}")  # fmt: skip
+        t = max(ev["corrected"]["t"])
+        lines.append(f"asked {self.attribute} -{t:g} .. +{t:g}, achieved slope / R^2: "
+                     + ", ".join(f"{k} {ev[k]['steer']['slope']:.2f} / {ev[k]['steer']['r2']:.2f}" for k in names))
+        for other in ev["corrected"]["changes"]:
+            if other in self.against:
+                continue
+            lines.append(f"{other} change per unit {self.attribute}: "
+                         + ", ".join(f"{k} {ev[k]['changes'][other]:+.3f}" for k in names))  # fmt: skip
+        lines.append("latent distance for +0.1: " + ", ".join(f"{k} {ev[k]['distance_per_0.1']:.2f}" for k in names)
+                     + "; moved images blank or lost: " + ", ".join(f"{k} {ev[k]['lost_share']:.1%}" for k in names)
+                     + "; moved latents beyond the prior's 99th percentile norm: "
+                     + ", ".join(f"{k} {ev[k].get('beyond_prior_99', float('nan')):.1%}" for k in names))  # fmt: skip
         if report.get("refit", {}).get("stopped") == "iteration limit":
             limit = report.get("config", {}).get("fit_iterations", "its")
             lines.append(f"the SLSQP re-fit stopped at its limit of {limit} iterations before converging (past about "
                          "20 it fits the noise of the scored latents; --fit-iterations sets the limit)")  # fmt: skip
+        stages = report.get("stage_seconds", {})
+        if stages:
+            lines.append(f"{sum(stages.values()):.0f} s: " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
         return lines
 
     def picture(self, per_direction: int = 2):
@@ -457,28 +474,30 @@ class CorrectionRun:
         return correction_html(self, self.picture())
 
 
-def correct_direction(G, direction, attribute: str, against: Sequence[str], config=None, *, eval_n: int = 50,
+def correct_direction(G, direction, attribute: str, against: Sequence[str], config=None, *, eval_n: int = 500,
                       progress: bool = True) -> CorrectionRun:  # fmt: skip
-    """:func:`latentnav.correction.correct.correct`, then the three directions calibrated in the attribute's units
-    and their grids on six fresh latents (seeds from 50,000)."""
+    """:func:`latentnav.correction.correct.correct` (its three directions calibrated in the attribute's units), and
+    their grids on six fresh latents (seeds from 50,000)."""
+    import time
+
     import torch
 
+    from latentnav.correction.config import CorrectConfig
     from latentnav.correction.correct import correct
     from latentnav.directions import traverse
-    from latentnav.evaluate import calibrate_direction, in_units_of
     from latentnav.measure import get_meter
     from latentnav.seeds import EVAL_SEED
 
     meter = get_meter(attribute, G)
     held = [get_meter(name, G) for name in against]
-    result = correct(G, direction, meter, held, config, eval_n=eval_n, progress=progress)
-    corrected = calibrate_direction(G, result.direction, meter)
-    projected = calibrate_direction(G, result.projection, meter)
-    base = direction if in_units_of(direction, meter) else calibrate_direction(G, direction, meter)
+    result = correct(G, direction, meter, held, config or CorrectConfig(), eval_n=eval_n, progress=progress)
+    start = time.perf_counter()
+    corrected, projected, base = result.direction, result.projection, result.base
     z = G.sample_latent(range(EVAL_SEED, EVAL_SEED + 6), corrected.space)
     t = torch.linspace(-0.15, 0.15, 7).tolist()
     result.report["grid_t"] = t
     grids = torch.cat([traverse(G, v, z, t=t, mode="relative") for v in (base, projected, corrected)], dim=1)
+    result.report["stage_seconds"]["grids"] = round(time.perf_counter() - start, 3)
     return CorrectionRun(result, corrected, projected, base, grids, attribute, list(against))
 
 

@@ -244,7 +244,7 @@ def test_correct_writes_direction_projection_report_and_grids(tmp_path, x_vector
     out = tmp_path / "x-corrected.safetensors"
     res = run("correct", "--model", "bvae-dsprites-corr", "--direction", x_vector, "--attribute", "pos_x",
               "--against", "pos_y", "--scored", 400, "--samples", 80, "--invert-steps", 20, "--fit-iterations", 2,
-              "--fit-optimizer", "slsqp", "-o", out)  # fmt: skip
+              "--fit-optimizer", "slsqp", "--eval-n", 100, "-o", out)  # fmt: skip
     assert res.exit_code == 0, res.output
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["x-corrected.grids.png", "x-corrected.json", "x-corrected.projection.json",
@@ -257,10 +257,21 @@ def test_correct_writes_direction_projection_report_and_grids(tmp_path, x_vector
     # --fit-iterations is SLSQP's limit: reached here, which the report and the command's output say
     assert report["refit"]["optimizer"] == "slsqp" and report["refit"]["iterations"] == 2
     assert report["refit"]["stopped"] == "iteration limit" and "limit of 2 iterations" in res.output
-    # and it prints the share of the base's x change per step that each direction keeps, as the report has it
-    share = round(100 * ev["corrected"]["on_target"] / ev["base"]["on_target"])
-    assert "pos_x change per unit step, against the base direction's: projection " in res.output
-    assert f"corrected {share}%" in res.output
+    # it prints each direction's leakage with its interval, as the report has it, and judges them in x's units
+    lo, hi = ev["corrected"]["leakage_interval"]["pos_y"]
+    assert f"corrected {ev['corrected']['leakage_max']:.3f} ({lo:.3f}-{hi:.3f})" in res.output
+    assert "asked pos_x -0.1 .. +0.1, achieved slope / R^2: base " in res.output
+    assert "scale change per unit pos_x: base " in res.output and "latent distance for +0.1: base " in res.output
+    for k in ("base", "projection", "corrected"):
+        e = ev[k]
+        assert e["n"] == 100 and e["t"] == [-0.1, -0.05, 0.05, 0.1] and set(e["changes"]) == {"pos_y", "scale"}
+        assert 0.5 < e["steer"]["slope"] < 1.5 and 0 <= e["lost_share"] <= 1 and 0 <= e["beyond_prior_99"] <= 1
+        assert e["distance_per_0.1"] > 0
+    # every stage is timed; the re-fit bounds the scale's change per unit x by the base's + 0.15 on its latents
+    assert set(report["stage_seconds"]) == {"scoring", "low_density", "synthesis", "inversion", "refit", "calibration",
+                                            "evaluation", "grids"}  # fmt: skip
+    bound = report["refit"]["bounds"]["scale"]
+    assert bound["bound"] == pytest.approx(abs(bound["before"]) + 0.15) and np.isfinite(bound["after"])
     # the orthogonal projection (the baseline) leaks less y per unit x than the base axis
     assert ev["projection"]["leakage_max"] < ev["base"]["leakage_max"]
 
@@ -272,7 +283,7 @@ def test_correct_runs_end_to_end_on_a_tiny_infogan_and_reports_what_direction_ef
     import torch
 
     import latentnav as ln
-    from latentnav.correction.objective import direction_effect
+    from latentnav.correction.evaluation import user_effect
     from latentnav.generators.infogan import CodeSpec, DiscriminatorQ, InfoGANGenerator, StyleGenerator
     from latentnav.measure import get_meter
 
@@ -282,7 +293,7 @@ def test_correct_runs_end_to_end_on_a_tiny_infogan_and_reports_what_direction_ef
                          name="tiny-infogan", device="cpu")  # fmt: skip
     base = G.code_direction("cont0")
     cfg = ln.CorrectConfig(n_samples=300, n_low=40, invert_steps=10, batch_size=40)
-    c = ln.correct(G, base, "pos_x", ["pos_y"], cfg, eval_n=20)
+    c = ln.correct(G, base, "pos_x", ["pos_y"], cfg, eval_n=20, also=[])
     u = c.direction.u
     assert u.shape == (G.z_dim,) and torch.isfinite(u).all() and u.norm().item() == pytest.approx(1.0, abs=1e-5)
     assert c.projection.u.norm().item() == pytest.approx(1.0, abs=1e-5) and c.direction.model == "tiny-infogan"
@@ -292,9 +303,10 @@ def test_correct_runs_end_to_end_on_a_tiny_infogan_and_reports_what_direction_ef
     assert 5 <= r["low_density_kept"] <= 40 and np.isfinite(r["inversion_loss_mean"])
     assert r["cos_base_corrected"] == pytest.approx(float(c.samples["base_u"] @ u), abs=1e-6)
     z_eval = G.sample_latent(range(r["eval"]["seed"], r["eval"]["seed"] + 20))
-    again = direction_effect(G, c.samples["base_u"], get_meter("pos_x", G), [get_meter("pos_y", G)], z_eval)
-    assert r["eval"]["base"]["leakage"]["pos_y"] == pytest.approx(again["leakage"]["pos_y"], rel=1e-9)
+    again = user_effect(G, c.base, get_meter("pos_x", G), [get_meter("pos_y", G)], z_eval)
+    assert r["eval"]["base"]["leakage"]["pos_y"] == pytest.approx(abs(again["changes"]["pos_y"]), rel=1e-9)
     assert r["eval"]["base"]["on_target"] == pytest.approx(again["on_target"], rel=1e-9)
+    assert c.direction.calibrated and c.base.calibrated and c.direction.transform == "shift-x"
     for name in ("base", "projection", "corrected"):
         assert np.isfinite(r["eval"][name]["on_target"]) and np.isfinite(r["eval"][name]["leakage_max"])
 
@@ -411,7 +423,7 @@ def test_correct_takes_user_scorers_as_module_function(tmp_path, x_vector, monke
                                             "    return centroid_y(images).tolist()\n")  # fmt: skip
     monkeypatch.syspath_prepend(str(tmp_path))
     out = tmp_path / "out" / "x.safetensors"
-    small = ["--scored", 400, "--samples", 80, "--invert-steps", 20, "--fit-steps", 40, "--fit-iterations", 3]
+    small = ["--scored", 400, "--samples", 80, "--invert-steps", 20, "--fit-steps", 40, "--fit-iterations", 3, "--eval-n", 100]
     res = run("correct", "--model", "bvae-dsprites-corr", "--direction", x_vector, "--attribute", "pos_x",
               "--against", "correct_scorers:height", *small, "-o", out)  # fmt: skip
     assert res.exit_code == 0, res.output

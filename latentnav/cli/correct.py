@@ -54,7 +54,9 @@ Example:
 @click.option("--layers", default=None,
               help="StyleGAN2 W+ directions: synthesize by taking these layers (e.g. 0-3) from samples that carry the "
                    "wanted attribute (SC2GAN's layer mixing) instead of the linear move.")  # fmt: skip
-@click.option("--eval-n", type=click.IntRange(2, 100_000), default=50, help="Fresh latents (seeds from 50,000) the report measures base, projection and corrected on.")
+@click.option("--eval-n", type=click.IntRange(2, 100_000), default=500,
+              help="Fresh latents (seeds from 50,000) on which the report judges base, projection and corrected, each "
+                   "calibrated and moved by -0.1 .. +0.1 of the attribute.")  # fmt: skip
 @direction_file_options
 @seed_option(0, "First seed of the scored latents.")
 @device_option

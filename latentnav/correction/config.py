@@ -46,23 +46,34 @@ class CorrectConfig:
         layers: W+ layers to synthesize by mixing (StyleGAN2's ``"w+"`` space only): each low-density sample
             takes these layers from a donor whose A is the wanted one and keeps its own others (where B lives)
             instead of the linear move; ``None``: the linear move.
+        fit_latents: the meter re-fit fits on at most this many latents (:func:`~latentnav.correction.steps.fit_set`:
+            the kept inversions, up to half, and scored latents to fill; 0: all of them). Each SLSQP iteration
+            renders every one of them twice with gradients, so this sets the re-fit's time.
+        hold_others: the meter re-fit also holds the further attributes the report reads (``correct(also=...)``;
+            by default the testbed's attributes ``G`` carries, e.g. the sprite's scale when correcting x against y),
+            so that holding B does not push the change into them: each one's change per unit of A's must stay
+            within the base direction's plus ``hold_margin`` (in absolute value, on the fitted latents).
+        hold_margin: see ``hold_others``.
         seed: first seed.
         batch_size: images inverted together (one optimisation batch).
     """
 
     n_samples: int = 2000
-    n_low: int = 500
+    n_low: int = 300
     offset: float = 1.0
-    invert_steps: int = 150
+    invert_steps: int = 20
     invert_lr: float = 0.05
     keep: float = 0.5
     max_weight: float = 20.0
     refit: str = "meters"
     fit_steps: int = 150
-    fit_iterations: int = 20
-    fit_keep: float = 0.5
+    fit_iterations: int = 10
+    fit_keep: float = 0.25
     fit_optimizer: str = "slsqp"
     layers: tuple[int, ...] | None = None
+    fit_latents: int = 400
+    hold_others: bool = True
+    hold_margin: float = 0.15
     seed: int = 0
     batch_size: int = 250
 
@@ -82,8 +93,11 @@ class CorrectConfig:
             raise BadInputError(f"unknown re-fit {self.refit!r}; known: {', '.join(REFITS)}")
         if self.fit_optimizer not in OPTIMIZERS:
             raise BadInputError(f"unknown re-fit optimizer {self.fit_optimizer!r}; known: {', '.join(OPTIMIZERS)}")
-        if min(self.fit_steps, self.fit_iterations) < 0:
-            raise BadInputError(f"fit_steps and fit_iterations must be >= 0, got {self.fit_steps}, {self.fit_iterations}")
+        if min(self.fit_steps, self.fit_iterations, self.fit_latents) < 0:
+            raise BadInputError(f"fit_steps, fit_iterations and fit_latents must be >= 0, got {self.fit_steps}, "
+                                f"{self.fit_iterations}, {self.fit_latents}")  # fmt: skip
+        if not self.hold_margin >= 0:
+            raise BadInputError(f"hold_margin must be >= 0, got {self.hold_margin}")
         if not 0 <= self.fit_keep <= 1:
             raise BadInputError(f"fit_keep must lie in [0, 1], got {self.fit_keep}")
         if self.layers is not None:

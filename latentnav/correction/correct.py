@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -12,9 +14,10 @@ from tqdm.auto import tqdm
 
 from latentnav.correction.config import CorrectConfig
 from latentnav.correction.fit import fit_on_meters, refit
-from latentnav.correction.objective import direction_effect
+from latentnav.correction.evaluation import EVAL_T, judged, prior_norm_quantile, user_effect
 from latentnav.correction.steps import (
     density_percentile,
+    fit_set,
     holding_step,
     landed,
     linear_gradients,
@@ -25,11 +28,15 @@ from latentnav.correction.steps import (
 )
 from latentnav.directions import Direction, identity_direction
 from latentnav.errors import BadInputError, LatentnavError
-from latentnav.evaluate import read_latents
+from latentnav.evaluate import calibrate_direction, default_attributes, in_units_of, read_latents
 from latentnav.measure import MeterSpec, get_meter
 from latentnav.methods.interfacegan import project_orthogonal, train_boundary
 from latentnav.methods.layers import layer_indices
 from latentnav.seeds import EVAL_SEED
+
+
+#: positions along each direction its calibration reads (``calibrate_direction``'s 41 cost a third of the run)
+CALIB_GRID = 21
 
 
 # ------------------------------------------------------------------------------------------- the job
@@ -47,6 +54,29 @@ class Correction:
     projection: Direction
     report: dict[str, Any] = field(default_factory=dict)
     samples: dict[str, Any] = field(default_factory=dict)
+    base: Direction | None = None
+
+
+class StageClock:
+    """Wall seconds per stage (``seconds``; ``cpu_seconds``: this process's CPU time, which another job on the same
+    cores does not inflate), with a progress bar per stage when ``progress``."""
+
+    def __init__(self, progress: bool = False) -> None:
+        self.progress = progress
+        self.seconds: dict[str, float] = {}
+        self.cpu_seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str, total: int | None = None, unit: str = "image") -> Iterator[tqdm]:
+        """Time the block as stage ``name`` (added up when entered again) and yield its bar."""
+        bar = tqdm(total=total, desc=name, unit=unit, disable=not self.progress, leave=False)
+        start, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield bar
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
+            self.cpu_seconds[name] = round(self.cpu_seconds.get(name, 0.0) + time.process_time() - cpu, 3)
+            bar.close()
 
 
 def _oriented(u: np.ndarray | torch.Tensor, grad_a: np.ndarray) -> torch.Tensor:
@@ -55,8 +85,9 @@ def _oriented(u: np.ndarray | torch.Tensor, grad_a: np.ndarray) -> torch.Tensor:
 
 
 def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, against: Sequence[str | MeterSpec],
-            config: CorrectConfig = CorrectConfig(), *, space: str | None = None, eval_n: int = 50,
-            eval_seed: int = EVAL_SEED, progress: bool = False) -> Correction:  # fmt: skip
+            config: CorrectConfig = CorrectConfig(), *, space: str | None = None, eval_n: int = 500,
+            eval_seed: int = EVAL_SEED, also: Sequence[str | MeterSpec] | None = None,
+            progress: bool = False) -> Correction:  # fmt: skip
     """Remove from ``direction`` what it does to the ``against`` attributes (SC2GAN-style; see the package docstring).
 
     Args:
@@ -66,42 +97,66 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
         against: B, the attributes it should leave alone.
         config: see :class:`CorrectConfig`.
         space: latent space (default: the direction's, or ``"z"`` for a plain vector).
-        eval_n, eval_seed: fresh latents on which the report measures base, projection and corrected directions.
+        eval_n, eval_seed: fresh latents on which the report judges base, projection and corrected directions, each
+            calibrated in A's units and moved by ``EVAL_T`` of A (:func:`~latentnav.correction.evaluation.user_effect`).
+        also: further meters the report reads (default: the testbed's attributes that ``G`` can carry,
+            :func:`latentnav.evaluate.default_attributes`, other than A and B).
+        progress: a progress bar per stage; each stage's seconds go into ``report["stage_seconds"]``.
 
     Returns:
-        A :class:`Correction`; its directions are unit vectors oriented to make A grow, uncalibrated (calibrate
-        them with :func:`latentnav.evaluate.calibrate_direction` to step in A's units).
+        A :class:`Correction`; its directions are oriented to make A grow and calibrated in A's units (``u`` is the
+        unit vector; ``base`` is the base direction calibrated the same way).
     """
     space, base_u, base_method, meters = _inputs(G, direction, attribute, against, config, space)
     cfg, meter_a, meters_b = config, meters[0], meters[1:]
+    others = _also_read(G, meters, also)
+    clock = StageClock(progress)
     # 1. scores
-    z, scores = score_latents(G, meters, cfg.n_samples, space=space, seed=cfg.seed)
-    grads = linear_gradients(z, scores)
-    u = _oriented(base_u, grads[0])
+    with clock.stage("scoring", cfg.n_samples) as bar:
+        z, scores = score_latents(G, meters, cfg.n_samples, space=space, seed=cfg.seed, bar=bar)
+        grads = linear_gradients(z, scores)
+        u = _oriented(base_u, grads[0])
     # 2. where to go, 3. synthesis and 4. inversion (split over the ranks of a distributed run), re-scoring
-    made = _synthesized(G, z, scores, u, grads, meters, cfg, space, progress)
+    made = _synthesized(G, z, scores, u, grads, meters, cfg, space, clock)
     # 5. re-fit on both together (the meter fit starts from InterFaceGAN's projection, the first-order answer)
-    boundaries = [train_boundary(z, scores[:, k], ratio=0.1, seed=cfg.seed).normal for k in range(1, scores.shape[1])]
-    projected = _oriented(project_orthogonal(u, boundaries), grads[0])
-    union_z = torch.cat([z, made["z_inverted"][torch.as_tensor(made["kept"])]])
-    union_s = np.concatenate([scores, made["rescored"][made["kept"]]])
-    if cfg.refit == "meters":
-        new_u, fit = fit_on_meters(G, union_z, u, meter_a, meters_b, steps=cfg.fit_limit, keep=cfg.fit_keep,
-                                   optimizer=cfg.fit_optimizer, batch=None if cfg.fit_optimizer == "slsqp" else 128,
-                                   start=projected, base=union_s, space=space, seed=cfg.seed,
-                                   progress=progress)  # fmt: skip
-    else:
-        new_u, fit = refit(union_z, union_s, max_weight=cfg.max_weight, seed=cfg.seed)
-    corrected = _oriented(new_u, grads[0])
-    z_eval = G.sample_latent(range(eval_seed, eval_seed + eval_n), space)
-    base = read_latents(G, z_eval, space, meters).T
-    measured = {name: direction_effect(G, v, meter_a, meters_b, z_eval, space=space, base=base)
-                for name, v in (("base", u), ("projection", projected), ("corrected", corrected))}  # fmt: skip
+    with clock.stage("refit", None, "step") as bar:
+        boundaries = [train_boundary(z, scores[:, k], ratio=0.1, seed=cfg.seed).normal for k in range(1, scores.shape[1])]
+        projected = _oriented(project_orthogonal(u, boundaries), grads[0])
+        union_z, union_s = fit_set(z, scores, made["z_inverted"], made["rescored"], made["kept"], cfg.fit_latents, cfg.seed)
+        if cfg.refit == "meters":
+            bounded = others if cfg.hold_others else []
+            fit_base = union_s if not bounded else read_latents(G, union_z, space, [*meters, *bounded]).T
+            new_u, fit = fit_on_meters(G, union_z, u, meter_a, meters_b, steps=cfg.fit_limit, keep=cfg.fit_keep,
+                                       optimizer=cfg.fit_optimizer, batch=None if cfg.fit_optimizer == "slsqp" else 128,
+                                       start=projected, base=fit_base, space=space, seed=cfg.seed, bounded=bounded,
+                                       margin=cfg.hold_margin, progress=progress)  # fmt: skip
+        else:
+            new_u, fit = refit(union_z, union_s, max_weight=cfg.max_weight, seed=cfg.seed)
+        corrected = _oriented(new_u, grads[0])
+    # judged in A's units: each direction calibrated, moved by t of A from fresh latents, every meter read
+    out_dir, proj_dir = _directions(G, space, base_method, corrected, projected, meters)
+    with clock.stage("calibration", 3, "direction") as bar:
+        given = isinstance(direction, Direction) and in_units_of(direction, meter_a)
+        base_dir = direction if given else identity_direction(u, space, model=G.name, method=base_method)
+        calibrated = {}
+        for name, d in (("base", base_dir), ("projection", proj_dir), ("corrected", out_dir)):
+            calibrated[name] = d if in_units_of(d, meter_a) else calibrate_direction(G, d, meter_a, grid=CALIB_GRID)
+            bar.update()
+    with clock.stage("evaluation", 3 * len(EVAL_T) * eval_n) as bar:
+        z_eval = G.sample_latent(range(eval_seed, eval_seed + eval_n), space)
+        norm99 = prior_norm_quantile(z)
+        measured = {name: judged(user_effect(G, d, meter_a, [*meters_b, *others], z_eval, norm99=norm99, space=space,
+                                             bar=bar), [m.name for m in meters_b])
+                    for name, d in calibrated.items()}  # fmt: skip
     report = _report(cfg, meters, base_method, z, scores, made, fit, u, projected, corrected, measured, eval_n, eval_seed)
-    out_dir, proj_dir = _directions(G, space, base_method, corrected, projected, report, measured)
+    report["also_read"] = [m.name for m in others]
+    report["prior_norm_99"] = norm99
+    report["stage_seconds"] = clock.seconds
+    report["stage_cpu_seconds"] = clock.cpu_seconds
+    _record(calibrated["corrected"], report, measured)
     samples = {"z": z, "scores": scores, "base_u": u, "refit_z": union_z, "refit_scores": union_s,
                **{k: made[k] for k in ("index", "delta_a", "z_inverted", "rescored", "kept", "images", "donors")}}  # fmt: skip
-    return Correction(out_dir, proj_dir, report, samples)
+    return Correction(calibrated["corrected"], calibrated["projection"], report, samples, base=calibrated["base"])
 
 
 def _inputs(G, direction, attribute, against, cfg: CorrectConfig, space: str | None):
@@ -125,20 +180,22 @@ def _inputs(G, direction, attribute, against, cfg: CorrectConfig, space: str | N
     return space, base_u, base_method, [meter_a, *meters_b]
 
 
-def _synthesized(G, z, scores, u, grads, meters, cfg: CorrectConfig, space: str, progress: bool) -> dict:
+def _synthesized(G, z, scores, u, grads, meters, cfg: CorrectConfig, space: str, clock: StageClock) -> dict:
     """Steps 2-4: low-density targets, synthesized and inverted, re-scored; which of them landed (``kept``)."""
-    index, delta_a = low_density_targets(scores, cfg.n_low, cfg.offset, cfg.seed)
-    step = holding_step(u.double().numpy(), grads)
-    donors = None if cfg.layers is None else pick_donors(scores, index, delta_a, seed=cfg.seed)
+    with clock.stage("low_density", None, "step"):
+        index, delta_a = low_density_targets(scores, cfg.n_low, cfg.offset, cfg.seed)
+        step = holding_step(u.double().numpy(), grads)
+        donors = None if cfg.layers is None else pick_donors(scores, index, delta_a, seed=cfg.seed)
     images, z_inv, inv_loss = synthesize_and_invert(G, z[index], delta_a, step, scores[index, 1:], meters[1:], cfg,
                                                     space=space, donors=None if donors is None else z[donors],
-                                                    progress=progress)  # fmt: skip
+                                                    progress=clock.progress, stage=clock.stage)  # fmt: skip
     # an inversion that diverged (non-finite latent or loss) is reported and its sample dropped, never kept
     diverged = ~(torch.isfinite(inv_loss) & torch.isfinite(z_inv).all(dim=1))
     if diverged.any():
         z_inv = torch.where(diverged[:, None], z[index], z_inv)  # placeholder rows, dropped below
         tqdm.write(f"{int(diverged.sum())} of {len(index)} inversions diverged (non-finite); their samples are dropped")
-    rescored = read_latents(G, z_inv, space, meters).T
+    with clock.stage("inversion"):
+        rescored = read_latents(G, z_inv, space, meters).T
     rescored[diverged.numpy()] = np.nan
     kept = landed(scores[index], rescored, delta_a, scores, cfg.keep) & ~diverged.numpy()
     if kept.sum() < 5:
@@ -171,12 +228,25 @@ def _report(cfg, meters, base_method, z, scores, made, fit, u, projected, correc
     }  # fmt: skip
 
 
-def _directions(G, space: str, base_method: str, corrected, projected, report: dict, measured: dict):
-    """The corrected direction and the projection as :class:`Direction` objects with their record."""
+def _also_read(G, meters: Sequence[MeterSpec], also) -> list[MeterSpec]:
+    """The further meters the report reads: ``also``, or the testbed's attributes ``G`` carries, less A and B."""
+    names = {m.name for m in meters}
+    wanted = default_attributes(G) if also is None else list(also)
+    out = [get_meter(m, G) if isinstance(m, str) else m for m in wanted]
+    return [m for m in out if m.name not in names]
+
+
+def _directions(G, space: str, base_method: str, corrected, projected, meters: Sequence[MeterSpec]):
+    """The corrected direction and the projection as (uncalibrated) :class:`Direction` objects with their record."""
     out_dir = identity_direction(corrected, space, model=G.name, method=f"corrected:{base_method}")
     proj_dir = identity_direction(projected, space, model=G.name, method=f"projected:{base_method}")
     for d in (out_dir, proj_dir):
-        d.meta = {"attribute": report["attribute"], "against": report["against"], "base_method": base_method}
-    out_dir.meta.update(low_density_kept=report["low_density_kept"], leakage_before=measured["base"]["leakage_max"],
-                        leakage_after=measured["corrected"]["leakage_max"])  # fmt: skip
+        d.meta = {"attribute": meters[0].name, "against": [m.name for m in meters[1:]], "base_method": base_method}
     return out_dir, proj_dir
+
+
+def _record(corrected: Direction, report: dict, measured: dict) -> None:
+    """What the corrected direction's file records of its correction (``meta``)."""
+    corrected.meta.update(low_density_kept=report["low_density_kept"],
+                          leakage_before=measured["base"]["leakage_max"],
+                          leakage_after=measured["corrected"]["leakage_max"])  # fmt: skip

@@ -45,6 +45,7 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
                   alphas: Sequence[float] = (-1.0, 1.0),
                   keep: float = 0.9, jitter: float = 0.1, reward: float = 0.05, optimizer: str = "adam",
                   start: torch.Tensor | None = None, base: np.ndarray | None = None, space: str = "z", seed: int = 0,
+                  bounded: Sequence[MeterSpec] = (), margin: float = 0.15,
                   progress: bool = False, on_iterate=None) -> tuple[np.ndarray, dict]:  # fmt: skip
     """A's direction re-fitted on latents ``z`` through the meters themselves, starting from ``u0``.
 
@@ -67,7 +68,10 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     left as it is). The fit starts from ``start`` (default ``u0``);
     ``base`` [N, 1 + K] are the readings at ``z`` when already known (saves rendering them again).
     ``on_iterate``: called with each SLSQP iterate as a unit direction (``benchmarks/slsqp_iterations.py``
-    measures them). Returns ``(u [D] unit, info)``.
+    measures them). ``bounded``: further meters whose change per unit of A's must stay within ``u0``'s (on the
+    same latents) plus ``margin`` in absolute value (SLSQP: constraints; Adam: a penalty), so that holding B does
+    not push the change into them; ``base`` then has their readings too, after B's (``info["bounds"]``: each
+    one's bound and its change per unit A before and after). Returns ``(u [D] unit, info)``.
 
     Raises:
         LatentnavError: a meter whose readings carry no gradient (a user scorer that leaves torch), or a fit that
@@ -76,21 +80,26 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     """
     if optimizer not in OPTIMIZERS:
         raise BadInputError(f"unknown re-fit optimizer {optimizer!r}; known: {', '.join(OPTIMIZERS)}")
-    meters = [meter_a, *meters_b]
+    meters = [meter_a, *meters_b, *bounded]
+    nb = len(meters_b)
     al = torch.tensor([float(a) for a in alphas])
     if base is None:
         base = read_latents(G, z, space, meters).T
     base = torch.as_tensor(base, dtype=torch.float32)
     ok = torch.isfinite(base).all(dim=1)
     z, base = z[ok].float(), base[ok]
-    weight = held_weights(base)
+    weight = held_weights(base[:, : 1 + nb])
+    slopes: dict = {}
 
     def effect(u: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         on_target, slope, spread = refit_terms(G, u, meters, z[rows], base[rows], al, space=space)
-        return on_target, (weight * slope**2).sum() + jitter * (weight * spread).sum()
+        slopes["last"] = slope[nb:]
+        return on_target, (weight * slope[:nb] ** 2).sum() + jitter * (weight * spread[:nb]).sum()
 
     with torch.no_grad():
         on_base, leak_base = effect((u0 / u0.norm()).float(), torch.arange(len(z)))
+        bound = slopes["last"].abs() + margin  # [len(bounded)]
+        before = slopes["last"].clone()
     v, started, mix = _start_point(effect, len(z), u0, start, on_base, keep, optimizer)
     v.requires_grad_(True)
     _check_gradients(G, z, v, meters, space)
@@ -98,10 +107,11 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     iterations, stopped = steps, "steps"
     if optimizer == "slsqp" and steps:
         rows = torch.randperm(len(z), generator=gen)[:batch] if batch else torch.arange(len(z))
-        v, iterations, stopped = _slsqp(effect, v.detach(), rows, on_base, keep, steps, progress, on_iterate)
+        v, iterations, stopped = _slsqp(effect, v.detach(), rows, on_base, keep, steps, progress, on_iterate,
+                                        bounds=(slopes, bound))  # fmt: skip
         steps = 0
     _adam(effect, v, len(z), on_base, steps=steps, lr=lr, batch=batch, decay=decay, keep=keep, reward=reward, gen=gen,
-          progress=progress)  # fmt: skip
+          progress=progress, bounds=(slopes, bound))  # fmt: skip
     u = (v / v.norm()).detach()
     if not torch.isfinite(u).all():
         raise LatentnavError(f"the meter re-fit ({optimizer}) diverged: the direction is no longer finite; try "
@@ -112,6 +122,9 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
             "started_from": started, "start_mix": mix,
             "on_target_before": float(on_base), "on_target_after": float(on_after),
             "leak_ratio_before": float(leak_base), "leak_ratio_after": float(leak_after)}  # fmt: skip
+    if bounded:
+        info["bounds"] = {m.name: {"bound": float(bound[k]), "before": float(before[k]), "after": float(slopes["last"][k])}
+                          for k, m in enumerate(bounded)}  # fmt: skip
     return u.double().numpy(), info
 
 
@@ -140,8 +153,9 @@ def _check_gradients(G, z: torch.Tensor, v: torch.Tensor, meters, space: str) ->
 
 
 def _adam(effect, v: torch.Tensor, n: int, on_base, *, steps: int, lr: float, batch: int | None, decay: bool, keep: float,
-          reward: float, gen: torch.Generator, progress: bool) -> None:  # fmt: skip
-    """Adam's re-fit of ``v`` in place: leakage, a penalty below ``keep``, a small reward for A's change."""
+          reward: float, gen: torch.Generator, progress: bool, bounds=None) -> None:  # fmt: skip
+    """Adam's re-fit of ``v`` in place: leakage, a penalty below ``keep`` and beyond the ``bounds``
+    (``(slopes, bound)``: the bounded meters' last slopes and their limits), a small reward for A's change."""
     opt = torch.optim.Adam([v], lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1)) if decay else None
     for _ in tqdm(range(steps), disable=not progress or not steps, desc="re-fitting on the meters", unit="step"):
@@ -149,6 +163,8 @@ def _adam(effect, v: torch.Tensor, n: int, on_base, *, steps: int, lr: float, ba
         on_target, leak = effect(v / v.norm(), rows)
         gain = on_target / on_base
         loss = leak + 10.0 * torch.relu(keep - gain) ** 2 - reward * gain
+        if bounds is not None and len(bounds[1]):
+            loss = loss + 10.0 * (torch.relu(bounds[0]["last"].abs() - bounds[1]) ** 2).sum()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -178,31 +194,37 @@ def _feasible_start(share, start: torch.Tensor, u0: torch.Tensor, keep: float, h
 
 
 def _slsqp(effect, v: torch.Tensor, rows: torch.Tensor, on_base: torch.Tensor, keep: float, steps: int,
-           progress: bool, on_iterate=None) -> tuple[torch.Tensor, int, str]:  # fmt: skip
+           progress: bool, on_iterate=None, bounds=None) -> tuple[torch.Tensor, int, str]:  # fmt: skip
     """:func:`fit_on_meters`'s ``optimizer="slsqp"``: the leakage term on the fixed latents ``rows``, minimised
     by scipy's SLSQP over the direction subject to A's change per unit step >= ``keep`` of ``u0``'s.
     Each point is rendered once; the backward passes run only where SLSQP asks for the gradient (its line
     search needs values alone). Returns the unit direction, the iterations taken and why it stopped
-    (``"converged"``, ``"iteration limit"`` or scipy's message)."""
+    (``"converged"``, ``"iteration limit"`` or scipy's message). ``bounds``: ``(slopes, bound)``, each bounded
+    meter's change per unit A kept within its bound (one constraint each: bound^2 - slope^2 >= 0)."""
+    slopes, bound = bounds if bounds is not None else ({}, torch.empty(0))
     at: dict = {"key": None}
 
     def forward(x: np.ndarray) -> dict:
         if at["key"] != x.tobytes():
             w = torch.tensor(x, dtype=torch.float32, requires_grad=True)
             on_target, leak = effect(w / w.norm(), rows)
-            at.update(key=x.tobytes(), w=w, on_target=on_target, leak=leak, grads=None)
+            room = bound**2 - slopes["last"] ** 2 if len(bound) else None
+            at.update(key=x.tobytes(), w=w, on_target=on_target, leak=leak, room=room, grads=None)
         return at
 
-    def value(x: np.ndarray) -> tuple[float, float]:
+    def value(x: np.ndarray) -> tuple[float, float, np.ndarray]:
         f = forward(x)
-        return float(f["leak"].detach()), float(f["on_target"].detach() / on_base) - keep
+        room = f["room"].detach().double().numpy() if f["room"] is not None else np.empty(0)
+        return float(f["leak"].detach()), float(f["on_target"].detach() / on_base) - keep, room
 
-    def grad(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def grad(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         f = forward(x)
         if f["grads"] is None:
             g_leak, g_on = (torch.autograd.grad(q, f["w"], retain_graph=True)[0].double().numpy()
                             for q in (f["leak"], f["on_target"]))  # fmt: skip
-            f["grads"] = (g_leak, g_on / float(on_base))
+            g_room = np.stack([torch.autograd.grad(f["room"][k], f["w"], retain_graph=True)[0].double().numpy()
+                               for k in range(len(bound))]) if len(bound) else np.empty((0, len(x)))  # fmt: skip
+            f["grads"] = (g_leak, g_on / float(on_base), g_room)
         return f["grads"]
 
     bar = tqdm(total=steps, disable=not progress, desc="re-fitting on the meters (SLSQP)", unit="iteration")
@@ -213,7 +235,9 @@ def _slsqp(effect, v: torch.Tensor, rows: torch.Tensor, on_base: torch.Tensor, k
             on_iterate(x / np.linalg.norm(x))
 
     res = minimize(lambda x: value(x)[0], v.double().numpy(), jac=lambda x: grad(x)[0], method="SLSQP",
-                   constraints=[{"type": "ineq", "fun": lambda x: value(x)[1], "jac": lambda x: grad(x)[1]}],
+                   constraints=[{"type": "ineq", "fun": lambda x: value(x)[1], "jac": lambda x: grad(x)[1]},
+                                *([{"type": "ineq", "fun": lambda x: value(x)[2], "jac": lambda x: grad(x)[2]}]
+                                  if len(bound) else [])],  # fmt: skip
                    options={"maxiter": max(steps, 1)}, callback=iterated)  # fmt: skip
     bar.close()
     stopped = {0: "converged", 9: "iteration limit"}.get(int(res.status), str(res.message))

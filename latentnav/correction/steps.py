@@ -4,7 +4,8 @@ the other attributes, or W+ layer mixing), invert them back into the latent spac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -28,10 +29,17 @@ def read(images: torch.Tensor, meters: Sequence[MeterSpec]) -> np.ndarray:
     return np.stack([m(images).detach().cpu().numpy().astype(np.float64) for m in meters], axis=1)
 
 
-def score_latents(G, meters: Sequence[MeterSpec], n: int, *, space: str = "z", seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
-    """Latents (seeds ``seed .. seed + n - 1``) whose images every meter can read, and their readings [M, K]."""
+def score_latents(G, meters: Sequence[MeterSpec], n: int, *, space: str = "z", seed: int = 0, chunk: int = 250,
+                  bar: tqdm | None = None) -> tuple[torch.Tensor, np.ndarray]:  # fmt: skip
+    """Latents (seeds ``seed .. seed + n - 1``) whose images every meter can read, and their readings [M, K]
+    (read ``chunk`` at a time, advancing ``bar``)."""
     z = G.sample_latent(range(seed, seed + n), space)
-    scores = read_latents(G, z, space, meters).T
+    parts = []
+    for i in range(0, n, chunk):
+        parts.append(read_latents(G, z[i : i + chunk], space, meters).T)
+        if bar is not None:
+            bar.update(len(parts[-1]))
+    scores = np.concatenate(parts)
     ok = np.isfinite(scores).all(axis=1)
     if ok.sum() < 10:
         raise LatentnavError(f"only {int(ok.sum())} of {n} images could be measured (blank images?)")
@@ -211,8 +219,8 @@ def invert(G, images: torch.Tensor, *, start: torch.Tensor | None = None, steps:
 
 def synthesize_and_invert(G, z: torch.Tensor, delta_a: np.ndarray, step: np.ndarray, held: np.ndarray,
                           meters_b: Sequence[MeterSpec], config: CorrectConfig, *, space: str = "z",
-                          donors: torch.Tensor | None = None,
-                          progress: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+                          donors: torch.Tensor | None = None, progress: bool = False,
+                          stage=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
     """Steps 3 and 4 (:func:`synthesize`, then :func:`invert` from the synthesized latents):
     ``(images, latents, losses)``, one row each.
 
@@ -225,7 +233,9 @@ def synthesize_and_invert(G, z: torch.Tensor, delta_a: np.ndarray, step: np.ndar
             readings of B at the starts; meters_b: B's meters; config: inversion settings (and ``layers``).
         donors: [n, D] donor latents when ``config.layers`` mixes W+ layers.
         progress: show the inversion's progress bar (rank 0's block in a distributed run).
+        stage: a :meth:`~latentnav.correction.correct.StageClock.stage` that times ``"synthesis"`` and ``"inversion"``.
     """
+    stage = stage or _untimed
     rows = distributed.shard_range(len(z))
     show = progress and distributed.world().is_main
 
@@ -234,14 +244,37 @@ def synthesize_and_invert(G, z: torch.Tensor, delta_a: np.ndarray, step: np.ndar
             res = G.img_resolution
             return torch.empty(0, G.img_channels, res, res), z[:0].clone(), torch.empty(0)
         part = slice(rows.start, rows.stop)
-        images, drawn = synthesize(G, z[part], delta_a[part], step, held[part], meters_b, space=space,
-                                   donors=None if donors is None else donors[part], layers=config.layers)  # fmt: skip
-        z_inv, loss = invert(G, images, start=drawn, steps=config.invert_steps, lr=config.invert_lr, space=space,
-                             batch_size=config.batch_size, progress=show)  # fmt: skip
+        with stage("synthesis"):
+            images, drawn = synthesize(G, z[part], delta_a[part], step, held[part], meters_b, space=space,
+                                       donors=None if donors is None else donors[part], layers=config.layers)  # fmt: skip
+        with stage("inversion"):
+            z_inv, loss = invert(G, images, start=drawn, steps=config.invert_steps, lr=config.invert_lr, space=space,
+                                 batch_size=config.batch_size, progress=show)  # fmt: skip
         return images, z_inv, loss
 
     parts = distributed.exchange(mine)
     return tuple(torch.cat(column) for column in zip(*parts))
+
+
+@contextmanager
+def _untimed(name: str) -> Iterator[None]:
+    yield None
+
+
+def fit_set(z: torch.Tensor, scores: np.ndarray, z_inverted: torch.Tensor, rescored: np.ndarray, kept: np.ndarray,
+            n: int = 0, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:  # fmt: skip
+    """The latents the re-fit fits on and their readings: the scored latents and the kept inversions, or, with ``n``
+    > 0, at most ``n`` of them: the kept inversions (up to half, drawn at random, seeded) and scored latents to fill.
+    """
+    kept_z, kept_s = z_inverted[torch.as_tensor(kept)], rescored[kept]
+    if n <= 0 or n >= len(z) + len(kept_z):
+        return torch.cat([z, kept_z]), np.concatenate([scores, kept_s])
+    rng = np.random.default_rng(seed)
+    n_kept = min(len(kept_z), n // 2)
+    pick_k = np.sort(rng.permutation(len(kept_z))[:n_kept])
+    pick_s = np.sort(rng.permutation(len(z))[: n - n_kept])
+    return (torch.cat([z[torch.as_tensor(pick_s)], kept_z[torch.as_tensor(pick_k)]]),
+            np.concatenate([scores[pick_s], kept_s[pick_k]]))  # fmt: skip
 
 
 def landed(start: np.ndarray, now: np.ndarray, delta_a: np.ndarray, scores: np.ndarray, keep: float = 0.5) -> np.ndarray:
