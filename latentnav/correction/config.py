@@ -33,12 +33,15 @@ class CorrectConfig:
             ``bvae-dsprites-corr06`` at ``fit_keep`` 0.8, GANSpace's direction ran 96 iterations (113 minutes) and its
             iterates measured 0.100, 0.099, 0.099 and 0.107 y per unit x after 5, 10, 20 and 30 on 2,000 fresh
             latents (``benchmarks/slsqp_iterations.py``), the last 0.117 on 5,000 (stopped at 20: 0.114, in 11
-            minutes); every other fit in docs/correct.md stopped by itself in 4-16.
+            minutes); every other fit in docs/correct.md stopped by itself in 4-16. The default, 10, is the
+            time budget: each iteration renders every fitted latent twice with gradients.
         fit_optimizer: ``"adam"`` (minibatches of 128 latents, the leakage plus a penalty below ``fit_keep`` and a
             small reward for A's change) or ``"slsqp"`` (scipy's SLSQP on all the latents at once: the leakage
             alone, subject to keeping ``fit_keep``).
         fit_keep: the meter re-fit keeps at least this fraction of the base direction's A change per unit
-            step (less leakage costs some of it: on ``bvae-dsprites-corr`` the directions that leak no more
+            step (a floor against a direction that barely moves A, not a target: the corrected direction is
+            calibrated, so a user asks for A in its units and the report gives the latent distance it takes; less
+            leakage costs some of it: on ``bvae-dsprites-corr`` the directions that leak no more
             than the unbiased model's keep about 0.075 of the width per unit step, 51-66% of the four methods'
             base directions). The fit starts from InterFaceGAN's projection when that keeps at least this
             much, else from the nearest mix of projection and base direction that does (SLSQP) or from the base
