@@ -33,8 +33,8 @@ class CorrectConfig:
             ``bvae-dsprites-corr06`` at ``fit_keep`` 0.8, GANSpace's direction ran 96 iterations (113 minutes) and its
             iterates measured 0.100, 0.099, 0.099 and 0.107 y per unit x after 5, 10, 20 and 30 on 2,000 fresh
             latents (``benchmarks/slsqp_iterations.py``), the last 0.117 on 5,000 (stopped at 20: 0.114, in 11
-            minutes); every other fit in docs/correct.md stopped by itself in 4-16. The default, 10, is the
-            time budget: each iteration renders every fitted latent twice with gradients.
+            minutes); every other fit in docs/correct.md stopped by itself in 4-16. Each iteration renders every fitted latent
+            twice with gradients (about 0.9 s on 400 latents on two cores, the re-fit's whole cost).
         fit_optimizer: ``"adam"`` (minibatches of 128 latents, the leakage plus a penalty below ``fit_keep`` and a
             small reward for A's change) or ``"slsqp"`` (scipy's SLSQP on all the latents at once: the leakage
             alone, subject to keeping ``fit_keep``).
@@ -70,7 +70,7 @@ class CorrectConfig:
     max_weight: float = 20.0
     refit: str = "meters"
     fit_steps: int = 150
-    fit_iterations: int = 10
+    fit_iterations: int = 20
     fit_keep: float = 0.25
     fit_optimizer: str = "slsqp"
     layers: tuple[int, ...] | None = None
