@@ -438,3 +438,70 @@ def test_correct_takes_user_scorers_as_module_function(tmp_path, x_vector, monke
     res = run("correct", "--model", "bvae-dsprites-corr", "--direction", x_vector, "--attribute", "pos_x",
               "--against", "no_such_module:f", "-o", tmp_path / "none.safetensors")  # fmt: skip
     assert res.exit_code != 0 and "cannot import scorer module 'no_such_module'" in res.output
+
+
+# ------------------------------------------------------------------------------ a face model and your own attribute
+SCORER = '''import torch
+
+NET = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 4, 4), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(4 * 16 * 16, 1))
+NET.load_state_dict(torch.load(__file__.replace(".py", ".pt"), weights_only=True))
+NET.requires_grad_(False)
+
+
+def bright(images):
+    """A tiny classifier's logit that the face image is brighter than the median (gradients flow to the images)."""
+    return NET(images).squeeze(1)
+'''
+
+
+def _has_digiface() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("gan_face_generate") is not None
+
+
+@pytest.mark.skipif(not _has_digiface(), reason="pip install --no-deps gan-face-generate==1.1.1 for the real weights")
+def test_an_interfacegan_npy_on_a_face_model_is_corrected_with_a_trained_torch_classifier_as_scorer(tmp_path, monkeypatch):
+    """The route of ``latentnav correct --direction age.npy``: an InterFaceGAN-style boundary saved as a plain .npy
+    (here the classifier's own boundary), ``--space z`` on ``dcgan-digiface``, and a user scorer ``module:function``
+    wrapping a torch classifier trained here (its gradients carry the meter re-fit), corrected against pos_y."""
+    import latentnav as ln
+    from latentnav.measure import brightness
+
+    G = ln.load_generator("dcgan-digiface", device="cpu")
+    z = G.sample_latent(range(400))
+    with torch.no_grad():
+        images = G(z)
+    label = (brightness(images) > brightness(images).median()).float()
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 4, 4), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(4 * 16 * 16, 1))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(60):
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(net(images).squeeze(1), label)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        logit = net(images).squeeze(1)
+    assert ((logit > 0).float() == label).float().mean() > 0.8  # the classifier has learnt its attribute
+    torch.save(net.state_dict(), tmp_path / "face_scorer.pt")
+    (tmp_path / "face_scorer.py").write_text(SCORER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    # an InterFaceGAN-style boundary: the normal of a linear separation of the classifier's labels, as a .npy
+    boundary = np.linalg.lstsq(z.double().numpy(), (logit > 0).double().numpy() * 2 - 1, rcond=None)[0]
+    np.save(tmp_path / "bright.npy", (boundary / np.linalg.norm(boundary)).astype(np.float32))
+    out = tmp_path / "out" / "bright.safetensors"
+    res = run("correct", "--model", "dcgan-digiface", "--direction", tmp_path / "bright.npy", "--space", "z",
+              "--attribute", "face_scorer:bright", "--against", "pos_y", "--scored", 200, "--samples", 30,
+              "--invert-steps", 3, "--fit-iterations", 2, "--fit-latents", 60, "--no-hold-others", "--eval-n", 30,
+              "--device", "cpu", "-o", out)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    report = json.loads((out.parent / "bright.report.json").read_text())
+    assert report["attribute"] == "face_scorer:bright" and report["refit"]["optimizer"] == "slsqp"
+    assert report["refit"]["iterations"] >= 1 and report["low_density_kept"] >= 5
+    corrected = ln.load_direction(out)
+    assert corrected.calibrated and corrected.space == "z" and corrected.model == "dcgan-digiface"
+    ev = report["eval"]["corrected"]
+    assert ev["steer"]["slope"] > 0 and np.isfinite(ev["changes"]["pos_y"])
+    assert "brightness change per unit face_scorer:bright" in res.output  # the face model's other meters, read
+    assert (out.parent / "bright.grids.png").exists()
