@@ -425,9 +425,9 @@ class CorrectionRun:
             lo, hi = max(ev[k]["leakage_interval"].values(), key=lambda iv: iv[1])
             return f"{ev[k]['leakage_max']:.3f} ({lo:.3f}-{hi:.3f})"
 
-        lines = [f"leakage into {', '.join(self.against)} per unit {self.attribute}: base {leak('base')}, projection "
-                 f"{leak('projection')}, corrected {leak('corrected')} (5-95% bootstrap, {ev['n']} fresh latents); "
-                 f"{report['low_density_kept']} of {report['low_density_made']} low-density samples kept"]  # fmt: skip
+        lines = [(f"leakage into {', '.join(self.against)} per unit {self.attribute}: base {leak('base')}, projection "
+                  f"{leak('projection')}, corrected {leak('corrected')} (5-95% bootstrap, {ev['n']} fresh latents); "
+                  f"{report['low_density_kept']} of {report['low_density_made']} low-density samples kept")]  # fmt: skip
         t = max(ev["corrected"]["t"])
         lines.append(f"asked {self.attribute} -{t:g} .. +{t:g}, achieved slope / R^2: "
                      + ", ".join(f"{k} {ev[k]['steer']['slope']:.2f} / {ev[k]['steer']['r2']:.2f}" for k in names))

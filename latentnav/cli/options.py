@@ -137,11 +137,11 @@ def correct_options(fn: Callable) -> Callable:
         ("fit_latents", "--fit-latents", click.IntRange(0),
          "The meter re-fit fits on at most this many latents: the kept inversions (up to half) and scored ones (0: all)."),
         ("hold_others", "--hold-others/--no-hold-others", click.BOOL,
-         "The meter re-fit also holds the other attributes the report reads (on dSprites: scale), so that holding "
-         "--against does not push the change into them."),
+         ("The meter re-fit also holds the other attributes the report reads (on dSprites: scale), so that holding "
+          "--against does not push the change into them.")),
         ("hold_margin", "--hold-margin", FloatRange(0),
-         "With --hold-others: how far each other attribute's change per unit of the target's may exceed the base "
-         "direction's."),
+         ("With --hold-others: how far each other attribute's change per unit of the target's may exceed the base "
+          "direction's.")),
         ("fit_keep", "--keep", FloatRange(0, 1),
          "Fraction of the base direction's change per unit step the meter re-fit must keep (it starts from the "
          "projection when that keeps as much, else from the nearest mix of projection and base that does (SLSQP) "

@@ -13,8 +13,8 @@ import torch
 from tqdm.auto import tqdm
 
 from latentnav.correction.config import CorrectConfig
-from latentnav.correction.fit import fit_on_meters, refit
 from latentnav.correction.evaluation import EVAL_T, judged, prior_norm_quantile, user_effect
+from latentnav.correction.fit import fit_on_meters, refit
 from latentnav.correction.steps import (
     density_percentile,
     fit_set,
@@ -33,7 +33,6 @@ from latentnav.measure import MeterSpec, get_meter
 from latentnav.methods.interfacegan import project_orthogonal, train_boundary
 from latentnav.methods.layers import layer_indices
 from latentnav.seeds import EVAL_SEED
-
 
 #: positions along each direction its calibration reads (``calibrate_direction``'s 41 cost a third of the run)
 CALIB_GRID = 21

@@ -237,7 +237,7 @@ def _slsqp(effect, v: torch.Tensor, rows: torch.Tensor, on_base: torch.Tensor, k
     res = minimize(lambda x: value(x)[0], v.double().numpy(), jac=lambda x: grad(x)[0], method="SLSQP",
                    constraints=[{"type": "ineq", "fun": lambda x: value(x)[1], "jac": lambda x: grad(x)[1]},
                                 *([{"type": "ineq", "fun": lambda x: value(x)[2], "jac": lambda x: grad(x)[2]}]
-                                  if len(bound) else [])],  # fmt: skip
+                                  if len(bound) else [])],
                    options={"maxiter": max(steps, 1)}, callback=iterated)  # fmt: skip
     bar.close()
     stopped = {0: "converged", 9: "iteration limit"}.get(int(res.status), str(res.message))
