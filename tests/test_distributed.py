@@ -227,6 +227,8 @@ def test_the_corrector_on_two_processes_is_the_single_process_run(tmp_path, x_di
         assert cos(a.u, b.u) >= 0.9999 and torch.allclose(a.values, b.values, atol=1e-4), name
     ra, rb = (json.loads((d / "x.report.json").read_text()) for d in (one.parent, two.parent))
     assert rb["low_density_made"] == 100 and rb["low_density_kept"] >= 5  # each rank inverted 50 of them
+    for timing in ("stage_seconds", "stage_cpu_seconds"):  # the same stages, each timed on its own run
+        assert sorted(ra.pop(timing)) == sorted(rb.pop(timing)), timing
     assert_same_numbers(ra, rb)
     assert sorted(p.name for p in two.parent.iterdir()) == sorted(p.name for p in one.parent.iterdir())  # no temporary
 
