@@ -449,6 +449,22 @@ class CorrectionRun:
             lines.append(f"{sum(stages.values()):.0f} s: " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
         return lines
 
+    @property
+    def warning(self) -> str | None:
+        """A sentence when the corrected direction removed less than half of the base's leakage into B (else None)."""
+        report = self.result.report
+        ev = report["eval"]
+        base, after = ev["base"]["leakage_max"], ev["corrected"]["leakage_max"]
+        if not after > 0.5 * base:
+            return None
+        text = (f"the corrected direction still changes {', '.join(self.against)} by {after:.3f} per unit "
+                f"{self.attribute} (base {base:.3f}): the correction removed less than half of it")
+        held = [k for k in ev["corrected"]["changes"] if k not in self.against]
+        if report.get("config", {}).get("hold_others") and held:
+            text += (f"; holding {', '.join(held)} near the base's change (--hold-margin) may be what keeps it: "
+                     f"--no-hold-others lets {', '.join(held)} move instead (their changes are above)")
+        return text
+
     def picture(self, per_direction: int = 2):
         """The labelled before/after grid: the first ``per_direction`` latents moved along the base direction, the
         projection and the corrected direction (rows), over the report's t (columns), as a PIL image."""
@@ -498,7 +514,10 @@ def correct_direction(G, direction, attribute: str, against: Sequence[str], conf
     result.report["grid_t"] = t
     grids = torch.cat([traverse(G, v, z, t=t, mode="relative") for v in (base, projected, corrected)], dim=1)
     result.report["stage_seconds"]["grids"] = round(time.perf_counter() - start, 3)
-    return CorrectionRun(result, corrected, projected, base, grids, attribute, list(against))
+    run = CorrectionRun(result, corrected, projected, base, grids, attribute, list(against))
+    if run.warning:
+        warnings.warn(run.warning, stacklevel=2)
+    return run
 
 
 # ---------------------------------------------------------------------------------------------- comparison

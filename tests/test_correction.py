@@ -505,3 +505,21 @@ def test_an_interfacegan_npy_on_a_face_model_is_corrected_with_a_trained_torch_c
     assert ev["steer"]["slope"] > 0 and np.isfinite(ev["changes"]["pos_y"])
     assert "brightness change per unit face_scorer:bright" in res.output  # the face model's other meters, read
     assert (out.parent / "bright.grids.png").exists()
+
+
+@pytest.mark.filterwarnings("ignore:weak control")
+def test_a_correction_that_leaves_most_of_the_leakage_says_so_and_names_the_hold():
+    """On bvae-dsprites-corr a y-free x direction must grow the sprite more than the base does; holding the scale
+    near the base's change (the default) leaves y in place, and the run warns; letting the scale move removes it."""
+    import latentnav as ln
+
+    C = ln.load_generator("bvae-dsprites-corr", device="cpu")
+    x_dir = ln.discover(C, "shift-x", n_trajectories=12, calibration_starts=8, progress=False).direction
+    small = {"n_samples": 600, "n_low": 80, "invert_steps": 30, "fit_optimizer": "adam", "fit_steps": 20}
+    with pytest.warns(UserWarning, match=r"removed less than half .* holding scale .* --no-hold-others"):
+        held = ln.correct_direction(C, x_dir, "pos_x", ["pos_y"], CorrectConfig(**small), eval_n=100)
+    free = ln.correct_direction(C, x_dir, "pos_x", ["pos_y"], CorrectConfig(**small, hold_others=False), eval_n=100)
+    ev_held, ev_free = held.result.report["eval"], free.result.report["eval"]
+    assert ev_held["corrected"]["leakage_max"] > 0.5 * ev_held["base"]["leakage_max"]
+    assert free.warning is None and ev_free["corrected"]["leakage_max"] < 0.5 * ev_free["base"]["leakage_max"]
+    assert ev_free["corrected"]["changes"]["scale"] > ev_held["corrected"]["changes"]["scale"]  # the cost, in scale

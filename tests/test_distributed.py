@@ -186,7 +186,7 @@ def test_a_scorer_failing_on_one_rank_stops_every_rank_and_leaves_no_output(tmp_
 
 
 CORRECT = ["--model", "bvae-dsprites-corr", "--attribute", "pos_x", "--against", "pos_y", "--scored", "400", "--samples", "100", "--invert-steps", "20", "--fit-iterations", "3",
-           "--fit-steps", "20", "--device", "cpu"]  # fmt: skip
+           "--fit-steps", "20", "--eval-n", "100", "--device", "cpu"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")

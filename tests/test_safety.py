@@ -288,7 +288,7 @@ def test_outputs_follow_the_umask(tmp_path, direction_file):
         assert res.exit_code == 0, res.output
         res = run("correct", "--model", "bvae-dsprites", "--direction", direction_file, "--attribute", "pos_x",
                   "--against", "pos_y", "--scored", "60", "--samples", "10", "--invert-steps", "2", "--fit-iterations",
-                  "1", "--eval-n", "2", "--device", "cpu", "-o", tmp_path / "c.safetensors")  # fmt: skip
+                  "1", "--eval-n", "8", "--device", "cpu", "-o", tmp_path / "c.safetensors")  # fmt: skip
         assert res.exit_code == 0, res.output
     finally:
         os.umask(old)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import click
 
 from latentnav.cli import common
-from latentnav.cli.app import main
+from latentnav.cli.app import main, warn
 from latentnav.cli.options import (
     DIRECTION_HELP,
     correct_options,
@@ -79,7 +80,9 @@ def correct_cmd(model, direction_path, attribute, against, layers, eval_n, space
     dev = common.launch(device)
     with common.output_files(_outputs(out), force, inputs, what="the corrected direction") as files:
         G = common.load(model, dev)
-        run = runs.correct_direction(G, d, attribute, against, config, eval_n=eval_n)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the command prints its own warning: line
+            run = runs.correct_direction(G, d, attribute, against, config, eval_n=eval_n)
         if common.is_main():  # after the last collective: rank 0 writes
             files.commit(run.write)
     if common.is_main():
@@ -87,6 +90,8 @@ def correct_cmd(model, direction_path, attribute, against, layers, eval_n, space
         click.echo(f"wrote {output} ({lines[0]})")
         for line in lines[1:]:
             click.echo(line)
+        if run.warning:
+            warn(run.warning)
 
 
 def _outputs(out: Path) -> list[Path]:

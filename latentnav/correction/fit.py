@@ -80,16 +80,14 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     """
     if optimizer not in OPTIMIZERS:
         raise BadInputError(f"unknown re-fit optimizer {optimizer!r}; known: {', '.join(OPTIMIZERS)}")
-    meters = [meter_a, *meters_b, *bounded]
-    nb = len(meters_b)
+    meters, nb = [meter_a, *meters_b, *bounded], len(meters_b)
     al = torch.tensor([float(a) for a in alphas])
     if base is None:
         base = read_latents(G, z, space, meters).T
     base = torch.as_tensor(base, dtype=torch.float32)
     ok = torch.isfinite(base).all(dim=1)
     z, base = z[ok].float(), base[ok]
-    weight = held_weights(base[:, : 1 + nb])
-    slopes: dict = {}
+    weight, slopes = held_weights(base[:, : 1 + nb]), {}
 
     def effect(u: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         on_target, slope, spread = refit_terms(G, u, meters, z[rows], base[rows], al, space=space)
@@ -112,20 +110,31 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
         steps = 0
     _adam(effect, v, len(z), on_base, steps=steps, lr=lr, batch=batch, decay=decay, keep=keep, reward=reward, gen=gen,
           progress=progress, bounds=(slopes, bound))  # fmt: skip
-    u = (v / v.norm()).detach()
-    if not torch.isfinite(u).all():
-        raise LatentnavError(f"the meter re-fit ({optimizer}) diverged: the direction is no longer finite; try "
-                             f"--fit-optimizer {'adam' if optimizer == 'slsqp' else 'slsqp'} or --refit logistic")  # fmt: skip
+    u = _finite((v / v.norm()).detach(), optimizer)
     with torch.no_grad():
         on_after, leak_after = effect(u, torch.arange(len(z)))
     info = {"latents": len(z), "optimizer": optimizer, "iterations": iterations, "stopped": stopped, "keep": keep,
             "started_from": started, "start_mix": mix,
             "on_target_before": float(on_base), "on_target_after": float(on_after),
             "leak_ratio_before": float(leak_base), "leak_ratio_after": float(leak_after)}  # fmt: skip
-    if bounded:
-        info["bounds"] = {m.name: {"bound": float(bound[k]), "before": float(before[k]), "after": float(slopes["last"][k])}
-                          for k, m in enumerate(bounded)}  # fmt: skip
+    info.update(_bounds_info(bounded, bound, before, slopes["last"]))
     return u.double().numpy(), info
+
+
+def _finite(u: torch.Tensor, optimizer: str) -> torch.Tensor:
+    """``u``, or a one-line error when the re-fit diverged (the direction is no longer finite)."""
+    if not torch.isfinite(u).all():
+        raise LatentnavError(f"the meter re-fit ({optimizer}) diverged: the direction is no longer finite; try "
+                             f"--fit-optimizer {'adam' if optimizer == 'slsqp' else 'slsqp'} or --refit logistic")  # fmt: skip
+    return u
+
+
+def _bounds_info(bounded: Sequence[MeterSpec], bound, before, after) -> dict:
+    """``{"bounds": {meter: {bound, before, after}}}`` for the meters held within a bound (nothing without any)."""
+    if not bounded:
+        return {}
+    return {"bounds": {m.name: {"bound": float(bound[k]), "before": float(before[k]), "after": float(after[k])}
+                       for k, m in enumerate(bounded)}}  # fmt: skip
 
 
 def _start_point(effect, n: int, u0: torch.Tensor, start, on_base, keep: float, optimizer: str):
