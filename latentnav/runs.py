@@ -9,6 +9,7 @@ discover -o dir`` writes (the command calls the same :meth:`Discovery.write`), t
 from __future__ import annotations
 
 import json
+import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -455,6 +456,10 @@ class CorrectionRun:
         report = self.result.report
         ev = report["eval"]
         base, after = ev["base"]["leakage_max"], ev["corrected"]["leakage_max"]
+        if not all(math.isfinite(ev[k]["steer"]["r2"]) and math.isfinite(ev[k]["leakage_max"]) for k in ev if k != "n"
+                   and isinstance(ev[k], dict) and "steer" in ev[k]):  # fmt: skip
+            return (f"the directions' effect on {self.attribute} could not be measured on all of the {ev['n']} "
+                    f"evaluation latents' moves (too few kept a readable sprite): ask for more (--eval-n)")
         if not after > 0.5 * base:
             return None
         text = (f"the corrected direction still changes {', '.join(self.against)} by {after:.3f} per unit "

@@ -72,7 +72,10 @@ def user_effect(G, direction: Direction, meter_a: MeterSpec, others: Sequence[Me
     steps = np.broadcast_to(np.asarray(t, dtype=np.float64)[:, None], change.shape[:2])
     da, dist = change[..., 0], np.stack(dist)
     out: dict[str, Any] = {"t": [float(v) for v in t], "n": len(z)}
-    out["steer"] = {k: v for k, v in steerability(steps[:, 0], da).items() if k in ("slope", "r2", "intercept")}
+    try:
+        out["steer"] = {k: v for k, v in steerability(steps[:, 0], da).items() if k in ("slope", "r2", "intercept")}
+    except ValueError:  # too few moved images still read A (blank or lost): reported as not measured
+        out["steer"] = {"slope": float("nan"), "r2": float("nan"), "intercept": float("nan")}
     out["on_target"] = origin_slope(dist, da)
     out["changes"], out["change_intervals"] = {}, {}
     for k, m in enumerate(others, start=1):
