@@ -456,8 +456,8 @@ class CorrectionRun:
         report = self.result.report
         ev = report["eval"]
         base, after = ev["base"]["leakage_max"], ev["corrected"]["leakage_max"]
-        if not all(math.isfinite(ev[k]["steer"]["r2"]) and math.isfinite(ev[k]["leakage_max"]) for k in ev if k != "n"
-                   and isinstance(ev[k], dict) and "steer" in ev[k]):  # fmt: skip
+        if not all(math.isfinite(ev[k]["steer"]["r2"]) and math.isfinite(ev[k]["leakage_max"])
+                   for k in ("base", "projection", "corrected")):  # fmt: skip
             return (f"the directions' effect on {self.attribute} could not be measured on all of the {ev['n']} "
                     f"evaluation latents' moves (too few kept a readable sprite): ask for more (--eval-n)")
         if not after > 0.5 * base:

@@ -144,8 +144,10 @@ def correct(G, direction: Direction | torch.Tensor, attribute: str | MeterSpec, 
     with clock.stage("evaluation", 3 * len(EVAL_T) * eval_n) as bar:
         z_eval = G.sample_latent(range(eval_seed, eval_seed + eval_n), space)
         norm99 = prior_norm_quantile(z)
-        measured = {name: judged(user_effect(G, d, meter_a, [*meters_b, *others], z_eval, norm99=norm99, space=space,
-                                             bar=bar), [m.name for m in meters_b])
+        with torch.no_grad():  # the same starts for the three directions: rendered once
+            start = G(z_eval.to(G.device).view(-1, *G.latent_shape(space)), space=space).cpu()
+        measured = {name: judged(user_effect(G, d, meter_a, [*meters_b, *others], z_eval, norm99=norm99, start=start,
+                                             space=space, bar=bar), [m.name for m in meters_b])
                     for name, d in calibrated.items()}  # fmt: skip
     report = _report(cfg, meters, base_method, z, scores, made, fit, u, projected, corrected, measured, eval_n, eval_seed)
     report["also_read"] = [m.name for m in others]

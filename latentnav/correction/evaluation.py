@@ -29,7 +29,7 @@ def prior_norm_quantile(z: torch.Tensor, q: float = 0.99) -> float:
 
 
 def user_effect(G, direction: Direction, meter_a: MeterSpec, others: Sequence[MeterSpec], z: torch.Tensor, *,
-                t: Sequence[float] = EVAL_T, norm99: float | None = None,
+                t: Sequence[float] = EVAL_T, norm99: float | None = None, start: torch.Tensor | None = None,
                 space: str | None = None, n_boot: int = 1000, bar: tqdm | None = None) -> dict[str, Any]:  # fmt: skip
     """What a calibrated ``direction`` does, moved by ``t`` (relative, in ``meter_a``'s units) from latents ``z``.
 
@@ -38,6 +38,7 @@ def user_effect(G, direction: Direction, meter_a: MeterSpec, others: Sequence[Me
         others: every other meter to read (the held ones first; the report names each).
         z: [N, D] fresh latents.
         norm99: the 99th percentile of the prior's latent norm (:func:`prior_norm_quantile`).
+        start: the images of ``z`` when already rendered (several directions judged on the same latents).
         bar: a progress bar to advance by ``len(z)`` per step.
 
     Returns:
@@ -53,7 +54,8 @@ def user_effect(G, direction: Direction, meter_a: MeterSpec, others: Sequence[Me
     shape = G.latent_shape(space)
     z = z.float()
     with torch.no_grad():
-        start = G(z.to(G.device).view(-1, *shape), space=space).cpu()
+        if start is None:
+            start = G(z.to(G.device).view(-1, *shape), space=space).cpu()
         base = np.stack([m(start).double().numpy() for m in meters], axis=1)
         start_area = area(start)
         readings, lost, dist, beyond = [], [], [], []
