@@ -139,3 +139,30 @@ def test_multi_dimensional_spaces_are_flattened_and_not_projected():
     assert traj.z0.shape == (2 * 8 * 4, 6)
     assert traj.z0.norm(dim=1).max() > 2 * np.sqrt(6)  # no projection in a space without a prior
     assert abs(torch.dot(d.u, G.u_x).item()) > 0.9 and d.space == "w+"
+
+
+def test_the_calibrations_nnls_is_scipys_minimiser():
+    """The hand-written NNLS (kept out of scipy.optimize for start-up time) against SciPy's, on random problems
+    with active constraints and on the calibration's own penalised design."""
+    from scipy.optimize import nnls
+
+    from latentnav.methods.trajectory.calibration import _basis, _nnls
+
+    rng = np.random.default_rng(0)
+    active = 0
+    for _ in range(60):
+        m, n = int(rng.integers(30, 300)), int(rng.integers(1, 30))
+        a, b = rng.normal(size=(m, n)), rng.normal(size=m)
+        want, _ = nnls(a, b)
+        got = _nnls(a, b)
+        assert (got >= 0).all()
+        np.testing.assert_allclose(got, want, atol=1e-8)
+        active += int((want == 0).sum())
+    assert active > 300  # the constraints bind: not an unconstrained least-squares test
+    a0, at = torch.randn(500, dtype=torch.float64), torch.randn(500, dtype=torch.float64)
+    t = torch.tanh(at) - torch.tanh(a0) + 0.05 * torch.randn(500, dtype=torch.float64)
+    knots = torch.linspace(-2.5, 2.5, 41, dtype=torch.float64)
+    design = (_basis(at, knots) - _basis(a0, knots)).numpy()
+    penalty = np.sqrt(500 / 40) * (np.eye(40, 40, 1) - np.eye(40))[:-1]
+    a, b = np.vstack([design, penalty]), np.concatenate([t.numpy(), np.zeros(39)])
+    np.testing.assert_allclose(_nnls(a, b), nnls(a, b, maxiter=2000)[0], atol=1e-7)

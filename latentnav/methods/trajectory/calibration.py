@@ -15,7 +15,6 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from scipy.optimize import nnls
 from tqdm.auto import tqdm
 
 from latentnav import distributed, measure
@@ -230,7 +229,7 @@ def fit_calibration(a0: torch.Tensor, at: torch.Tensor, t: torch.Tensor, n_knots
     k = n_knots - 1
     scale = np.sqrt(len(t) / k) * smooth
     penalty = scale * (np.eye(k, k, 1) - np.eye(k))[:-1]
-    deltas, _ = nnls(np.vstack([design, penalty]), np.concatenate([t.numpy(), np.zeros(k - 1)]), maxiter=50 * k)
+    deltas = _nnls(np.vstack([design, penalty]), np.concatenate([t.numpy(), np.zeros(k - 1)]), max_iter=50 * k)
     # Strictly increasing (so g inverts), with steps that float32 still resolves.
     deltas = np.maximum(deltas, 1e-4 * max(deltas.mean(), 1e-9))
     values = torch.cat([torch.zeros(1, dtype=torch.float64), torch.from_numpy(deltas).cumsum(0)])
@@ -239,6 +238,45 @@ def fit_calibration(a0: torch.Tensor, at: torch.Tensor, t: torch.Tensor, n_knots
     pred = _interp(at, knots, values) - _interp(a0, knots, values)
     r2 = 1 - ((pred - t) ** 2).sum().item() / max(((t - t.mean()) ** 2).sum().item(), 1e-12)
     return knots.float(), values.float(), r2
+
+
+def _nnls(a: np.ndarray, b: np.ndarray, max_iter: int | None = None) -> np.ndarray:
+    """``argmin ||a x - b||`` over ``x >= 0``: Lawson and Hanson's active-set method on the normal equations
+    (Bro and de Jong's variant), [n] float64.
+
+    Written here rather than taken from ``scipy.optimize.nnls`` because importing ``scipy.optimize`` costs
+    0.35-0.5 s, a tenth of the main job; the problem is small (``n`` = knots - 1 columns), so the normal
+    equations, formed once, make each step a solve of at most n x n. The same minimiser as SciPy's where it is
+    unique (``tests/test_calibration.py`` compares them).
+    """
+    ata, atb = a.T @ a, a.T @ b
+    n = ata.shape[1]
+    max_iter = 3 * n if max_iter is None else max_iter
+    tol = 10 * np.finfo(float).eps * np.abs(ata).sum(axis=0).max() * max(n, 1)
+    x, free = np.zeros(n), np.zeros(n, dtype=bool)  # free: the variables allowed above zero (the passive set)
+
+    def solve(free: np.ndarray) -> np.ndarray:
+        s = np.zeros(n)
+        s[free] = np.linalg.lstsq(ata[np.ix_(free, free)], atb[free], rcond=None)[0]
+        return s
+
+    gradient = atb - ata @ x
+    steps = 0
+    while (~free).any() and gradient[~free].max() > tol and steps < max_iter:
+        free[np.flatnonzero(~free)[gradient[~free].argmax()]] = True
+        s = solve(free)
+        while (s[free] <= 0).any() and steps < max_iter:  # step back to the boundary and release what hits zero
+            steps += 1
+            hit = free & (s <= 0)
+            alpha = (x[hit] / (x[hit] - s[hit])).min()
+            x += alpha * (s - x)
+            free &= x > tol
+            x[~free] = 0.0
+            s = solve(free)
+        x = s
+        gradient = atb - ata @ x
+        steps += 1
+    return x
 
 
 def fit_u(z0: torch.Tensor, zt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
