@@ -559,3 +559,30 @@ def test_no_change_at_all_is_no_control():
 
     s = steerability([-0.1, 0.0, 0.1], np.zeros((3, 5)))
     assert s["r2"] == 0.0 and s["slope"] == 0.0
+
+
+def test_an_error_after_ctrl_c_is_reported_as_the_interruption(tmp_path, monkeypatch):
+    """A Ctrl-C that lands while torch's C++ code reads a weight file comes back as that code's own error; the
+    program reports the interruption (exit 130), not a corrupted file, and writes nothing."""
+    from click.testing import CliRunner
+
+    from latentnav import interrupt
+    from latentnav.cli import common
+    from latentnav.cli.app import main
+    from latentnav.errors import CheckpointError
+
+    ctrl_c = [True]
+
+    def interrupted_load(*args, **kwargs):
+        interrupt._fired = ctrl_c[0]  # what the SIGINT handler does before its KeyboardInterrupt is lost in C++
+        raise CheckpointError("bvae-dsprites-b4.safetensors: not a readable safetensors file (truncated or corrupted)")
+
+    monkeypatch.setattr(interrupt, "_fired", False)
+    monkeypatch.setattr(common, "load", interrupted_load)
+    res = CliRunner().invoke(main, ["discover", "--transform", "shift-x", "-o", str(tmp_path / "run")])
+    assert res.exit_code == 130
+    assert res.output.strip().splitlines()[-1] == "error: interrupted (Ctrl-C); nothing was written except what the lines above say"
+    assert list(tmp_path.iterdir()) == []
+    ctrl_c[0] = False
+    res = CliRunner().invoke(main, ["discover", "--transform", "shift-x", "-o", str(tmp_path / "run")])
+    assert res.exit_code == 1 and "truncated or corrupted" in res.output  # without Ctrl-C: the file's error

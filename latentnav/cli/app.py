@@ -9,9 +9,11 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import traceback
 
 import click
 
+from latentnav import interrupt
 from latentnav._version import __version__
 from latentnav.errors import LatentnavError
 
@@ -21,11 +23,15 @@ _ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, er
                        errno.ENOTDIR, errno.ELOOP)  # fmt: skip
 
 
+INTERRUPTED = "interrupted (Ctrl-C); nothing was written except what the lines above say"
+
+
 class _Group(click.Group):
     """Turns user errors raised inside commands into one line on stderr and an exit code.
 
     Only latentnav's own errors (:class:`~latentnav.errors.LatentnavError`), click's usage errors, a full or
-    read-only disk and Ctrl-C (exit 130) become one line; anything else is a bug and keeps its traceback.
+    read-only disk and Ctrl-C (exit 130) become one line; anything else is a bug and keeps its traceback. Any
+    error after Ctrl-C was pressed is the interruption (a file being read when it landed is not corrupted).
     """
 
     def invoke(self, ctx: click.Context):
@@ -33,18 +39,31 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except click.ClickException as err:  # usage errors, BadParameter: one line, exit 2
             _fail(err.format_message(), err.exit_code)
-        except LatentnavError as err:
-            _fail(str(err), err.exit_code, reported_by_main=type(err).__name__ == "RankError")
-        except KeyboardInterrupt:
-            _fail("interrupted (Ctrl-C); nothing was written except what the lines above say", 130)
-        except OSError as err:
-            if err.errno not in _ENVIRONMENT_ERRNOS:
+        except KeyboardInterrupt as err:
+            _release(err)
+            _fail(INTERRUPTED, 130)
+        except Exception as err:
+            _release(err)
+            if interrupt.interrupted():  # C++ code that ran Python turned the Ctrl-C into an error of its own
+                _fail(INTERRUPTED, 130)
+            if isinstance(err, LatentnavError):
+                _fail(str(err), err.exit_code, reported_by_main=type(err).__name__ == "RankError")
+            if not isinstance(err, OSError) or err.errno not in _ENVIRONMENT_ERRNOS:
                 raise
             bad_path = err.errno in (errno.ENAMETOOLONG, errno.ENOTDIR, errno.ELOOP)  # the path typed is the problem
             _fail(f"{err.strerror}: {err.filename}" if err.filename else str(err), 2 if bad_path else 1)
         finally:
             if "latentnav.distributed" in sys.modules:  # only commands that ran data-parallel imported it
                 sys.modules["latentnav.distributed"].teardown()
+
+
+def _release(err: BaseException) -> None:
+    """Close the progress bars the interrupted work left open, so each prints its last state before the ``error:``
+    line rather than after it (when the frames that hold them are freed), and drop those frames' locals."""
+    traceback.clear_frames(err.__traceback__)
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ())):  # tqdm's own registry of open bars
+        bar.close()
 
 
 def _fail(message: str, code: int, reported_by_main: bool = False) -> None:
@@ -133,8 +152,6 @@ def entry() -> None:
     KeyboardInterrupt" flag set even though latentnav handled it, and the interpreter would then end by killing
     itself with SIGINT; so the process leaves at once (everything the run owns is cleaned up by then).
     """
-    from latentnav import interrupt
-
     interrupt.install()
     share_the_cores()
     try:
