@@ -3,7 +3,7 @@ R^2 target, found by searching the directions themselves against the corrector's
 
     python benchmarks/correct_ceiling.py [--models bvae-dsprites-corr,bvae-dsprites-corr06] [--caps 0.01,0.03,0.1,inf]
         [--grid 400] [--refine 80] [--fit-n 200] [--eval-n 500] [--json benchmarks/results/correct_ceiling.json]
-        [--update-docs] [--from-json]
+        [--plot docs/images/correct_ceiling.png] [--update-docs] [--from-json]
 
 Every candidate u is judged exactly as the corrector judges its directions: calibrated in pos_x
 (``calibrate_direction``), moved by -0.1 .. +0.1 of the width in relative mode from fresh latents
@@ -147,6 +147,37 @@ def table(results: dict) -> str:
     return "\n".join([HEADER] + [row(model, r) for model, out in results.items() for r in out["caps"].values()])
 
 
+def plot(results: dict, path: Path, targets_json: Path) -> None:
+    """Each model's grid (R^2 on the fit latents against |y per unit x|), the refined ceiling per cap, the
+    corrector's directions from ``benchmarks/correct_targets.py``'s JSON (fresh latents) and the R^2 target."""
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    corrected = json.loads(targets_json.read_text())["results"] if targets_json.exists() else {}
+    fig, axes = plt.subplots(1, len(results), figsize=(5.2 * len(results), 4.2), squeeze=False)
+    for ax, (model, out) in zip(axes[0], results.items()):
+        grid = [g for g in out["grid"] if math.isfinite(g["r2"])]
+        ax.scatter([abs(g["pos_y"]) for g in grid], [g["r2"] for g in grid], s=6, c="0.7", label="grid (fit latents)")
+        best = list(out["caps"].values())
+        ax.plot([abs(r["eval"]["changes"]["pos_y"]) for r in best], [r["eval"]["steer"]["r2"] for r in best], "k^",
+                label="best per cap (fresh latents)")  # fmt: skip
+        for method, r in corrected.get(model, {}).items():
+            c = r["eval"]["corrected"]
+            ax.plot(abs(c["changes"]["pos_y"]), c["steer"]["r2"], "o", label=f"corrected {method}")
+        ax.axhline(0.85, color="tab:red", lw=1, ls="--", label="R^2 target 0.85")
+        ax.set_xscale("symlog", linthresh=0.01)
+        ax.set(title=model, xlabel="|y per unit x|", ylabel="R^2 of achieved on requested x", ylim=(0, 1))
+    axes[0][0].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--models", default="bvae-dsprites-corr,bvae-dsprites-corr06")
@@ -158,6 +189,8 @@ def main() -> None:
     p.add_argument("--eval-n", type=int, default=500)
     p.add_argument("--json", type=Path, default=ROOT / "benchmarks/results/correct_ceiling.json")
     p.add_argument("--from-json", action="store_true", help="only rewrite the docs table from --json")
+    p.add_argument("--plot", type=Path, default=ROOT / "docs/images/correct_ceiling.png",
+                   help="the picture (with the corrector's directions from benchmarks/results/correct_targets.json)")
     add_update_flag(p, DOC)
     args = p.parse_args()
     if args.from_json:
@@ -171,6 +204,7 @@ def main() -> None:
         write_json(args.json, {"command": "python benchmarks/correct_ceiling.py", "args": vars(args) | {"json": str(args.json)},
                                "results": results})  # fmt: skip
     print(table(results))
+    plot(results, args.plot, ROOT / "benchmarks/results/correct_targets.json")
     if args.update_docs:
         update_doc(BLOCK, table(results), DOC)
 
