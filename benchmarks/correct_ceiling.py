@@ -3,7 +3,8 @@ R^2 target, found by searching the directions themselves against the corrector's
 
     python benchmarks/correct_ceiling.py [--models bvae-dsprites-corr,bvae-dsprites-corr06] [--caps 0.01,0.03,0.1,inf]
         [--grid 400] [--refine 80] [--fit-n 200] [--eval-n 500] [--json benchmarks/results/correct_ceiling.json]
-        [--plot docs/images/correct_ceiling.png] [--update-docs] [--from-json]
+        [--scale-cap inf] [--grid-from JSON] [--plot docs/images/correct_ceiling.png] [--update-docs] [--block B]
+        [--from-json]
 
 Every candidate u is judged exactly as the corrector judges its directions: calibrated in pos_x
 (``calibrate_direction``), moved by -0.1 .. +0.1 of the width in relative mode from fresh latents
@@ -24,6 +25,7 @@ The unconstrained row (cap inf) says how well a straight line does x at all on t
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from pathlib import Path
@@ -44,7 +46,7 @@ from latentnav.seeds import EVAL_SEED
 DOC = DOCS / "correct.md"
 BLOCK = "correct-ceiling"
 FIT_SEED = 90_000
-HEADER = ("| model | cap on y per unit x | best R^2 on the grid | R^2 on the fit latents after refining | R^2, slope on "
+HEADER = ("| model | caps on y, scale per unit x | best R^2 on the grid | R^2 on the fit latents after refining | R^2, slope on "
           "fresh latents | y per unit x (5-95%) | scale per unit x | lost |\n|---|---|---|---|---|---|---|---|")  # fmt: skip
 
 
@@ -65,6 +67,13 @@ def penalised(effect: dict | None, cap: float, scale_cap: float = math.inf) -> f
         return 1.0
     y, s = abs(effect["changes"]["pos_y"]), abs(effect["changes"]["scale"])
     return -effect["steer"]["r2"] + 10 * max(0.0, y - cap) + 10 * max(0.0, s - scale_cap)
+
+
+def penalised_summary(g: dict, cap: float, scale_cap: float) -> float:
+    """:func:`penalised` of a grid row's summary."""
+    if not math.isfinite(g["r2"]):
+        return 1.0
+    return -g["r2"] + 10 * max(0.0, abs(g["pos_y"]) - cap) + 10 * max(0.0, abs(g["scale"]) - scale_cap)
 
 
 def active_span(G, z: torch.Tensor, share: float = 0.1) -> torch.Tensor:
@@ -93,7 +102,8 @@ def summary(effect: dict | None) -> dict:
     return {"r2": effect["steer"]["r2"], "pos_y": effect["changes"]["pos_y"], "scale": effect["changes"]["scale"]}
 
 
-def ceiling(model: str, caps: list[float], grid: int, refine: int, fit_n: int, eval_n: int, scale_cap: float) -> dict:
+def ceiling(model: str, caps: list[float], grid: int, refine: int, fit_n: int, eval_n: int, scale_cap: float,
+            grid_from: dict | None = None) -> dict:  # fmt: skip
     G = ln.load_generator(model)
     meters = [get_meter(name, G) for name in ("pos_x", "pos_y", "scale")]
     z_fit = G.sample_latent(range(FIT_SEED, FIT_SEED + fit_n), "z")
@@ -101,17 +111,20 @@ def ceiling(model: str, caps: list[float], grid: int, refine: int, fit_n: int, e
     span = active_span(G, z_fit[:100])
     print(f"{model}: active latents {torch.nonzero(span.sum(1)).flatten().tolist()}", flush=True)
     clock = time.perf_counter()
-    candidates = grid_directions(span.shape[1], grid)
-    effects = []
-    for i, v in enumerate(candidates):
-        effects.append(judge(G, span @ v, meters, z_fit, calib_n=32, n_boot=20))
-        if (i + 1) % 50 == 0:
-            print(f"  grid {i + 1}/{grid} ({time.perf_counter() - clock:.0f} s)", flush=True)
-    out = {"active": torch.nonzero(span.sum(1)).flatten().tolist(), "grid": [summary(e) for e in effects],
+    if grid_from is not None:  # an earlier run's grid (its own fit latents) as the starting points
+        candidates, grid_rows = torch.tensor(grid_from["grid_directions"]), grid_from["grid"]
+    else:
+        candidates = grid_directions(span.shape[1], grid)
+        grid_rows = []
+        for i, v in enumerate(candidates):
+            grid_rows.append(summary(judge(G, span @ v, meters, z_fit, calib_n=32, n_boot=20)))
+            if (i + 1) % 50 == 0:
+                print(f"  grid {i + 1}/{grid} ({time.perf_counter() - clock:.0f} s)", flush=True)
+    out = {"active": torch.nonzero(span.sum(1)).flatten().tolist(), "grid": grid_rows,
            "grid_directions": candidates.tolist(), "caps": {}}  # fmt: skip
     for cap in caps:
         clock = time.perf_counter()
-        values = [penalised(e, cap, scale_cap) for e in effects]
+        values = [penalised_summary(g, cap, scale_cap) for g in grid_rows]
         best = int(np.argmin(values))
 
         def f(v: np.ndarray) -> float:
@@ -126,8 +139,8 @@ def ceiling(model: str, caps: list[float], grid: int, refine: int, fit_n: int, e
         u = span @ torch.tensor(v / np.linalg.norm(v), dtype=torch.float32)
         fit = judge(G, u, meters, z_fit, calib_n=32, n_boot=20)
         fresh = judge(G, u, meters, z_eval, calib_n=64, n_boot=1000)
-        feasible = [e["r2"] for e in out["grid"] if abs(e["pos_y"]) <= cap and abs(e["scale"]) <= scale_cap]
-        out["caps"][str(cap)] = {"cap": cap, "grid_best_r2": max(feasible, default=float("nan")),
+        feasible = [e["r2"] for e in grid_rows if abs(e["pos_y"]) <= cap and abs(e["scale"]) <= scale_cap]
+        out["caps"][str(cap)] = {"cap": cap, "scale_cap": scale_cap, "grid_best_r2": max(feasible, default=float("nan")),
                                  "fit": summary(fit), "eval": fresh, "u": u.tolist(), "evaluations": int(res.nfev),
                                  "seconds": round(time.perf_counter() - clock, 1)}  # fmt: skip
         print(row(model, out["caps"][str(cap)]), flush=True)
@@ -137,7 +150,8 @@ def ceiling(model: str, caps: list[float], grid: int, refine: int, fit_n: int, e
 def row(model: str, r: dict) -> str:
     e = r["eval"]
     lo, hi = e["change_intervals"]["pos_y"]
-    cap = "none" if math.isinf(r["cap"]) else f"{r['cap']:g}"
+    scale_cap = r.get("scale_cap", math.inf)
+    cap = ("none" if math.isinf(r["cap"]) else f"{r['cap']:g}") + ", " + ("none" if math.isinf(scale_cap) else f"{scale_cap:g}")
     return (f"| `{model}` | {cap} | {r['grid_best_r2']:.3f} | {r['fit']['r2']:.3f} | {e['steer']['r2']:.3f}, "
             f"{e['steer']['slope']:.2f} | {e['changes']['pos_y']:+.3f} ({lo:.3f}-{hi:.3f}) | {e['changes']['scale']:+.3f} | "
             f"{100 * e['lost_share']:.1f}% |")  # fmt: skip
@@ -150,8 +164,6 @@ def table(results: dict) -> str:
 def plot(results: dict, path: Path, targets_json: Path) -> None:
     """Each model's grid (R^2 on the fit latents against |y per unit x|), the refined ceiling per cap, the
     corrector's directions from ``benchmarks/correct_targets.py``'s JSON (fresh latents) and the R^2 target."""
-    import json
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -170,7 +182,7 @@ def plot(results: dict, path: Path, targets_json: Path) -> None:
             ax.plot(abs(c["changes"]["pos_y"]), c["steer"]["r2"], "o", label=f"corrected {method}")
         ax.axhline(0.85, color="tab:red", lw=1, ls="--", label="R^2 target 0.85")
         ax.set_xscale("symlog", linthresh=0.01)
-        ax.set(title=model, xlabel="|y per unit x|", ylabel="R^2 of achieved on requested x", ylim=(0, 1))
+        ax.set(title=model, xlabel="|y per unit x|", ylabel="R^2 of achieved on requested x", ylim=(0, 1), xlim=(0, 2))
     axes[0][0].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -185,6 +197,8 @@ def main() -> None:
     p.add_argument("--grid", type=int, default=400)
     p.add_argument("--refine", type=int, default=80)
     p.add_argument("--scale-cap", type=float, default=math.inf, help="cap on |scale per unit x| (default: none)")
+    p.add_argument("--grid-from", type=Path, help="start from the grid in this JSON (an earlier run's) instead of a new one")
+    p.add_argument("--block", default=BLOCK, help="the docs block --update-docs rewrites")
     p.add_argument("--fit-n", type=int, default=200)
     p.add_argument("--eval-n", type=int, default=500)
     p.add_argument("--json", type=Path, default=ROOT / "benchmarks/results/correct_ceiling.json")
@@ -194,19 +208,19 @@ def main() -> None:
     add_update_flag(p, DOC)
     args = p.parse_args()
     if args.from_json:
-        import json
-
         results = json.loads(args.json.read_text())["results"]
     else:
         torch.manual_seed(0)
         caps = [float(c) for c in args.caps.split(",")]
-        results = {m: ceiling(m, caps, args.grid, args.refine, args.fit_n, args.eval_n, args.scale_cap) for m in args.models.split(",")}
-        write_json(args.json, {"command": "python benchmarks/correct_ceiling.py", "args": vars(args) | {"json": str(args.json)},
+        earlier = json.loads(args.grid_from.read_text())["results"] if args.grid_from else {}
+        results = {m: ceiling(m, caps, args.grid, args.refine, args.fit_n, args.eval_n, args.scale_cap, earlier.get(m))
+                   for m in args.models.split(",")}  # fmt: skip
+        write_json(args.json, {"command": "python benchmarks/correct_ceiling.py", "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                                "results": results})  # fmt: skip
     print(table(results))
     plot(results, args.plot, ROOT / "benchmarks/results/correct_targets.json")
     if args.update_docs:
-        update_doc(BLOCK, table(results), DOC)
+        update_doc(args.block, table(results), DOC)
 
 
 if __name__ == "__main__":
