@@ -152,7 +152,8 @@ def row(model: str, r: dict) -> str:
     lo, hi = e["change_intervals"]["pos_y"]
     scale_cap = r.get("scale_cap", math.inf)
     cap = ("none" if math.isinf(r["cap"]) else f"{r['cap']:g}") + ", " + ("none" if math.isinf(scale_cap) else f"{scale_cap:g}")
-    return (f"| `{model}` | {cap} | {r['grid_best_r2']:.3f} | {r['fit']['r2']:.3f} | {e['steer']['r2']:.3f}, "
+    grid = f"{r['grid_best_r2']:.3f}" if math.isfinite(r["grid_best_r2"]) else "none within the caps"
+    return (f"| `{model}` | {cap} | {grid} | {r['fit']['r2']:.3f} | {e['steer']['r2']:.3f}, "
             f"{e['steer']['slope']:.2f} | {e['changes']['pos_y']:+.3f} ({lo:.3f}-{hi:.3f}) | {e['changes']['scale']:+.3f} | "
             f"{100 * e['lost_share']:.1f}% |")  # fmt: skip
 
