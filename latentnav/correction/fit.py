@@ -4,6 +4,8 @@ Adam on minibatches) that moves the target and holds the other attributes.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Sequence
 
 import numpy as np
@@ -63,7 +65,9 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     direction at keep 0.6 leaked 0.011 to 0.061 over three seeds; with the decay 0.021 to 0.032);
     ``batch=None`` uses every latent at every step. ``optimizer="slsqp"`` instead minimises the leakage term
     alone, on one fixed draw of ``batch`` latents (all of them with ``batch=None``), with scipy's SLSQP (at
-    most ``steps`` iterations; ``info["stopped"]`` says whether it converged or reached that limit) subject
+    most ``steps`` iterations; ``info["stopped"]`` says whether it converged or reached that limit, and when the
+    last point broke a constraint or leaked more than an earlier feasible one, that the best feasible point it
+    evaluated was kept instead: never worse than a feasible start) subject
     to A's change per unit step >= ``keep`` of ``u0``'s (no reward: a direction that keeps more than asked is
     left as it is). The fit starts from ``start`` (default ``u0``);
     ``base`` [N, 1 + K] are the readings at ``z`` when already known (saves rendering them again).
@@ -221,10 +225,15 @@ def _slsqp(effect, v: torch.Tensor, rows: torch.Tensor, on_base: torch.Tensor, k
             at.update(key=x.tobytes(), w=w, on_target=on_target, leak=leak, room=room, grads=None)
         return at
 
+    best: dict = {"leak": math.inf, "x": None}  # the least leaking feasible point SLSQP has evaluated
+
     def value(x: np.ndarray) -> tuple[float, float, np.ndarray]:
         f = forward(x)
         room = f["room"].detach().double().numpy() if f["room"] is not None else np.empty(0)
-        return float(f["leak"].detach()), float(f["on_target"].detach() / on_base) - keep, room
+        leak, share = float(f["leak"].detach()), float(f["on_target"].detach() / on_base) - keep
+        if share >= 0 and (room >= 0).all() and leak < best["leak"]:
+            best.update(leak=leak, x=x.copy())
+        return leak, share, room
 
     def grad(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         f = forward(x)
@@ -250,4 +259,12 @@ def _slsqp(effect, v: torch.Tensor, rows: torch.Tensor, on_base: torch.Tensor, k
                    options={"maxiter": max(steps, 1)}, callback=iterated)  # fmt: skip
     bar.close()
     stopped = {0: "converged", 9: "iteration limit"}.get(int(res.status), str(res.message))
-    return torch.tensor(res.x / np.linalg.norm(res.x), dtype=torch.float32).requires_grad_(True), int(res.nit), stopped
+    x, feasible, final_leak = res.x, False, math.inf
+    if np.isfinite(x).all():
+        final_leak, final_share, final_room = value(x)
+        feasible = final_share >= 0 and (final_room >= 0).all()
+    if best["x"] is not None and (not feasible or best["leak"] < final_leak):
+        # SLSQP can stop (at its limit, or failing) on a point that breaks a constraint or leaks more than one
+        # it has passed; the re-fit never returns worse than the best feasible point it saw (the start is one)
+        x, stopped = best["x"], f"{stopped}; its best feasible point kept"
+    return torch.tensor(x / np.linalg.norm(x), dtype=torch.float32).requires_grad_(True), int(res.nit), stopped
