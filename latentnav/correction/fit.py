@@ -65,9 +65,8 @@ def fit_on_meters(G, z: torch.Tensor, u0: torch.Tensor, meter_a: MeterSpec, mete
     direction at keep 0.6 leaked 0.011 to 0.061 over three seeds; with the decay 0.021 to 0.032);
     ``batch=None`` uses every latent at every step. ``optimizer="slsqp"`` instead minimises the leakage term
     alone, on one fixed draw of ``batch`` latents (all of them with ``batch=None``), with scipy's SLSQP (at
-    most ``steps`` iterations; ``info["stopped"]`` says whether it converged or reached that limit, and when the
-    last point broke a constraint or leaked more than an earlier feasible one, that the best feasible point it
-    evaluated was kept instead: never worse than a feasible start) subject
+    most ``steps`` iterations; ``info["stopped"]`` says whether it converged or reached that limit, and whether
+    the best feasible point it evaluated was kept instead of a worse last one) subject
     to A's change per unit step >= ``keep`` of ``u0``'s (no reward: a direction that keeps more than asked is
     left as it is). The fit starts from ``start`` (default ``u0``);
     ``base`` [N, 1 + K] are the readings at ``z`` when already known (saves rendering them again).
