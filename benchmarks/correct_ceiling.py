@@ -61,16 +61,9 @@ def judge(G, u: torch.Tensor, meters, z, *, calib_n: int, n_boot: int) -> dict |
         return None
 
 
-def penalised(effect: dict | None, cap: float, scale_cap: float = math.inf) -> float:
-    """What the search minimises: -R^2, plus 10 per unit of y or scale beyond its cap (1 when not measurable)."""
-    if effect is None or not math.isfinite(effect["steer"]["r2"]):
-        return 1.0
-    y, s = abs(effect["changes"]["pos_y"]), abs(effect["changes"]["scale"])
-    return -effect["steer"]["r2"] + 10 * max(0.0, y - cap) + 10 * max(0.0, s - scale_cap)
-
-
-def penalised_summary(g: dict, cap: float, scale_cap: float) -> float:
-    """:func:`penalised` of a grid row's summary."""
+def penalised(g: dict, cap: float, scale_cap: float = math.inf) -> float:
+    """What the search minimises for a :func:`summary`: -R^2, plus 10 per unit of y or scale beyond its cap (1 when
+    not measurable)."""
     if not math.isfinite(g["r2"]):
         return 1.0
     return -g["r2"] + 10 * max(0.0, abs(g["pos_y"]) - cap) + 10 * max(0.0, abs(g["scale"]) - scale_cap)
@@ -124,12 +117,12 @@ def ceiling(model: str, caps: list[float], grid: int, refine: int, fit_n: int, e
            "grid_directions": candidates.tolist(), "caps": {}}  # fmt: skip
     for cap in caps:
         clock = time.perf_counter()
-        values = [penalised_summary(g, cap, scale_cap) for g in grid_rows]
+        values = [penalised(g, cap, scale_cap) for g in grid_rows]
         best = int(np.argmin(values))
 
         def f(v: np.ndarray) -> float:
             u = span @ torch.tensor(v, dtype=torch.float32)
-            return penalised(judge(G, u, meters, z_fit, calib_n=32, n_boot=20), cap, scale_cap) if u.norm() > 1e-6 else 1.0
+            return penalised(summary(judge(G, u, meters, z_fit, calib_n=32, n_boot=20)), cap, scale_cap) if u.norm() > 1e-6 else 1.0
 
         x0 = candidates[best].double().numpy()
         simplex = np.vstack([x0] + [x0 + 0.1 * e for e in np.eye(len(x0))])  # steps of about 6 degrees

@@ -155,6 +155,31 @@ TABLES = (
           "and hue) on 5,000 fresh latents, with the re-fit objective's terms on the scored latents.",
           "`python benchmarks/correct_dcgan.py --eval-n 5000 --update-docs` (after the three commands of correct.md)",
           ("dcgan-correct.json",), lambda: script("correct_dcgan").table(load("dcgan-correct.json")), "dcgan-correct"),
+    Table("The corrector's targets at its defaults", "correct.md#defaults-time-and-how-a-correction-is-judged",
+          "Each method's x direction corrected against y on both correlated models at the defaults, judged in the "
+          "attribute's units on 500 fresh latents: y and scale per unit x, slope and R^2, latent distance, lost images, "
+          "moves beyond the prior, seconds, and issue 25's targets.",
+          "`python benchmarks/correct_targets.py --update-docs`",
+          ("correct_targets.json",), lambda: script("correct_targets").table(load("correct_targets.json")["results"]),
+          "correct-targets"),
+    Table("The ceiling of a straight direction's R^2 at each leakage", "correct.md#the-ceiling-the-best-r2-a-straight-direction-reaches-at-each-leakage",
+          "The best calibrated R^2 any straight direction reaches at each cap on |y per unit x| (scale free), found by "
+          "a grid over the active latents and Nelder-Mead, judged as the corrector judges.",
+          "`python benchmarks/correct_ceiling.py --update-docs`",
+          ("correct_ceiling.json",), lambda: script("correct_ceiling").table(load("correct_ceiling.json")["results"]),
+          "correct-ceiling"),
+    Table("The same ceiling with the scale held", "correct.md#the-ceiling-the-best-r2-a-straight-direction-reaches-at-each-leakage",
+          "As above with |scale per unit x| <= 0.25, refined on 400 latents from the first search's grid.",
+          "`python benchmarks/correct_ceiling.py --scale-cap 0.25 --caps 0.01,0.03,0.1 --fit-n 400 --grid-from "
+          "benchmarks/results/correct_ceiling.json --json benchmarks/results/correct_ceiling_held.json --block "
+          "correct-ceiling-held --plot /tmp/held.png --update-docs`",
+          ("correct_ceiling_held.json",),
+          lambda: script("correct_ceiling").table(load("correct_ceiling_held.json")["results"]), "correct-ceiling-held"),
+    Table("How long latentnav correct takes, stage by stage", "correct.md#defaults-time-and-how-a-correction-is-judged",
+          "Wall and CPU seconds of each stage of `latentnav correct` at its defaults on `bvae-dsprites-corr` "
+          "(InterFaceGAN's x direction, against y); the table in correct.md is copied from its output.",
+          "`python benchmarks/correct_speed.py`, which writes `benchmarks/results/correct_speed.json`",
+          ("correct_speed.json",)),
     # -------------------------------------------------------------------------------------------- models.md
     Table("The shipped beta-VAEs", "models.md#the-shipped-testbed-models",
           "Reconstruction and KL (nats per image, 5,000 fresh renders), blank prior samples, the prior's x-y "
