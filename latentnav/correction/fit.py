@@ -5,7 +5,6 @@ Adam on minibatches) that moves the target and holds the other attributes.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Sequence
 
 import numpy as np
@@ -258,12 +257,11 @@ def _slsqp(effect, v: torch.Tensor, rows: torch.Tensor, on_base: torch.Tensor, k
                    options={"maxiter": max(steps, 1)}, callback=iterated)  # fmt: skip
     bar.close()
     stopped = {0: "converged", 9: "iteration limit"}.get(int(res.status), str(res.message))
-    x, feasible, final_leak = res.x, False, math.inf
-    if np.isfinite(x).all():
-        final_leak, final_share, final_room = value(x)
-        feasible = final_share >= 0 and (final_room >= 0).all()
-    if best["x"] is not None and (not feasible or best["leak"] < final_leak):
-        # SLSQP can stop (at its limit, or failing) on a point that breaks a constraint or leaks more than one
-        # it has passed; the re-fit never returns worse than the best feasible point it saw (the start is one)
-        x, stopped = best["x"], f"{stopped}; its best feasible point kept"
+    if np.isfinite(res.x).all():
+        value(res.x)  # the last point counts among those evaluated
+    # SLSQP can stop (at its limit, or failing) on a point that breaks a constraint or leaks more than one it has
+    # passed: the re-fit returns the least leaking feasible point it evaluated (never worse than a feasible start)
+    x = res.x if best["x"] is None else best["x"]
+    if not np.array_equal(x, res.x):
+        stopped = f"{stopped}; its best feasible point kept"
     return torch.tensor(x / np.linalg.norm(x), dtype=torch.float32).requires_grad_(True), int(res.nit), stopped
