@@ -1,6 +1,9 @@
-"""The program takes the cores other processes leave free (``cli.app.share_the_cores``)."""
+"""The program's start: it takes the cores other processes leave free (``cli.app.share_the_cores``) and imports
+torch without the cycle collector walking it (``cli.app.import_torch``)."""
 
+import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -40,3 +43,25 @@ def test_a_users_own_setting_an_imported_torch_or_no_loadavg_change_nothing(tmp_
     monkeypatch.delitem(sys.modules, "torch")
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert share_the_cores(pause=0, loadavg=loadavg(tmp_path, 2)) is None and os.environ["OMP_NUM_THREADS"] == "2"
+
+
+COUNT_FULL_COLLECTIONS = """
+import gc, json, sys
+full = []
+gc.callbacks.append(lambda phase, info: full.append(1) if phase == "start" and info["generation"] == 2 else None)
+{importer}
+print(json.dumps({{"full": len(full), "frozen": gc.get_freeze_count(), "enabled": gc.isenabled()}}))
+"""
+
+
+def _collections_while(importer: str) -> dict:
+    code = COUNT_FULL_COLLECTIONS.format(importer=importer)
+    return json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+
+
+def test_torch_is_imported_without_a_full_collection_and_left_frozen():
+    plain = _collections_while("import torch")
+    assert plain["full"] >= 1 and plain["frozen"] == 0  # what a bare import costs: the collector walks torch's objects
+    ours = _collections_while("from latentnav.cli.app import import_torch; import_torch()")
+    assert ours["full"] == 0 and ours["enabled"]
+    assert ours["frozen"] > 100_000  # torch's objects, skipped by every later collection (and the one at exit)

@@ -7,6 +7,7 @@ otherwise, 130 for Ctrl-C); anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import sys
 import traceback
@@ -26,6 +27,31 @@ _ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, er
 INTERRUPTED = "interrupted (Ctrl-C); nothing was written except what the lines above say"
 
 
+def import_torch() -> None:
+    """Import torch with Python's cycle collector paused, then freeze what exists (the collector skips it from then on).
+
+    torch's import makes about half a million objects, and the collector walked all of them three times while
+    it ran (0.15-0.2 s of the main job's wall, docs/benchmarks.md); none of them is garbage. Called after a
+    command's options were parsed and checked (so ``--help`` and usage errors stay quick).
+    """
+    if "torch" in sys.modules:
+        return
+    gc.disable()
+    try:
+        import torch  # noqa: F401
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
+class _Command(click.Command):
+    """A subcommand whose run starts with :func:`import_torch` (every command but ``--help`` needs torch)."""
+
+    def invoke(self, ctx: click.Context):
+        import_torch()
+        return super().invoke(ctx)
+
+
 class _Group(click.Group):
     """Turns user errors raised inside commands into one line on stderr and an exit code.
 
@@ -33,6 +59,8 @@ class _Group(click.Group):
     read-only disk and Ctrl-C (exit 130) become one line; anything else is a bug and keeps its traceback. Any
     error after Ctrl-C was pressed is the interruption (a file being read when it landed is not corrupted).
     """
+
+    command_class = _Command
 
     def invoke(self, ctx: click.Context):
         try:
@@ -173,7 +201,5 @@ def entry() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(130)
-    import gc
-
     gc.freeze()  # the interpreter's last collections skip what is left (torch's modules): 0.5 s less to exit
     sys.exit(code if isinstance(code, int) else 0)
