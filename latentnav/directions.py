@@ -49,22 +49,27 @@ class DirectionMismatchError(LatentnavError, ValueError):
     exit_code = 2
 
 
-def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor, slope: bool = False):
     """Piecewise-linear interpolation; beyond the ends, linear with the mean slope over the whole range.
 
     Written by hand because torch has no ``interp``; ``xp`` must be increasing. The mean slope (not the
     end segment's) keeps the inverse of a calibration whose ends flatten out from running off to huge
-    steps when a t beyond the fitted range is asked for.
+    steps when a t beyond the fitted range is asked for. With ``slope=True`` it returns ``(values, derivative
+    in x)``: the derivative autograd would give (the segment's slope; the mean slope beyond the ends).
     """
     xp, fp = xp.to(x), fp.to(x)
     i = torch.searchsorted(xp, x.contiguous()).clamp(1, len(xp) - 1)
     x0, x1, f0, f1 = xp[i - 1], xp[i], fp[i - 1], fp[i]
     width = x1 - x0
-    inside = f0 + (f1 - f0) * (x - x0) / torch.where(width > 0, width, torch.ones_like(width))
-    slope = (fp[-1] - fp[0]) / (xp[-1] - xp[0]).clamp_min(1e-12)
-    below = fp[0] + slope * (x - xp[0])
-    above = fp[-1] + slope * (x - xp[-1])
-    return torch.where(x < xp[0], below, torch.where(x > xp[-1], above, inside))
+    inside_slope = (f1 - f0) / torch.where(width > 0, width, torch.ones_like(width))
+    inside = f0 + inside_slope * (x - x0)
+    mean_slope = (fp[-1] - fp[0]) / (xp[-1] - xp[0]).clamp_min(1e-12)
+    below = fp[0] + mean_slope * (x - xp[0])
+    above = fp[-1] + mean_slope * (x - xp[-1])
+    values = torch.where(x < xp[0], below, torch.where(x > xp[-1], above, inside))
+    if not slope:
+        return values
+    return values, torch.where((x < xp[0]) | (x > xp[-1]), mean_slope, inside_slope)
 
 
 @dataclass(repr=False)

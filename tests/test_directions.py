@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import latentnav as ln
-from latentnav.directions import DirectionMismatchError, identity_direction, load_direction, traverse
-from latentnav.methods.trajectory.calibration import fit_calibration, fit_direction
+from latentnav.directions import DirectionMismatchError, _interp, identity_direction, load_direction, traverse
+from latentnav.methods.trajectory.calibration import _adam, _refine, fit_calibration, fit_direction, fit_u
 
 
 def planted(n=600, d=8, seed=0, noise=0.02):
@@ -34,6 +34,28 @@ def test_fit_recovers_the_planted_direction_and_its_s_shaped_calibration():
     assert d.t_of(0.0).abs().item() < 1e-6  # pinned to g(0) = 0
     assert torch.allclose(d.t_of(d.alpha_for(torch.tensor([-0.2, 0.0, 0.25]))), torch.tensor([-0.2, 0.0, 0.25]), atol=1e-5)
     assert d.meta["fit_r2"] > 0.97
+
+
+def test_the_written_out_refinement_takes_autograds_steps():
+    """``_interp``'s slopes (inside the knots and beyond them) and ``_refine``'s gradient against autograd's."""
+    knots = torch.tensor([-1.0, -0.2, 0.3, 1.1], dtype=torch.float64)
+    values = torch.tensor([-0.5, -0.1, 0.05, 0.2], dtype=torch.float64)
+    x = torch.linspace(-2.0, 2.0, 57, dtype=torch.float64).requires_grad_(True)  # both ends and every segment
+    (auto,) = torch.autograd.grad(_interp(x, knots, values).sum(), x)
+    assert torch.equal(_interp(x, knots, values, slope=True)[1], auto)
+
+    z0, zt, t, _ = planted()
+    u = fit_u(z0, zt, t)
+    knots, values, _ = fit_calibration(z0 @ u, zt @ u, t)
+    w = u.clone().requires_grad_(True)  # the autograd version of the loop _refine runs
+    step = _adam(w, lr=1e-3)
+    for _ in range(50):
+        ends = _interp(torch.cat([zt, z0]) @ (w / w.norm()), knots, values)
+        (grad,) = torch.autograd.grad(((ends[: len(zt)] - ends[len(zt) :] - t) ** 2).mean(), w)
+        step(grad)
+    refined = _refine(z0, zt, t, u, knots, values, 50, 101, 1.0)[0]
+    assert (w.detach() / w.detach().norm() - refined).abs().max() < 1e-5
+    assert (refined - u).abs().max() > 1e-4  # the steps moved u: the comparison is not of two copies of the start
 
 
 def test_a_straight_calibration_would_miss_the_ends():

@@ -347,19 +347,26 @@ def _adam(param: torch.Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.9
     return step
 
 
+@torch.no_grad()
 def _refine(z0, zt, t, u, knots, values, iters, n_knots, smooth):
-    """Gradient steps on u (kept unit length) against the piecewise-linear g, then g re-fitted by NNLS."""
+    """Gradient steps on u (kept unit length) against the piecewise-linear g, then g re-fitted by NNLS.
+
+    The loss is the mean squared error of ``g(<zt, u>) - g(<z0, u>)`` on t with ``u = w / |w|``; its gradient in
+    w is written out (g's slopes at both ends, then the projection off w that the normalisation makes): the
+    same steps as autograd's, at a third of the time.
+    """
     z0, zt, t = z0.float().cpu(), zt.float().cpu(), t.float().cpu()
     both = torch.cat([zt, z0])  # one interpolation of both ends per step
-    w = u.clone().requires_grad_(True)
+    sign = torch.cat([torch.ones(len(zt)), -torch.ones(len(z0))])
+    w = u.clone()
     step = _adam(w, lr=1e-3)
     for _ in range(iters):
-        unit = w / w.norm()
-        ends = _interp(both @ unit, knots, values)
-        pred = ends[: len(zt)] - ends[len(zt) :]
-        loss = ((pred - t) ** 2).mean()
-        (grad,) = torch.autograd.grad(loss, w)
-        step(grad)
-    u = (w / w.norm()).detach()
+        norm = w.norm()
+        unit = w / norm
+        ends, slopes = _interp(both @ unit, knots, values, slope=True)
+        residual = ends[: len(zt)] - ends[len(zt) :] - t
+        grad_unit = both.T @ (sign * residual.repeat(2) * slopes) * (2 / len(t))  # d loss / d unit
+        step((grad_unit - unit * (unit @ grad_unit)) / norm)
+    u = w / w.norm()
     knots, values, r2 = fit_calibration(z0 @ u, zt @ u, t, n_knots, smooth)
     return u, knots, values, r2
