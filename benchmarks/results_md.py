@@ -253,6 +253,12 @@ TABLES = (
           "`python benchmarks/preset_spread.py --seeds 0-4 --update-docs`, which writes "
           "`benchmarks/results/preset_spread.json`",
           ("preset_spread.json",), lambda: script("preset_spread").table(load("preset_spread.json")), "preset-spread"),
+    Table("The floor under evaluate-model's default preset", "benchmarks.md#where-users-wait",
+          "Images per second of rendering and encoding dSprites combinations on `bvae-dsprites-b4` (the code "
+          "`evaluate-model` runs, and the encoder network alone), and what the 723,583 combinations the default preset "
+          "touches cost at the fastest rates, against the 60 s the issue allows everything but DCI.",
+          "`python benchmarks/encode_floor.py --update-docs`, which writes `benchmarks/results/encode_floor.json`",
+          ("encode_floor.json",), lambda: script("encode_floor").table(load("encode_floor.json")), "encode-floor"),
     # ------------------------------------------------------------------------- figures quoted in the text
     Table("The Adam re-fit's seed spread", "",
           "The trajectory direction on `bvae-dsprites-corr` re-fitted (Adam) from the same latents with three fit seeds "
