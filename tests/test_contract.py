@@ -28,7 +28,7 @@ import latentnav as ln
 from latentnav.errors import BadInputError, UnknownNameError
 from latentnav.generators import betavae, dcgan
 from latentnav.generators.architectures import ARCHITECTURES
-from latentnav.generators.base import Generator, SupportsCodeReadout, SupportsEncode
+from latentnav.generators.base import Generator, SupportsCodeReadout, SupportsEncode, all_finite
 
 # the reference fixtures of tests/test_biggan.py and tests/test_stylegan2.py (see tests/fixtures/README.md); the
 # few lines that write them as a user has them are repeated here rather than imported from those test modules,
@@ -288,6 +288,18 @@ def test_evaluations_grow_by_exactly_the_latents_turned_into_images(G):
         assert G.evaluations - before == N + 3, space
 
 
+def test_all_finite_is_the_elementwise_test_even_where_the_sum_overflows():
+    x = torch.rand(8, 3, 16, 16) * 2 - 1
+    assert all_finite(x)
+    assert all_finite(torch.full((4,), 3e38))  # finite values whose sum is infinite: the full test answers
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        spoiled = x.clone()
+        spoiled[5, 1, 7, 2] = bad
+        assert not all_finite(spoiled)
+    mixed = torch.tensor([float("inf"), -float("inf")])  # a NaN sum as well
+    assert not all_finite(mixed)
+
+
 def test_optional_protocols_where_the_family_claims_them(G, case):
     assert isinstance(G, SupportsEncode) is case.encode
     assert isinstance(G, SupportsCodeReadout) is case.readout
@@ -298,6 +310,11 @@ def test_optional_protocols_where_the_family_claims_them(G, case):
             assert codes.shape == (N, G.z_dim) and codes.dtype == torch.float32 and codes.device == G.device
             assert torch.isfinite(codes).all()
             assert diff(G.encode(img[2:3]), codes[2:3]) <= LATENT_TOL  # one image, one code
+            for bad in (float("nan"), float("inf"), -float("inf")):
+                spoiled = img.clone()
+                spoiled[1, 0, 3, 4] = bad
+                with pytest.raises(BadInputError, match="NaN or infinite"):
+                    G.encode(spoiled)
         if case.readout:
             names = G.spec.names()
             read = G.code_readout(img)

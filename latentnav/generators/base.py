@@ -244,6 +244,15 @@ MAX_WIDTH = 1 << 16
 Layout = Mapping[str, tuple[tuple[int, ...], bool]]
 
 
+def all_finite(x: torch.Tensor) -> bool:
+    """Whether every element of ``x`` is finite: ``torch.isfinite(x).all()``, usually from one sum.
+
+    A NaN or an infinity makes the sum NaN or infinite, so a finite sum settles it without the mask of every
+    element; only a sum that overflows (finite values near the float's limit) takes the full test.
+    """
+    return bool(torch.isfinite(x.sum())) or bool(torch.isfinite(x).all())
+
+
 def first_line(err: BaseException) -> str:
     """The first line of an exception's message, or its type name when it has none."""
     text = str(err).strip()

@@ -20,6 +20,7 @@ from latentnav.errors import BadInputError
 from latentnav.generators.base import (
     MAX_WIDTH,
     Generator,
+    all_finite,
     check_int_settings,
     describe_settings,
     load_checked,
@@ -149,7 +150,7 @@ class BetaVAEGenerator(Generator):
         if not isinstance(images, torch.Tensor) or images.ndim != 4 or list(images.shape[1:]) != want:
             got = list(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
             raise BadInputError(f"expected images of shape [N, {', '.join(map(str, want))}], got {got}")
-        if not torch.isfinite(images).all():
+        if not all_finite(images):
             raise BadInputError(f"images to encode contain NaN or infinite values (shape {list(images.shape)})")
         images = images.to(self.device).float()
         outs = [self.net.encode((images[i : i + self.batch_size] + 1) / 2)[0] for i in range(0, len(images), self.batch_size)]

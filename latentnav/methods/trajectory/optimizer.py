@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from latentnav import distributed
 from latentnav.errors import BadInputError, LatentnavError
-from latentnav.generators.base import Generator
+from latentnav.generators.base import Generator, all_finite
 from latentnav.measure import losses
 from latentnav.measure.transforms import Transform, get_transform
 from latentnav.methods.trajectory.config import TrajectoryConfig
@@ -150,7 +150,7 @@ def _fit_step(G, z, target, mask, loss_fn, config, opt, space, radius, step_labe
         idx = active.nonzero().squeeze(1)
         zi = z[idx].requires_grad_(True)
         images = G(zi.view(-1, *shape), space=space)
-        if not torch.isfinite(images).all():
+        if not all_finite(images):
             raise GeneratorNaNError(f"the generator returned NaN or infinite values at {step_label}, iteration {it}")
         loss = loss_fn(images, target[idx], mask[idx])
         evals += len(idx)
