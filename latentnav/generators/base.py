@@ -250,6 +250,7 @@ def all_finite(x: torch.Tensor) -> bool:
     A NaN or an infinity makes the sum NaN or infinite, so a finite sum settles it without the mask of every
     element; only a sum that overflows (finite values near the float's limit) takes the full test.
     """
+    x = x.detach()  # no autograd node for the test
     return bool(torch.isfinite(x.sum())) or bool(torch.isfinite(x).all())
 
 
