@@ -65,7 +65,7 @@ def measure(model: str, n: int) -> dict:
                 G.net.encoder(x01[i : i + 64])
 
     rates["encode: the encoder network alone, chunks of 64, inference mode"] = best_rate(network_alone, n)
-    touched = json.loads(SPEED.read_text())["evaluate-model"]["encoded"] if SPEED.exists() else 723_583
+    touched = json.loads(SPEED.read_text())["evaluate-model"]["encoded"]
     encode = max(v for k, v in rates.items() if k.startswith("encode"))
     floor = touched / rates["render"] + touched / encode
     return {"model": model, "images": n, "threads": torch.get_num_threads(), "rates": rates, "touched": touched,

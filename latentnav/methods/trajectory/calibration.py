@@ -353,7 +353,7 @@ def _refine(z0, zt, t, u, knots, values, iters, n_knots, smooth):
 
     The loss is the mean squared error of ``g(<zt, u>) - g(<z0, u>)`` on t with ``u = w / |w|``; its gradient in
     w is written out (g's slopes at both ends, then the projection off w that the normalisation makes): the
-    same steps as autograd's, at a third of the time.
+    same steps as autograd's (to 2e-6), without building a graph each step (about 0.05 s of 0.2 s less).
     """
     z0, zt, t = z0.float().cpu(), zt.float().cpu(), t.float().cpu()
     both = torch.cat([zt, z0])  # one interpolation of both ends per step
